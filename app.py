@@ -1,0 +1,161 @@
+"""The outreach service: `create_app(config)` for WSGI servers, and the command line.
+
+    python app.py                 run the service (web, sender, scheduler) on SQLite
+    python app.py --help          every command
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask, jsonify
+
+from config import ROOT, Settings
+from engage.services import Services, build_services
+
+log = logging.getLogger("outreach")
+
+
+def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
+    """Build the web application and the services behind it; start nothing.
+
+    :param config: a Settings, or a dict of setting overrides; `database` (a
+        store.db.Database) and `clock` may be passed too, mainly by tests.
+    """
+    overrides = dict(config or {}) if not isinstance(config, Settings) else {}
+    database = overrides.pop("database", None)
+    clock = overrides.pop("clock", None)
+    testing = overrides.pop("testing", False)
+    settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        TESTING=testing,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    services = build_services(settings, database=database, clock=clock)
+    app.extensions["outreach"] = services
+
+    @app.get("/healthz")
+    def healthz():
+        ok = services.db.ping()
+        return jsonify(status="ok" if ok else "database unreachable"), (200 if ok else 503)
+
+    _register_rooms(app, services)
+    return app
+
+
+def _register_rooms(app: Flask, services: Services) -> None:
+    """Attach each room's blueprints and background loops."""
+    # Each capability adds its init_app here, in the order the data flows.
+    import bot
+    import webhooks
+
+    bot.init_app(app, services)
+    webhooks.init_app(app, services)
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["outreach"]
+
+
+# ----- command line ------------------------------------------------------------------
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.pass_context
+def cli(ctx: click.Context, host: str, port: int) -> None:
+    """Outreach: ask residents short questions and tell them what happened next."""
+    logging.basicConfig(level=os.environ.get("OUTREACH_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve, host=host, port=port)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web service; in embedded mode the sender and scheduler run inside it too."""
+    from werkzeug.serving import make_server
+
+    app = create_app()
+    services = services_of(app)
+    services.db.upgrade()
+    if services.settings.mode == "embedded":
+        services.start_loops()
+    server = make_server(host, port, app, threaded=True)
+    click.echo(f"Outreach is listening on http://{host}:{port}/ (mode: {services.settings.mode}; "
+               f"database: {services.db.engine.dialect.name}). Press Ctrl+C to stop.")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop_loops()
+
+
+@cli.command()
+def worker() -> None:
+    """Run a sender worker (scaled mode; start as many as you like on PostgreSQL)."""
+    app = create_app()
+    services = services_of(app)
+    services.start_loops([name for name in services.loops if name != "scheduler"])
+    _wait_forever(services)
+
+
+@cli.command()
+def scheduler() -> None:
+    """Run the scheduler (scaled mode; start two and only one schedules)."""
+    app = create_app()
+    services = services_of(app)
+    if "scheduler" not in services.loops:
+        raise click.ClickException("the scheduler is not part of this build yet")
+    services.start_loops(["scheduler"])
+    _wait_forever(services)
+
+
+def _wait_forever(services: Services) -> None:
+    try:
+        services._stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        services.stop_loops()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create or update the database schema to the newest version."""
+    app = create_app()
+    services_of(app).db.upgrade()
+    click.echo("Database is up to date.")
+
+
+def _add_command_groups() -> None:
+    from commands.flows import flows, simulate
+
+    cli.add_command(flows)
+    cli.add_command(simulate)
+
+
+_add_command_groups()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    cli()

@@ -1,0 +1,1 @@
+"""Command-line groups, one module per capability; app.py adds them to `cli`."""

@@ -1,0 +1,90 @@
+"""Settings read from OUTREACH_* environment variables, overridable by create_app(config)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with; one env var per field."""
+
+    database_url: str = f"sqlite:///{Path.cwd() / 'outreach.sqlite3'}"
+    flows_dir: str = str(ROOT / "flows" / "library")
+    public_url: str = "http://127.0.0.1:5000"
+    secret_key: str = "dev-only-change-me"
+    timezone: str = "Europe/London"
+    # "embedded": sender and scheduler run inside the web process (SQLite);
+    # "scaled": they run as separate `worker` and `scheduler` processes.
+    mode: str = "embedded"
+    council_name: str = "Your council"
+    help_contact: str = ""
+    # Twilio
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_url: str = ""
+    # Telegram
+    telegram_token: str = ""
+    telegram_secret: str = ""
+    telegram_api_url: str = ""
+    telegram_bot_username: str = ""
+    # Outreach
+    quiet_start: str = "20:00"
+    quiet_end: str = "09:00"
+    fatigue_cap: int = 2
+    fatigue_days: int = 7
+    min_consultation_days: int = 14
+    welsh_first: bool = False
+    sms_price_per_segment: float = 0.04
+    # Run the local provider sandboxes when no credentials are configured.
+    sandbox: bool = True
+    flows_reload: bool = True
+    max_body_bytes: int = 64 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> "Settings":
+        """Build settings from OUTREACH_<FIELD> variables, then apply overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(f"OUTREACH_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("bool", bool):
+                values[f.name] = _bool(raw)
+            elif f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        if overrides:
+            known = {f.name for f in fields(cls)}
+            extra = {k: v for k, v in overrides.items() if k not in known}
+            settings = replace(settings, **{k: v for k, v in overrides.items() if k in known})
+            if extra:
+                settings = replace(settings, extra={**settings.extra, **extra})
+        return settings
+
+    @property
+    def twilio_enabled(self) -> bool:
+        sender = self.twilio_from or self.twilio_messaging_service_sid
+        return bool(self.twilio_account_sid and self.twilio_auth_token and sender)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)

@@ -1,0 +1,1 @@
+"""The council's domain: contacts and consent, conversations, outreach, results."""

@@ -1,0 +1,511 @@
+"""Turn stored inbound messages into runs, answers and replies, one transaction per message.
+
+Messages from the same resident are processed in the order they arrived:
+processing locks the resident's address row first (PostgreSQL FOR UPDATE;
+SQLite serialises writers with BEGIN IMMEDIATE), then takes that address's
+oldest pending message. A crash before commit leaves the message pending, and
+the sweep picks it up again.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from locales import i18n
+from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.keywords import KEYWORDS, normalise
+from engage.outbox import enqueue, insert_ignoring_duplicates
+from flows import engine
+from flows.events import (
+    AnswerRecorded,
+    AnswerRejected,
+    ContactFieldChanged,
+    MessageSaid,
+    QuestionAsked,
+    RunEnded,
+    RunExpired,
+    StepSkipped,
+)
+from store.models import (
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
+    Address,
+    Answer,
+    Contact,
+    InboundMessage,
+    Run,
+)
+
+log = logging.getLogger(__name__)
+
+_ = i18n.N_
+REASONS = {
+    "not_a_choice": _("Sorry, please reply with one of the numbers shown."),
+    "not_yes_no": _("Sorry, please reply YES or NO."),
+    "not_a_number": _("Sorry, please reply with a number."),
+    "too_small": _("Sorry, the smallest answer is %(min)s."),
+    "too_large": _("Sorry, the largest answer is %(max)s."),
+    "too_long": _("Sorry, please keep your answer under %(max_length)s characters."),
+    "empty": _("Sorry, we did not get an answer."),
+    "too_few": _("Sorry, please choose at least %(min)s."),
+    "too_many": _("Sorry, please choose no more than %(max)s."),
+}
+MOVING_ON = _("Let's move on to the next question.")
+STOPPED = _("You will get no more messages from %(council)s on this number. Reply START to join again.")
+STARTED = _("Welcome back. You will get messages from %(council)s again. Reply STOP at any time to stop.")
+HELP = _("This is %(council)s asking residents short questions and telling you what happened next. "
+         "Reply STOP to stop messages.")
+HELP_KEYWORDS = _("To take part, reply with one of: %(keywords)s")
+NOT_UNDERSTOOD = _("Sorry, we did not understand. Reply HELP for help or STOP to stop.")
+NOT_OPEN_YET = _("Thank you. This consultation opens on %(date)s. Please message us again then.")
+CLOSED = _("This consultation closed on %(date)s. Thank you.")
+ALREADY_DONE = _("Thank you, you have already answered this recently.")
+
+
+def describe_reason(code: str, params: dict[str, Any], lang: str | None) -> str:
+    """Put a rejected answer's reason into words in the resident's language."""
+    template = REASONS.get(code, REASONS["not_a_choice"])
+    try:
+        return i18n.gettext(lang, template, **params) if params else i18n.gettext(lang, template)
+    except (KeyError, TypeError, ValueError):
+        return i18n.gettext(lang, REASONS["empty"] if code == "empty" else REASONS["not_a_choice"])
+
+
+@dataclass
+class Incoming:
+    """A resident's message as the conversation service sees it."""
+
+    channel: str
+    address: str
+    text: str | None
+    # The exact option value from a button press (Telegram callback, web chat button).
+    choice: str | None = None
+    # A flow to start regardless of the text (Telegram /start payload, web chat page).
+    start_flow: str | None = None
+    language_hint: str | None = None
+    inbound_id: int | None = None
+    preview: bool = False
+
+
+class ConversationService:
+    """Find or start the right run for a message, call the engine, store what happened."""
+
+    def __init__(self, db, registry, clock, settings, keywords=KEYWORDS):
+        self.db = db
+        self.registry = registry
+        self.clock = clock
+        self.settings = settings
+        self.keywords = keywords
+        # Extra handlers for words other capabilities own (FORGET, language names).
+        self.word_handlers: list[Callable[[Session, "Turn"], bool]] = []
+
+    # ----- inbound rows -------------------------------------------------------
+
+    def store_inbound(self, channel: str, provider_id: str, address: str | None, text: str | None,
+                      payload: dict[str, Any]) -> tuple[int | None, bool]:
+        """Commit the raw inbound row; return (row id, True when new). A repeat stores nothing."""
+        now = self.clock.now()
+        with self.db.session() as s:
+            inserted = insert_ignoring_duplicates(
+                s, InboundMessage,
+                [dict(channel=channel, provider_id=str(provider_id), address=address, text=text,
+                      payload=payload, received_at=now, status="pending", attempts=0)],
+                "channel", "provider_id",
+            )
+            row_id = s.scalar(select(InboundMessage.id).where(
+                InboundMessage.channel == channel, InboundMessage.provider_id == str(provider_id)))
+        return row_id, bool(inserted)
+
+    def process_inbound(self, inbound_id: int) -> None:
+        """Process a stored message, and any older pending ones from the same resident first."""
+        for _attempt in range(3):
+            try:
+                self._process_inbound(inbound_id)
+                return
+            except IntegrityError:
+                # Another process created the same contact or answer first; try again.
+                continue
+            except Exception:
+                log.exception("processing inbound message %s failed", inbound_id)
+                self._mark_failed(inbound_id)
+                return
+
+    def _process_inbound(self, inbound_id: int) -> None:
+        while True:
+            with self.db.session() as s:
+                row = s.get(InboundMessage, inbound_id)
+                if row is None or row.status != "pending":
+                    return
+                address = self._lock_address(s, row.channel, row.address)
+                oldest = s.scalar(
+                    select(InboundMessage)
+                    .where(InboundMessage.channel == row.channel, InboundMessage.address == row.address,
+                           InboundMessage.status == "pending")
+                    .order_by(InboundMessage.received_at, InboundMessage.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=False)
+                )
+                if oldest is None:
+                    return
+                oldest.attempts += 1
+                payload = oldest.payload or {}
+                incoming = Incoming(
+                    channel=oldest.channel, address=oldest.address, text=oldest.text,
+                    choice=payload.get("choice"), start_flow=payload.get("start_flow"),
+                    language_hint=payload.get("language_hint"), inbound_id=oldest.id,
+                    preview=bool(payload.get("preview")),
+                )
+                self.handle(s, incoming, address=address)
+                oldest.status = "processed"
+                oldest.processed_at = self.clock.now()
+                oldest.contact_id = address.contact_id if address else None
+                done = oldest.id == inbound_id
+            if done:
+                return
+
+    def _mark_failed(self, inbound_id: int) -> None:
+        with self.db.session() as s:
+            row = s.get(InboundMessage, inbound_id)
+            if row is not None and row.status == "pending":
+                row.attempts += 1
+                if row.attempts >= 5:
+                    row.status = "failed"
+                    row.error = "processing failed five times; see the service log"
+
+    def process_pending(self, older_than_seconds: float = 0, limit: int = 200) -> int:
+        """Process messages left pending (after a crash, or by the webhook); return how many."""
+        cutoff = self.clock.now() - timedelta(seconds=older_than_seconds)
+        with self.db.session() as s:
+            ids = s.scalars(
+                select(InboundMessage.id)
+                .where(InboundMessage.status == "pending", InboundMessage.received_at <= cutoff)
+                .order_by(InboundMessage.id)
+                .limit(limit)
+            ).all()
+        for inbound_id in ids:
+            self.process_inbound(inbound_id)
+        return len(ids)
+
+    # ----- contacts ----------------------------------------------------------------
+
+    def _lock_address(self, s: Session, channel: str, value: str | None) -> Address | None:
+        if value is None:
+            return None
+        stmt = select(Address).where(Address.channel == channel, Address.address == value).with_for_update()
+        address = s.scalar(stmt)
+        if address is None:
+            contact = Contact(fields={}, created_at=self.clock.now(), updated_at=self.clock.now())
+            s.add(contact)
+            s.flush()
+            address = Address(contact_id=contact.id, channel=channel, address=value, preferred=True,
+                              created_at=self.clock.now())
+            s.add(address)
+            s.flush()
+            address = s.scalar(stmt)
+        return address
+
+    # ----- one message ---------------------------------------------------------
+
+    def handle(self, s: Session, incoming: Incoming, address: Address | None = None) -> "Turn":
+        """Act on one message inside the caller's transaction and queue the replies."""
+        now = self.clock.now()
+        if address is None:
+            address = self._lock_address(s, incoming.channel, incoming.address)
+        contact = s.get(Contact, address.contact_id)
+        address.last_inbound_at = now
+        if contact.language is None and incoming.language_hint:
+            contact.language = incoming.language_hint
+        turn = Turn(self, s, contact, address, incoming, now)
+
+        kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text)
+        if kind == "stop":
+            turn.stop(word_lang)
+            return turn
+        if kind == "start":
+            turn.restart(word_lang)
+            return turn
+        if address.consent == CONSENT_OPTED_OUT:
+            # Stored, never answered: nothing more goes to an address that said STOP.
+            return turn
+        if address.consent != CONSENT_OPTED_IN:
+            # The resident wrote to us first: that is their consent to a reply.
+            record_consent(s, address, "opt_in", "inbound", now)
+        if kind == "help":
+            turn.help(word_lang)
+            return turn
+        for handler in self.word_handlers:
+            if handler(s, turn):
+                return turn
+
+        flow = self.registry.get(incoming.start_flow) if incoming.start_flow else None
+        if flow is None and incoming.text and not incoming.choice:
+            flow = self.registry.by_keyword(normalise(incoming.text))
+        run = turn.active_run()
+        if flow is not None:
+            turn.start(flow, started_by="keyword" if not incoming.start_flow else incoming.channel)
+        elif run is not None:
+            turn.resume(run)
+        else:
+            turn.say(i18n.gettext(turn.lang, NOT_UNDERSTOOD))
+        return turn
+
+    def start_run(self, s: Session, contact: Contact, address: Address, flow, *, started_by: str,
+                  kind: str = "reply", broadcast_id: int | None = None, dedupe_key: str | None = None,
+                  not_before: datetime | None = None, preview: bool = False) -> Run | None:
+        """Start a flow for a contact (a broadcast, an officer) and queue its first question."""
+        incoming = Incoming(channel=address.channel, address=address.address, text=None, preview=preview)
+        turn = Turn(self, s, contact, address, incoming, self.clock.now(), kind=kind, broadcast_id=broadcast_id,
+                    dedupe_key=dedupe_key, not_before=not_before)
+        return turn.start(flow, started_by=started_by)
+
+
+class Turn:
+    """One message's worth of work for one contact, inside one transaction."""
+
+    def __init__(self, service: ConversationService, s: Session, contact: Contact, address: Address,
+                 incoming: Incoming, now: datetime, kind: str = "reply", broadcast_id: int | None = None,
+                 dedupe_key: str | None = None, not_before: datetime | None = None):
+        self.service = service
+        self.s = s
+        self.contact = contact
+        self.address = address
+        self.incoming = incoming
+        self.now = now
+        self.kind = kind
+        self.broadcast_id = broadcast_id
+        self.dedupe_key = dedupe_key
+        self.not_before = not_before
+        self.queued: list = []
+        self.run: Run | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.contact.language or "en"
+
+    @property
+    def council(self) -> str:
+        return self.service.settings.council_name
+
+    # ----- replies -----------------------------------------------------------------
+
+    def queue(self, payload: dict[str, Any], kind: str | None = None, lang: str | None = None):
+        row, reason = enqueue(
+            self.s, contact=self.contact, address=self.address, kind=kind or self.kind, payload=payload,
+            now=self.now, language=lang or self.lang, run_id=self.run.id if self.run else None,
+            broadcast_id=self.broadcast_id, dedupe_key=self.dedupe_key, not_before=self.not_before,
+        )
+        if row is not None:
+            self.queued.append(row)
+        return row, reason
+
+    def say(self, text: str, kind: str | None = None):
+        return self.queue({"type": "text", "text": text, "lang": self.lang}, kind=kind)
+
+    def stop(self, word_lang: str | None) -> None:
+        lang = self.contact.language or word_lang
+        already = self.address.consent == CONSENT_OPTED_OUT
+        record_consent(self.s, self.address, "opt_out", "keyword", self.now,
+                       wording=self.incoming.text and normalise(self.incoming.text))
+        for run in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
+            self._finish(run, "ended")
+        if not already:
+            self.queue({"type": "text", "text": i18n.gettext(lang, STOPPED, council=self.council), "lang": lang},
+                       kind=STOP_CONFIRMATION, lang=lang)
+
+    def restart(self, word_lang: str | None) -> None:
+        lang = self.contact.language or word_lang
+        wording = i18n.gettext(lang, STARTED, council=self.council)
+        record_consent(self.s, self.address, "opt_in", "keyword", self.now, wording=wording)
+        self.queue({"type": "text", "text": wording, "lang": lang}, kind="system", lang=lang)
+
+    def help(self, word_lang: str | None) -> None:
+        lang = self.contact.language or word_lang
+        text = i18n.gettext(lang, HELP, council=self.council)
+        if self.service.settings.help_contact:
+            text += " " + self.service.settings.help_contact
+        open_keywords = [f.keywords[0] for f in self.service.registry.all()
+                         if f.keywords and self._window(f) is None]
+        if open_keywords:
+            text += "\n" + i18n.gettext(lang, HELP_KEYWORDS, keywords=", ".join(open_keywords))
+        self.queue({"type": "text", "text": text, "lang": lang}, kind="system", lang=lang)
+
+    # ----- runs ----------------------------------------------------------------------
+
+    def active_run(self) -> Run | None:
+        run = self.s.scalar(
+            select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")
+            .order_by(Run.id.desc()).limit(1)
+        )
+        if run is None:
+            return None
+        flow = self.service.registry.flow_for_version(self.s, run.flow_version_id)
+        if flow is None:
+            self._finish(run, "ended")
+            return None
+        if engine.is_expired(flow, run.state, self.now):
+            state, events = engine.expire(flow, run.state, self.now)
+            self._apply(run, flow, state, events)
+            return None
+        return run
+
+    def _window(self, flow) -> str | None:
+        """Return "early" or "closed" when a consultation is outside its dates, else None."""
+        consultation = getattr(flow, "consultation", None)
+        if consultation is None:
+            return None
+        tz = self.service.settings.timezone
+        opens, closes = consultation.opens_at(tz), consultation.closes_at(tz)
+        if opens is not None and self.now < opens:
+            return "early"
+        if closes is not None and self.now > closes:
+            return "closed"
+        return None
+
+    def _date_words(self, when: datetime) -> str:
+        from zoneinfo import ZoneInfo
+
+        from babel.dates import format_date
+
+        local = when.astimezone(ZoneInfo(self.service.settings.timezone)).date()
+        try:
+            return format_date(local, format="long", locale=self.lang)
+        except Exception:
+            return format_date(local, format="long", locale="en_GB")
+
+    def _refuse_outside_window(self, flow) -> bool:
+        if self.incoming.preview:
+            return False
+        window = self._window(flow)
+        if window is None:
+            return False
+        tz = self.service.settings.timezone
+        if window == "early":
+            self.say(i18n.gettext(self.lang, NOT_OPEN_YET, date=self._date_words(flow.consultation.opens_at(tz))))
+        else:
+            self.say(i18n.gettext(self.lang, CLOSED, date=self._date_words(flow.consultation.closes_at(tz))))
+        return True
+
+    def start(self, flow, started_by: str) -> Run | None:
+        if self._refuse_outside_window(flow):
+            return None
+        days = getattr(flow, "restart_after_days", None)
+        if days and not self.incoming.preview:
+            recent = self.s.scalar(
+                select(Run.id).where(Run.contact_id == self.contact.id, Run.flow_id == flow.id,
+                                     Run.status == "completed", Run.finished_at >= self.now - timedelta(days=days))
+                .limit(1)
+            )
+            if recent is not None:
+                self.say(i18n.gettext(self.lang, ALREADY_DONE))
+                return None
+        for old in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
+            self._finish(old, "ended")
+        version = self.service.registry.version_row(self.s, flow)
+        lang = self.contact.language if self.contact.language in flow.languages else None
+        state, events = engine.start(flow, self._contact_view(), self.now, lang=lang)
+        run = Run(
+            contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version.id, address_id=self.address.id,
+            channel=self.address.channel, language=state.get("lang"), status="active", state=state,
+            started_at=self.now, updated_at=self.now, started_by=started_by, broadcast_id=self.broadcast_id,
+            expires_at=(self.now + flow.expires_after) if flow.expires_after else None,
+        )
+        self.s.add(run)
+        self.s.flush()
+        self.run = run
+        self._apply(run, flow, state, events)
+        return run
+
+    def resume(self, run: Run) -> None:
+        flow = self.service.registry.flow_for_version(self.s, run.flow_version_id)
+        self.run = run
+        if self._refuse_outside_window(flow):
+            self._finish(run, "ended")
+            return
+        reply = engine.Reply(text=self.incoming.text or "", choice=self.incoming.choice)
+        state, events = engine.resume(flow, run.state, reply, self._contact_view(), self.now)
+        self._apply(run, flow, state, events)
+
+    def _contact_view(self) -> dict[str, Any]:
+        view = dict(self.contact.fields or {})
+        view["language"] = self.contact.language
+        view["groups"] = [g.name for g in self.contact.groups]
+        view["channel"] = self.address.channel
+        return view
+
+    def _finish(self, run: Run, status: str) -> None:
+        run.status = status
+        run.finished_at = self.now
+        run.updated_at = self.now
+        run.current_step = None
+
+    def _apply(self, run: Run, flow, state: dict[str, Any], events: list) -> None:
+        """Store what the engine said happened and queue one message for the turn."""
+        self.run = run
+        texts: list[str] = []
+        question: QuestionAsked | None = None
+        for event in events:
+            if isinstance(event, AnswerRecorded):
+                self._store_answer(run, event.step_id, event.value, event.raw_text, skipped=False)
+            elif isinstance(event, StepSkipped):
+                self._store_answer(run, event.step_id, None, event.raw_text or None, skipped=True)
+                if event.reason == "too_many_attempts":
+                    texts.append(i18n.gettext(state.get("lang"), MOVING_ON))
+            elif isinstance(event, ContactFieldChanged):
+                self._set_field(event.field, event.value)
+            elif isinstance(event, AnswerRejected):
+                texts.append(describe_reason(event.reason, event.params, event.lang))
+            elif isinstance(event, MessageSaid):
+                texts.append(event.text)
+            elif isinstance(event, QuestionAsked):
+                question = event
+            elif isinstance(event, RunEnded):
+                self._finish(run, "completed")
+            elif isinstance(event, RunExpired):
+                self._finish(run, "expired")
+        run.state = state
+        run.language = state.get("lang", run.language)
+        run.updated_at = self.now
+        if run.status == "active":
+            run.current_step = state.get("step")
+        if question is None and not texts:
+            return
+        payload: dict[str, Any] = {"type": "text", "lang": run.language, "run_id": run.id, "flow_id": run.flow_id}
+        if question is not None:
+            payload.update(
+                type="question", step_id=question.step_id, question=question.text, kind=question.kind,
+                choices=[{"number": c.number, "value": c.value, "label": c.label} for c in question.choices],
+                optional=question.optional, hints=dict(question.hints), reprompt=question.reprompt,
+            )
+        payload["intro"] = texts
+        payload["text"] = "\n\n".join(texts + ([question.text] if question else []))
+        self.queue(payload, lang=run.language)
+
+    def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:
+        answer = self.s.scalar(select(Answer).where(Answer.run_id == run.id, Answer.step_id == step_id))
+        if answer is None:
+            answer = Answer(run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id)
+            self.s.add(answer)
+        answer.value = value
+        answer.raw_text = raw
+        answer.skipped = skipped
+        answer.language = run.language
+        answer.channel = self.address.channel
+        answer.answered_at = self.now
+        self.s.flush()
+
+    def _set_field(self, field: str, value: Any) -> None:
+        if field == "language":
+            self.contact.language = str(value)
+        elif field == "name":
+            self.contact.name = str(value)
+        else:
+            # Reassign so SQLAlchemy sees the JSON column change.
+            self.contact.fields = {**(self.contact.fields or {}), field: value}
+        self.contact.updated_at = self.now

@@ -1,0 +1,109 @@
+"""The flows currently published, loaded from the flows folder and kept as versions."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from store.models import FlowVersion
+
+log = logging.getLogger(__name__)
+
+
+class FlowRegistry:
+    """Flows by id and by keyword; reloads when the folder's files change."""
+
+    def __init__(self, flows_dir: str | os.PathLike | None):
+        self.flows_dir = Path(flows_dir) if flows_dir else None
+        self._lock = threading.Lock()
+        self._flows: dict = {}
+        self._extra: dict = {}
+        self._by_keyword: dict[str, str] = {}
+        self._stamp: tuple = ()
+        self.problems: list = []
+        self.reload()
+
+    def _folder_stamp(self) -> tuple:
+        if not self.flows_dir or not self.flows_dir.is_dir():
+            return ()
+        return tuple(
+            sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in self.flows_dir.iterdir()
+                   if p.suffix in (".yaml", ".yml"))
+        )
+
+    def reload(self) -> bool:
+        """Load the folder again if its files changed; return True when something was reloaded."""
+        from flows.loader import load_flows_dir
+
+        stamp = self._folder_stamp()
+        with self._lock:
+            if stamp == self._stamp and self._flows:
+                return False
+            flows, problems = (load_flows_dir(self.flows_dir) if stamp else ({}, []))
+            for problem in problems:
+                log.warning("flow problem: %s", problem)
+            self._flows = dict(flows)
+            self.problems = list(problems)
+            self._stamp = stamp
+            self._index()
+            return True
+
+    def add(self, flow) -> None:
+        """Publish a flow that does not live in the folder (uploaded, or a test's)."""
+        with self._lock:
+            self._extra[flow.id] = flow
+            self._index()
+
+    def _index(self) -> None:
+        merged = {**self._flows, **self._extra}
+        self._by_keyword = {kw.upper(): f.id for f in merged.values() for kw in f.keywords}
+        self._merged = merged
+
+    def get(self, flow_id: str):
+        return self._merged.get(flow_id)
+
+    def all(self) -> list:
+        return sorted(self._merged.values(), key=lambda f: f.id)
+
+    def by_keyword(self, word: str):
+        flow_id = self._by_keyword.get(word.strip().upper())
+        return self._merged.get(flow_id) if flow_id else None
+
+    def version_row(self, session: Session, flow) -> FlowVersion:
+        """Return the stored version of this flow's source, storing it the first time."""
+        row = session.scalar(
+            select(FlowVersion).where(FlowVersion.flow_id == flow.id, FlowVersion.version == flow.version)
+        )
+        if row is None:
+            row = FlowVersion(flow_id=flow.id, version=flow.version, title=flow.title, source=flow.source,
+                              path=str(flow.path) if flow.path else None)
+            session.add(row)
+            session.flush()
+        return row
+
+    def flow_for_version(self, session: Session, version_id: int):
+        """Return the flow a run started on, even when the folder has moved on."""
+        row = session.get(FlowVersion, version_id)
+        current = self.get(row.flow_id) if row else None
+        if current is not None and current.version == row.version:
+            return current
+        if row is None:
+            return None
+        from flows.loader import load_flow_text
+
+        return _cached_flow(row.source, row.path or f"<{row.flow_id}@{row.version[:8]}>", load_flow_text)
+
+
+_old_versions: dict[str, object] = {}
+
+
+def _cached_flow(source: str, path: str, loader):
+    flow = _old_versions.get(source)
+    if flow is None:
+        flow = loader(source, path)
+        _old_versions[source] = flow
+    return flow

@@ -1,0 +1,54 @@
+"""Consent and help keywords residents can text in any supported language."""
+from __future__ import annotations
+
+import re
+
+# Matching ignores case, spaces and punctuation: "Stop!", " s t o p " and "STOP." are all STOP.
+_NOT_LETTERS = re.compile(r"[\W_]+", re.UNICODE)
+
+STOP_WORDS = {
+    "en": ["STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "REVOKE"],
+    "cy": ["STOPIO", "DIWEDD", "DADDANYSGRIFIO", "GORFFEN", "CANSLO"],
+}
+START_WORDS = {
+    "en": ["START", "UNSTOP", "YES START", "OPTIN"],
+    "cy": ["DECHRAU", "AILDDECHRAU"],
+}
+HELP_WORDS = {
+    "en": ["HELP", "INFO"],
+    "cy": ["HELP", "CYMORTH", "GWYBODAETH"],
+}
+
+
+def normalise(text: str | None) -> str:
+    """Upper-case a reply and drop everything but letters and digits."""
+    return _NOT_LETTERS.sub("", text or "").upper()
+
+
+def _index(table: dict[str, list[str]]) -> dict[str, str]:
+    return {normalise(word): lang for lang, words in table.items() for word in words}
+
+
+class KeywordTable:
+    """Which system keyword a reply is, and in which language it was said."""
+
+    def __init__(self, stop=STOP_WORDS, start=START_WORDS, help=HELP_WORDS):
+        self.tables = {"stop": _index(stop), "start": _index(start), "help": _index(help)}
+
+    def classify(self, text: str | None) -> tuple[str | None, str | None]:
+        """Return (kind, language) for a system keyword, or (None, None)."""
+        word = normalise(text)
+        if not word:
+            return None, None
+        for kind, table in self.tables.items():
+            if word in table:
+                return kind, table[word]
+        return None, None
+
+    def extend(self, kind: str, lang: str, words: list[str]) -> None:
+        """Add words of another language (the language catalogs call this)."""
+        for word in words:
+            self.tables[kind][normalise(word)] = lang
+
+
+KEYWORDS = KeywordTable()

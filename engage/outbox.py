@@ -1,0 +1,79 @@
+"""Putting messages in the outbox: consent checked at enqueue, keyed so that repeats insert nothing."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engage.consent import BULK_KINDS, may_send
+from store.models import Address, Contact, OutboxMessage
+
+PRIORITY_REPLY = 0
+PRIORITY_SYSTEM = 0
+PRIORITY_BULK = 10
+
+
+def priority_for(kind: str) -> int:
+    """Live replies go ahead of bulk traffic."""
+    return PRIORITY_BULK if kind in BULK_KINDS else PRIORITY_REPLY
+
+
+def enqueue(
+    session: Session,
+    *,
+    contact: Contact,
+    address: Address,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    language: str | None = None,
+    run_id: int | None = None,
+    broadcast_id: int | None = None,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
+) -> tuple[OutboxMessage | None, str | None]:
+    """Queue one message; return (row, None) or (None, reason it was refused or already queued)."""
+    allowed, reason = may_send(contact, address, kind)
+    if not allowed:
+        return None, reason
+    values = dict(
+        contact_id=contact.id,
+        address_id=address.id,
+        channel=address.channel,
+        kind=kind,
+        priority=priority_for(kind),
+        payload=payload,
+        language=language,
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        not_before=not_before,
+        run_id=run_id,
+        broadcast_id=broadcast_id,
+        dedupe_key=dedupe_key,
+    )
+    if dedupe_key is None:
+        row = OutboxMessage(**values)
+        session.add(row)
+        session.flush()
+        return row, None
+    inserted = insert_ignoring_duplicates(session, OutboxMessage, [values], "dedupe_key")
+    if not inserted:
+        return None, "duplicate"
+    row = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+    return row, None
+
+
+def insert_ignoring_duplicates(session: Session, model, rows: list[dict[str, Any]], *conflict_columns: str) -> int:
+    """Insert rows, skipping any that clash on a unique key; return how many were inserted."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(model).values(rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+    result = session.execute(stmt)
+    return result.rowcount or 0

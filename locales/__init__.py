@@ -1,0 +1,1 @@
+"""Babel catalogs for system messages, and the small module that reads them."""

@@ -1,0 +1,1 @@
+"""Models for the contacts capability (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Models for the officers capability (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Models for the outreach capability (filled in by its issue)."""

@@ -1,0 +1,122 @@
+"""Fixtures: a real database (SQLite by default, PostgreSQL when configured), a set clock, the app.
+
+Run on PostgreSQL with OUTREACH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from engage.clock import FixedClock
+from store.db import Database, normalise_url
+from store.models import Base
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = ROOT / "flows" / "library"
+# A moment inside street-safety's consultation window (1-31 December 2026).
+DEFAULT_NOW = datetime(2026, 12, 2, 10, 0, tzinfo=timezone.utc)
+
+
+def _test_database_url(tmp_path_factory) -> str:
+    url = os.environ.get("OUTREACH_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _own_postgres_database(url, worker) if worker else url
+
+
+def _own_postgres_database(url: str, worker: str) -> str:
+    """Give each xdist worker its own PostgreSQL database beside the configured one."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(normalise_url(url))
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory) -> Database:
+    """One database for the whole run, schema built from the models."""
+    db = Database(_test_database_url(tmp_path_factory))
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(conn)
+    Base.metadata.create_all(db.engine)
+    yield db
+    db.dispose()
+
+
+def empty_tables(db: Database) -> None:
+    """Remove every row so each test starts from nothing."""
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.is_postgres:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def db(database) -> Database:
+    """The test database, emptied after each test."""
+    yield database
+    empty_tables(database)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+def app_config(db, clock, tmp_path) -> dict:
+    """Settings overrides for the app under test; extend in a test module's own fixture."""
+    return {
+        "database": db,
+        "clock": clock,
+        "testing": True,
+        "flows_dir": str(LIBRARY),
+        "public_url": "http://testserver",
+        "secret_key": "test-secret",
+        "council_name": "Harlow Council",
+        "flows_reload": False,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    from app import create_app
+
+    application = create_app(app_config)
+    yield application
+    application.extensions["outreach"].stop_loops()
+
+
+@pytest.fixture
+def services(app):
+    return app.extensions["outreach"]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

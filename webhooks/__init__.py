@@ -1,0 +1,5 @@
+"""Flask blueprints that receive provider calls, one package per channel."""
+
+
+def init_app(app, services) -> None:
+    """Register every channel's blueprint."""

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from locales import i18n
 from engage.consent import STOP_CONFIRMATION, record_consent
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_ignoring_duplicates
@@ -33,6 +32,7 @@ from flows.events import (
     RunExpired,
     StepSkipped,
 )
+from locales import i18n
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_OPTED_OUT,
@@ -374,9 +374,11 @@ class Turn:
         from babel.dates import format_date
 
         local = when.astimezone(ZoneInfo(self.service.settings.timezone)).date()
+        # British English dates ("1 December 2026"), not Babel's default US English.
+        locale = "en_GB" if self.lang == "en" else self.lang
         try:
-            return format_date(local, format="long", locale=self.lang)
-        except Exception:
+            return format_date(local, format="long", locale=locale)
+        except (ValueError, LookupError):
             return format_date(local, format="long", locale="en_GB")
 
     def _refuse_outside_window(self, flow) -> bool:

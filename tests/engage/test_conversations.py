@@ -1,0 +1,229 @@
+"""The conversation service: keywords, runs, answers, consent, windows, ordering, versions."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from store.models import (
+    CONSENT_OPTED_IN,
+    CONSENT_OPTED_OUT,
+    Address,
+    Answer,
+    ConsentRecord,
+    Contact,
+    InboundMessage,
+    OutboxMessage,
+    Run,
+)
+
+PHONE = "+447700900001"
+_ids = itertools.count(1)
+
+
+def text_in(services, text, address=PHONE, channel="sms", provider_id=None, **payload):
+    """Store and process one inbound message as a webhook would."""
+    provider_id = provider_id or f"SM{next(_ids):032d}"
+    row_id, created = services.conversations.store_inbound(channel, provider_id, address, text, payload)
+    services.conversations.process_inbound(row_id)
+    return row_id, created
+
+
+def outbox(db):
+    with db.session() as s:
+        return s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def last_payload(db):
+    return outbox(db)[-1].payload
+
+
+def answers(db):
+    with db.session() as s:
+        return {a.step_id: a.value for a in s.scalars(select(Answer))}
+
+
+def test_keyword_starts_the_flow_and_asks_the_first_question(services, db):
+    text_in(services, "safe")
+    payload = last_payload(db)
+    assert payload["type"] == "question"
+    assert payload["step_id"] == "feel_safe"
+    assert [c["value"] for c in payload["choices"]] == ["safe", "unsafe", "unsure"]
+    assert payload["question"].startswith("How safe do you feel")
+    with db.session() as s:
+        run = s.scalar(select(Run))
+        assert (run.flow_id, run.status, run.channel, run.started_by) == ("street-safety", "active", "sms", "keyword")
+        assert s.scalar(select(Address)).consent == CONSENT_OPTED_IN
+
+
+def test_a_whole_run_stores_each_answer_once_and_saves_contact_fields(services, db):
+    for reply in ["SAFE", "2", "Station Road by the underpass", "65 or over"]:
+        text_in(services, reply)
+    assert answers(db) == {"feel_safe": "unsafe", "where": "Station Road by the underpass", "age": "65_plus"}
+    with db.session() as s:
+        run = s.scalar(select(Run))
+        assert run.status == "completed"
+        assert run.finished_at is not None
+        assert s.scalar(select(Contact)).fields["age_band"] == "65_plus"
+        raw = s.scalar(select(Answer.raw_text).where(Answer.step_id == "feel_safe"))
+    assert raw == "2"
+    assert "We will tell you what we did" in last_payload(db)["text"]
+
+
+def test_the_branch_skips_the_follow_up_for_residents_who_feel_safe(services, db):
+    for reply in ["SAFE", "safe"]:
+        text_in(services, reply)
+    assert last_payload(db)["step_id"] == "age"
+
+
+def test_the_same_webhook_twice_stores_and_processes_once(services, db):
+    text_in(services, "SAFE")
+    first = text_in(services, "2", provider_id="SMduplicate")
+    second = text_in(services, "2", provider_id="SMduplicate")
+    assert first[1] is True and second[1] is False
+    assert first[0] == second[0]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 2
+        assert s.scalar(select(func.count()).select_from(Answer)) == 1
+    assert len(outbox(db)) == 2
+
+
+def test_an_answer_that_does_not_fit_is_asked_again_with_the_reason(services, db):
+    text_in(services, "SAFE")
+    text_in(services, "purple")
+    payload = last_payload(db)
+    assert payload["step_id"] == "feel_safe"
+    assert payload["reprompt"] is True
+    assert payload["intro"] == ["Sorry, please reply with one of the numbers shown."]
+    assert answers(db) == {}
+
+
+def test_welsh_keyword_and_welsh_resident_get_welsh(services, db):
+    with db.session() as s:
+        contact = Contact(fields={}, language="cy")
+        s.add(contact)
+        s.flush()
+        s.add(Address(contact_id=contact.id, channel="sms", address=PHONE, consent=CONSENT_OPTED_IN))
+    text_in(services, "DIOGEL")
+    assert last_payload(db)["question"].startswith("Pa mor ddiogel")
+    text_in(services, "Anniogel")
+    assert answers(db) == {"feel_safe": "unsafe"}
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop!", "Stopio", "UNSUBSCRIBE", " s t o p "])
+def test_stop_opts_out_with_one_confirmation_and_nothing_more(services, db, word):
+    text_in(services, "SAFE")
+    text_in(services, word)
+    rows = outbox(db)
+    assert rows[-1].kind == "stop_confirmation"
+    with db.session() as s:
+        assert s.scalar(select(Address)).consent == CONSENT_OPTED_OUT
+        record = s.scalar(select(ConsentRecord).where(ConsentRecord.action == "opt_out"))
+        assert (record.source, record.channel) == ("keyword", "sms")
+        assert s.scalar(select(Run)).status == "ended"
+    before = len(outbox(db))
+    text_in(services, "SAFE")
+    text_in(services, "2")
+    text_in(services, "STOP")
+    assert len(outbox(db)) == before
+
+
+def test_start_opts_back_in(services, db):
+    text_in(services, "STOP")
+    text_in(services, "START")
+    with db.session() as s:
+        assert s.scalar(select(Address)).consent == CONSENT_OPTED_IN
+    text_in(services, "SAFE")
+    assert last_payload(db)["step_id"] == "feel_safe"
+
+
+def test_help_says_who_is_writing_and_how_to_stop(services, db):
+    text_in(services, "help")
+    text = last_payload(db)["text"]
+    assert "Harlow Council" in text
+    assert "STOP" in text
+    assert "SAFE" in text
+
+
+def test_unknown_text_with_no_run_gets_a_pointer_to_help(services, db):
+    text_in(services, "hello?")
+    assert "HELP" in last_payload(db)["text"]
+
+
+def test_before_the_consultation_opens_the_keyword_gets_a_polite_date(services, db, clock):
+    clock.set(datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc))
+    text_in(services, "SAFE")
+    expected = "Thank you. This consultation opens on 1 December 2026. Please message us again then."
+    assert last_payload(db)["text"] == expected
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(Run)) == 0
+
+
+def test_after_the_consultation_closes_answers_are_refused_in_welsh(services, db, clock):
+    with db.session() as s:
+        contact = Contact(fields={}, language="cy")
+        s.add(contact)
+        s.flush()
+        s.add(Address(contact_id=contact.id, channel="sms", address=PHONE, consent=CONSENT_OPTED_IN))
+    text_in(services, "DIOGEL")
+    clock.set(datetime(2027, 1, 1, 12, 0, tzinfo=timezone.utc))
+    text_in(services, "1")
+    assert "31 Rhagfyr 2026" in last_payload(db)["text"]
+    assert answers(db) == {}
+    with db.session() as s:
+        assert s.scalar(select(Run)).status == "ended"
+
+
+def test_an_unfinished_run_expires_after_48_hours(services, db, clock):
+    text_in(services, "SAFE")
+    clock.advance(hours=49)
+    text_in(services, "2")
+    with db.session() as s:
+        assert s.scalar(select(Run)).status == "expired"
+    assert answers(db) == {}
+    assert "HELP" in last_payload(db)["text"]
+
+
+def test_messages_from_one_resident_are_processed_in_arrival_order(services, db):
+    conversations = services.conversations
+    first, _ = conversations.store_inbound("sms", "SMa", PHONE, "SAFE", {})
+    second, _ = conversations.store_inbound("sms", "SMb", PHONE, "2", {})
+    third, _ = conversations.store_inbound("sms", "SMc", PHONE, "Market Square", {})
+    conversations.process_inbound(third)
+    assert answers(db) == {"feel_safe": "unsafe", "where": "Market Square"}
+    with db.session() as s:
+        statuses = s.scalars(select(InboundMessage.status).order_by(InboundMessage.id)).all()
+    assert statuses == ["processed"] * 3
+    conversations.process_inbound(first)
+    assert len(outbox(db)) == 3
+
+
+def test_pending_messages_left_by_a_crash_are_picked_up(services, db):
+    services.conversations.store_inbound("sms", "SMleft", PHONE, "SAFE", {})
+    assert services.conversations.process_pending() == 1
+    assert last_payload(db)["step_id"] == "feel_safe"
+    assert services.conversations.process_pending() == 0
+
+
+def test_a_run_keeps_the_flow_version_it_started_on(app_config, db, tmp_path):
+    from app import create_app
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    source = (Path(app_config["flows_dir"]) / "street-safety.yaml").read_text()
+    (folder / "street-safety.yaml").write_text(source)
+    services = create_app({**app_config, "flows_dir": str(folder)}).extensions["outreach"]
+    text_in(services, "SAFE")
+    changed = source.replace("How old are you?", "What is your age?")
+    (folder / "street-safety.yaml").write_text(changed)
+    services.registry._stamp = ()
+    assert services.registry.reload()
+    text_in(services, "1")
+    assert last_payload(db)["question"] == "How old are you?"
+    text_in(services, "3", address="+447700900002")
+    text_in(services, "SAFE", address="+447700900002")
+    text_in(services, "1", address="+447700900002")
+    assert last_payload(db)["question"] == "What is your age?"

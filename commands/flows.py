@@ -48,12 +48,14 @@ def lint(paths: tuple[str, ...], segments: bool) -> None:
 @click.command()
 @click.argument("flow_path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--lang", default=None, help="Language to chat in (e.g. cy); default the flow's first.")
-@click.option("--answers", default=None, help='Answers separated by "|" to run without typing, e.g. "2|Station Road|3".')
+@click.option("--answers", default=None,
+              help='Answers separated by "|" to run without typing, e.g. "2|Station Road|3".')
 def simulate(flow_path: str, lang: str | None, answers: str | None) -> None:
     """Chat with a flow in the terminal, with the same engine and matching as residents get."""
     from engage.conversations import describe_reason
     from flows.loader import FlowError, load_flow
-    from flows.simulator import interactive, simulate as run_simulation
+    from flows.simulator import interactive
+    from flows.simulator import simulate as run_simulation
 
     try:
         flow = load_flow(flow_path)

@@ -1,0 +1,359 @@
+"""Broadcasts: a message or a flow start to a segment, queued in batches, keyed so firing twice sends nothing twice.
+
+Each firing streams the segment 1,000 contact ids at a time, decides for each
+resident whether they may be messaged (consent, right to object, fatigue cap,
+a recent answer to the same flow), picks their preferred usable channel and
+their language, and bulk-inserts outbox rows with the dedupe key
+`broadcast:<id>:contact:<id>` (recurring: `broadcast:<id>:<date>:contact:<id>`).
+What happened is stored per firing as a BroadcastOccurrence.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from engage import segments
+from engage.fatigue import recent_bulk_counts
+from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
+from engage.quiet_hours import next_allowed_time
+from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
+from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
+
+log = logging.getLogger(__name__)
+
+SCHEDULES = ("now", "once", "cron")
+# Channels a broadcast can reach: an assisted contact is phoned by an officer, not messaged.
+BROADCAST_CHANNELS = ("sms", "telegram", "web")
+DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
+             "sat": "Saturday", "sun": "Sunday", "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
+             "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday"}
+ORDINALS = {"1-7": "first", "8-14": "second", "15-21": "third", "22-28": "fourth"}
+
+
+class BroadcastError(ValueError):
+    """A broadcast cannot be created or sent as asked; the message says why."""
+
+
+# ----- creating ---------------------------------------------------------------------
+
+
+def create_broadcast(session: Session, *, name: str, segment: Segment, now: datetime, tz: str,
+                     texts: dict[str, str] | None = None, flow=None, schedule: str = "now",
+                     send_at: datetime | None = None, cron: str | None = None,
+                     created_by: str | None = None) -> Broadcast:
+    """Check and save a broadcast of `texts` (per language) or of a flow start."""
+    if schedule not in SCHEDULES:
+        raise BroadcastError(f"schedule must be one of {', '.join(SCHEDULES)}")
+    if (texts is None) == (flow is None):
+        raise BroadcastError("give either message texts or a flow to start, not both")
+    if texts is not None:
+        texts = {lang: text for lang, text in texts.items() if text and text.strip()}
+        if not texts:
+            raise BroadcastError("the message is empty")
+    if schedule == "once":
+        if send_at is None or send_at.tzinfo is None:
+            raise BroadcastError("a one-off broadcast needs a date and time (--at)")
+        if send_at <= now:
+            raise BroadcastError("the time to send is in the past")
+    if schedule == "cron":
+        if not cron:
+            raise BroadcastError("a recurring broadcast needs a schedule such as '0 10 1-7 * mon'")
+        cron_trigger(cron, tz)
+    broadcast = Broadcast(
+        name=name, segment_id=segment.id, content="flow" if flow is not None else "message",
+        flow_id=flow.id if flow is not None else None, texts=texts or {},
+        base_language=(next(iter(texts)) if texts else flow.languages[0]),
+        schedule=schedule, send_at=send_at, cron=cron, status="scheduled", created_at=now, created_by=created_by,
+    )
+    session.add(broadcast)
+    session.flush()
+    return broadcast
+
+
+def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> None:
+    """Stop a broadcast from firing again; messages already queued are taken back."""
+    broadcast.status = "cancelled"
+    broadcast.cancelled_at = now
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id,
+                                                           OutboxMessage.status == "queued")):
+        row.status = "skipped"
+        row.error_message = "broadcast cancelled"
+        row.updated_at = now
+
+
+# ----- schedules in words ---------------------------------------------------------------
+
+
+def cron_trigger(cron: str, tz: str):
+    """Return the APScheduler trigger for a crontab line, or raise BroadcastError saying what is wrong."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        return CronTrigger.from_crontab(cron, timezone=ZoneInfo(tz))
+    except ValueError as exc:
+        raise BroadcastError(f"schedule '{cron}' not understood ({exc}); "
+                             "use minute hour day month weekday, e.g. '0 10 1-7 * mon'") from None
+
+
+def describe_cron(cron: str) -> str:
+    """Say a crontab line in words: '0 10 1-7 * mon' is "every first Monday at 10:00"."""
+    parts = cron.split()
+    if len(parts) != 5:
+        return f"on the schedule '{cron}'"
+    minute, hour, day, month, weekday = parts
+    if not (minute.isdigit() and hour.isdigit()) or month != "*":
+        return f"on the schedule '{cron}'"
+    at = f"at {int(hour):02d}:{int(minute):02d}"
+    days = [DAY_NAMES.get(d.lower()) for d in weekday.split(",")] if weekday != "*" else []
+    if weekday != "*" and not all(days):
+        return f"on the schedule '{cron}'"
+    if day == "*" and not days:
+        return f"every day {at}"
+    if day == "*":
+        return f"every {_and(days)} {at}"
+    if day in ORDINALS and len(days) == 1:
+        return f"every {ORDINALS[day]} {days[0]} {at}"
+    if day.isdigit() and not days:
+        return f"on day {int(day)} of every month {at}"
+    return f"on the schedule '{cron}'"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def describe_schedule(broadcast: Broadcast, tz: str) -> str:
+    """Say when a broadcast goes out, on the council's clock."""
+    if broadcast.schedule == "cron":
+        return describe_cron(broadcast.cron or "")
+    if broadcast.schedule == "once" and broadcast.send_at is not None:
+        local = broadcast.send_at.astimezone(ZoneInfo(tz))
+        return f"once, on {local:%A %d %B %Y at %H:%M}"
+    return "now"
+
+
+def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
+    """Name the firing due at `now`: "once", or the local date of the latest scheduled time."""
+    if broadcast.schedule != "cron":
+        return "once"
+    trigger = cron_trigger(broadcast.cron, tz)
+    # Walk forward from a little before the last plausible firing; schedules are at most monthly-ish.
+    moment = now - timedelta(days=400)
+    latest = None
+    fire = trigger.get_next_fire_time(None, moment)
+    while fire is not None and fire <= now:
+        latest = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    when = latest or now
+    return when.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def dedupe_key(broadcast_id: int, occurrence: str, contact_id: int) -> str:
+    """Return the outbox key for one resident's copy of one firing."""
+    if occurrence == "once":
+        return f"broadcast:{broadcast_id}:contact:{contact_id}"
+    return f"broadcast:{broadcast_id}:{occurrence}:contact:{contact_id}"
+
+
+# ----- firing ---------------------------------------------------------------------------
+
+
+@dataclass
+class FiringResult:
+    """What one firing did: numbers an officer reads, never who."""
+
+    broadcast_id: int
+    occurrence: str
+    in_segment: int = 0
+    eligible: int = 0
+    queued: int = 0
+    newly_queued: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    language_fallbacks: int = 0
+    not_before: datetime | None = None
+
+
+def choose_address(addresses: list[Address]) -> tuple[Address | None, str | None]:
+    """Pick the preferred usable opted-in address (else the most recently used); or say why there is none."""
+    reachable = [a for a in addresses if a.channel in BROADCAST_CHANNELS and a.usable
+                 and a.consent == CONSENT_OPTED_IN]
+    if reachable:
+        reachable.sort(key=lambda a: (a.preferred, a.last_inbound_at is not None,
+                                      a.last_inbound_at or a.created_at, a.id), reverse=True)
+        return reachable[0], None
+    if any(a.consent == CONSENT_OPTED_OUT for a in addresses):
+        return None, "opted_out"
+    if any(not a.usable for a in addresses):
+        return None, "unusable"
+    return None, "no_consent"
+
+
+def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None,
+                   batch_size: int = segments.BATCH_SIZE) -> FiringResult | None:
+    """Queue one firing of a broadcast; safe to call twice (the second queues nothing new)."""
+    settings = services.settings
+    now = services.clock.now()
+    with services.db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None or broadcast.status == "cancelled":
+            return None
+        segment = s.get(Segment, broadcast.segment_id)
+        rules = dict(segment.rules)
+        occurrence = occurrence or occurrence_for(broadcast, now, settings.timezone)
+        content, texts, base = broadcast.content, dict(broadcast.texts), broadcast.base_language
+        flow_id = broadcast.flow_id
+    flow = services.registry.get(flow_id) if content == "flow" else None
+    if content == "flow" and flow is None:
+        raise BroadcastError(f"flow '{flow_id}' is not published")
+
+    result = FiringResult(broadcast_id, occurrence)
+    result.not_before = next_allowed_time(now, settings.timezone, settings.quiet_start, settings.quiet_end)
+    window = _window_problem(flow, now, settings.timezone) if flow is not None else None
+
+    if window:
+        with services.db.session() as s:
+            result.in_segment = segments.segment_size(s, rules, now)
+        result.skipped[window] = result.in_segment
+    else:
+        # Each batch commits on its own: a crash part-way leaves keyed rows that the next firing skips.
+        last = 0
+        while True:
+            with services.db.session() as s:
+                ids = list(s.scalars(segments.contacts_query(rules, now).where(Contact.id > last)
+                                     .order_by(Contact.id).limit(batch_size)))
+                if not ids:
+                    break
+                last = ids[-1]
+                _queue_batch(services, s, broadcast_id, occurrence, ids, texts, base, flow, now, result)
+
+    with services.db.session() as s:
+        _store_occurrence(s, result, now)
+        broadcast = s.get(Broadcast, broadcast_id)
+        broadcast.last_fired_at = now
+        if broadcast.schedule != "cron":
+            broadcast.status = "sent"
+    log.info("broadcast %s (%s): %s in segment, %s queued, skipped %s", broadcast_id, occurrence,
+             result.in_segment, result.queued, dict(result.skipped))
+    return result
+
+
+def _window_problem(flow, now: datetime, tz: str) -> str | None:
+    consultation = getattr(flow, "consultation", None)
+    if consultation is None:
+        return None
+    opens, closes = consultation.opens_at(tz), consultation.closes_at(tz)
+    if opens is not None and now < opens:
+        return "consultation_not_open"
+    if closes is not None and now > closes:
+        return "consultation_closed"
+    return None
+
+
+def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: list[int],
+                 texts: dict[str, str], base: str, flow, now: datetime, result: FiringResult) -> None:
+    settings = services.settings
+    result.in_segment += len(ids)
+    keys = {cid: dedupe_key(broadcast_id, occurrence, cid) for cid in ids}
+    already = set(s.scalars(select(OutboxMessage.contact_id).where(OutboxMessage.dedupe_key.in_(keys.values()))))
+    contacts = {c.id: c for c in s.scalars(
+        select(Contact).where(Contact.id.in_(ids)).options(selectinload(Contact.groups)))}
+    addresses: dict[int, list[Address]] = {}
+    for address in s.scalars(select(Address).where(Address.contact_id.in_(ids))):
+        addresses.setdefault(address.contact_id, []).append(address)
+    fatigue = recent_bulk_counts(s, [cid for cid in ids if cid not in already], now, settings.fatigue_days)
+    recently_done: set[int] = set()
+    if flow is not None and getattr(flow, "restart_after_days", None):
+        cutoff = now - timedelta(days=flow.restart_after_days)
+        recently_done = set(s.scalars(select(Run.contact_id).where(
+            Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "completed", Run.finished_at >= cutoff)))
+    in_flow: set[int] = set()
+    if flow is not None:
+        in_flow = set(s.scalars(select(Run.contact_id).where(
+            Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "active")))
+
+    rows: list[dict[str, Any]] = []
+    languages = flow.languages if flow is not None else list(texts)
+    for cid in ids:
+        if cid in already:
+            result.eligible += 1
+            result.queued += 1
+            continue
+        contact = contacts[cid]
+        address, reason = choose_address(addresses.get(cid, []))
+        if reason is None and contact.do_not_contact:
+            reason = "objected"
+        if reason is None and fatigue.get(cid, 0) >= settings.fatigue_cap:
+            reason = "fatigue"
+        if reason is None and cid in recently_done:
+            reason = "recently_answered"
+        if reason is None and cid in in_flow:
+            reason = "already_in_flow"
+        if reason is not None:
+            result.skipped[reason] += 1
+            continue
+        result.eligible += 1
+        if contact.language and contact.language not in languages:
+            result.language_fallbacks += 1
+        if flow is not None:
+            run = services.conversations.start_run(
+                s, contact, address, flow, started_by="broadcast", kind="broadcast", broadcast_id=broadcast_id,
+                dedupe_key=keys[cid], not_before=result.not_before)
+            if run is not None:
+                result.queued += 1
+                result.newly_queued += 1
+            else:
+                result.skipped["not_started"] += 1
+                result.eligible -= 1
+            continue
+        lang = contact.language if contact.language in texts else base
+        rows.append(dict(
+            contact_id=cid, address_id=address.id, channel=address.channel, kind="broadcast",
+            priority=PRIORITY_BULK, payload={"type": "text", "text": texts[lang], "lang": lang,
+                                             "broadcast_id": broadcast_id},
+            language=lang, status="queued", created_at=now, updated_at=now, not_before=result.not_before,
+            broadcast_id=broadcast_id, dedupe_key=keys[cid], attempts=0,
+        ))
+    if rows:
+        inserted = insert_ignoring_duplicates(s, OutboxMessage, rows, "dedupe_key")
+        result.queued += inserted
+        result.newly_queued += inserted
+
+
+def _store_occurrence(s: Session, result: FiringResult, now: datetime) -> None:
+    row = s.scalar(select(BroadcastOccurrence).where(BroadcastOccurrence.broadcast_id == result.broadcast_id,
+                                                     BroadcastOccurrence.occurrence == result.occurrence))
+    if row is None:
+        row = BroadcastOccurrence(broadcast_id=result.broadcast_id, occurrence=result.occurrence)
+        s.add(row)
+    row.fired_at = now
+    row.in_segment = result.in_segment
+    row.eligible = result.eligible
+    row.queued = result.queued
+    row.skipped = dict(result.skipped)
+    row.language_fallbacks = result.language_fallbacks
+    row.not_before = result.not_before
+
+
+def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:
+    """Return the numbers for each firing and the delivery states of the rows it queued."""
+    occurrences = s.scalars(select(BroadcastOccurrence).where(BroadcastOccurrence.broadcast_id == broadcast.id)
+                            .order_by(BroadcastOccurrence.fired_at)).all()
+    states = dict(s.execute(select(OutboxMessage.status, func.count()).where(
+        OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.kind == "broadcast")
+        .group_by(OutboxMessage.status)).all())
+    return {
+        "occurrences": [
+            {"occurrence": o.occurrence, "fired_at": o.fired_at, "in_segment": o.in_segment,
+             "eligible": o.eligible, "queued": o.queued, "skipped": dict(o.skipped or {}),
+             "language_fallbacks": o.language_fallbacks, "not_before": o.not_before}
+            for o in occurrences
+        ],
+        "delivery": states,
+    }

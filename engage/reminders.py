@@ -1,0 +1,81 @@
+"""Reminders: one nudge per run to residents who started a flow (or were sent one) and went quiet."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import String, cast, exists, literal, select
+from sqlalchemy.orm import Session
+
+from engage.fatigue import recent_bulk_counts
+from engage.outbox import enqueue
+from engage.quiet_hours import next_allowed_time
+from store.models import Address, Contact, OutboxMessage, Run
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+
+
+def reminder_key(run_id: int) -> str:
+    return f"reminder:run:{run_id}"
+
+
+def due_runs(session: Session, flow, now: datetime, limit: int = BATCH_SIZE, after_id: int = 0) -> list[Run]:
+    """Return active runs of `flow` quiet for longer than its reminder delay and not yet reminded."""
+    delay = flow.reminder["after"]
+    key = literal("reminder:run:").concat(cast(Run.id, String))
+    return list(session.scalars(
+        select(Run)
+        .where(Run.flow_id == flow.id, Run.status == "active", Run.updated_at <= now - delay,
+               Run.id > after_id, (Run.expires_at.is_(None)) | (Run.expires_at > now),
+               ~exists().where(OutboxMessage.dedupe_key == key))
+        .order_by(Run.id)
+        .limit(limit)
+    ))
+
+
+def send_reminders(services) -> dict[str, int]:
+    """Queue the reminders that are due; return counts of queued and skipped (by reason)."""
+    settings = services.settings
+    now = services.clock.now()
+    not_before = next_allowed_time(now, settings.timezone, settings.quiet_start, settings.quiet_end)
+    counts: dict[str, int] = {"queued": 0}
+    for flow in services.registry.all():
+        if not getattr(flow, "reminder", None):
+            continue
+        if flow.consultation is not None and not flow.consultation.is_open(now, settings.timezone):
+            continue
+        after_id = 0
+        while True:
+            with services.db.session() as s:
+                runs = due_runs(s, flow, now, after_id=after_id)
+                if not runs:
+                    break
+                after_id = runs[-1].id
+                tired = recent_bulk_counts(s, [r.contact_id for r in runs if r.contact_id], now,
+                                           settings.fatigue_days)
+                for run in runs:
+                    reason = _queue_reminder(s, flow, run, now, not_before, tired, settings.fatigue_cap)
+                    key = "queued" if reason is None else reason
+                    counts[key] = counts.get(key, 0) + 1
+    if sum(counts.values()):
+        log.info("reminders: %s", counts)
+    return counts
+
+
+def _queue_reminder(s: Session, flow, run: Run, now: datetime, not_before: datetime, tired: dict[int, int],
+                    cap: int) -> str | None:
+    contact = s.get(Contact, run.contact_id) if run.contact_id else None
+    address = s.get(Address, run.address_id) if run.address_id else None
+    if contact is None or address is None:
+        return "no_address"
+    if tired.get(contact.id, 0) >= cap:
+        return "fatigue"
+    lang = run.language or flow.base_language
+    text = flow.reminder_text(lang)
+    payload = {"type": "text", "text": text, "lang": lang, "run_id": run.id, "flow_id": flow.id,
+               "reminder": True}
+    row, reason = enqueue(s, contact=contact, address=address, kind="reminder", payload=payload, now=now,
+                          language=lang, run_id=run.id, dedupe_key=reminder_key(run.id), not_before=not_before)
+    return None if row is not None else reason

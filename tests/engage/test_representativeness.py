@@ -48,7 +48,8 @@ def test_shares_ratios_and_flags_match_a_hand_computed_example(db):
 
 def test_expected_shares_are_normalised_when_published_figures_do_not_add_to_100():
     baseline = {"dimensions": {"x": {"shares": {"a": 50, "b": 49}}}}
-    assert rep._expected_shares(baseline["dimensions"]["x"]) == {"a": pytest.approx(50 / 99), "b": pytest.approx(49 / 99)}
+    shares = rep._expected_shares(baseline["dimensions"]["x"])
+    assert shares == {"a": pytest.approx(50 / 99), "b": pytest.approx(49 / 99)}
 
 
 def test_rake_one_dimension_gives_target_over_share_weights():

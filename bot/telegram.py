@@ -1,0 +1,324 @@
+"""The Telegram channel: python-telegram-bot (async) driven from the sender's thread, errors mapped for the sender.
+
+Each thread that uses the channel gets its own event loop and its own `telegram.Bot`
+(an httpx client belongs to the loop it was made on), so the sender thread and
+the webhook's after-response work never share a loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.request import HTTPXRequest
+
+from bot.channel import SendResult
+from locales import i18n, languages
+from store.models import Address, InboundMessage
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TELEGRAM_API = "https://api.telegram.org"
+BLOCKED_REASON = "telegram: the resident blocked the bot"
+CHAT_NOT_FOUND_REASON = "telegram: chat not found"
+# Telegram's limit on callback_data is 64 bytes; language buttons carry "lang:<code>".
+LANGUAGE_CALLBACK_PREFIX = "lang:"
+# Updates a webhook or getUpdates should receive; the rest are never sent to us.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# How long a wrong token or a flood reply keeps a message queued when Telegram gives no time.
+CONFIG_RETRY_SECONDS = 300.0
+
+_ = i18n.N_
+CHOOSE_LANGUAGE = _("Which language would you like us to use?")
+LANGUAGE_SET = _("We will write to you in %(language)s from now on.")
+TEXT_ONLY = _("Sorry, we can only read text messages. Please type your answer.")
+
+# Raised by httpx before any byte of the request left this machine: safe to try again.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def bot_base_url(api_url: str | None) -> str:
+    """Return the SDK's base_url for an API root: the token is appended to it ("<root>/bot<token>")."""
+    return (api_url or TELEGRAM_API).rstrip("/") + "/bot"
+
+
+def deep_link(bot_username: str, start_parameter: str) -> str:
+    """Return the t.me link that opens the bot and sends `/start <parameter>`."""
+    return f"https://t.me/{bot_username.lstrip('@')}?start={start_parameter}"
+
+
+def language_menu_payload(lang: str | None) -> dict[str, Any]:
+    """Return the outbox payload that shows a keyboard of every supported language."""
+    return {
+        "type": "language_menu",
+        "text": i18n.gettext(lang, CHOOSE_LANGUAGE),
+        "lang": lang,
+        "choices": [{"value": code, "label": languages.native_name(code)} for code in languages.CODES],
+    }
+
+
+def render_message(payload: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Return the text and inline keyboard Telegram should show for an outbox payload."""
+    if payload.get("type") == "language_menu":
+        rows = [[InlineKeyboardButton(c["label"], callback_data=LANGUAGE_CALLBACK_PREFIX + c["value"])]
+                for c in payload.get("choices", [])]
+        return payload.get("text") or "", InlineKeyboardMarkup(rows)
+    from bot.render import render_telegram
+
+    rendered = render_telegram(payload)
+    text = rendered["text"]
+    keyboard = rendered.get("reply_markup")
+    if isinstance(keyboard, dict):
+        keyboard = InlineKeyboardMarkup.de_json(keyboard, None)
+    return text, keyboard
+
+
+def _retry_after_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # v22 warns that retry_after will become a timedelta; accept either.
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def result_for_error(exc: TelegramError) -> SendResult:
+    """Map a python-telegram-bot error from sendMessage to what the sender should do."""
+    message = str(exc)[:500]
+    if isinstance(exc, RetryAfter):
+        return SendResult("retry", error_code="429", error_message=message, retry_after=_retry_after_seconds(exc))
+    if isinstance(exc, Forbidden):
+        return SendResult("failed", error_code="403", error_message=message, address_unusable=True)
+    if isinstance(exc, InvalidToken):
+        # Our configuration, not the resident: keep the message until the token is fixed.
+        return SendResult("retry", error_code="401", error_message=message, retry_after=CONFIG_RETRY_SECONDS)
+    if isinstance(exc, BadRequest):
+        unusable = "chat not found" in message.lower()
+        return SendResult("failed", error_code="400", error_message=message, address_unusable=unusable)
+    if isinstance(exc, NetworkError):
+        cause = exc.__cause__
+        if cause is None and not isinstance(exc, TimedOut):
+            # Telegram answered with a 5xx: it did not take the message.
+            return SendResult("retry", error_code="5xx", error_message=message)
+        if isinstance(cause, _NOT_SENT):
+            return SendResult("retry", error_code="network", error_message=message)
+        # A read timeout or a dropped connection after the request went out: it may have arrived.
+        return SendResult("unknown", error_code="timeout" if isinstance(exc, TimedOut) else "network",
+                          error_message=message)
+    return SendResult("failed", error_code=type(exc).__name__, error_message=message)
+
+
+class TelegramChannel:
+    """Send outbox payloads to Telegram chats and answer button presses."""
+
+    name = "telegram"
+
+    def __init__(self, token: str, api_url: str = "", *, connect_timeout: float = 5.0, read_timeout: float = 10.0):
+        if not token:
+            raise ValueError("a Telegram bot token is needed (OUTREACH_TELEGRAM_TOKEN)")
+        self.token = token
+        self.base_url = bot_base_url(api_url)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[tuple[asyncio.AbstractEventLoop, Bot]] = []
+
+    # ----- one loop and one Bot per thread --------------------------------------------------
+
+    def _new_bot(self) -> Bot:
+        def request(read_timeout: float) -> HTTPXRequest:
+            return HTTPXRequest(connect_timeout=self.connect_timeout, read_timeout=read_timeout,
+                                write_timeout=self.read_timeout, pool_timeout=self.connect_timeout)
+
+        # getUpdates long-polls, so its own client waits longer than the poll.
+        return Bot(self.token, base_url=self.base_url, request=request(self.read_timeout),
+                   get_updates_request=request(self.read_timeout + 60))
+
+    def _run(self, call: Callable[[Bot], Awaitable[T]]) -> T:
+        """Run one Bot call on this thread's private loop, initialising the Bot first."""
+        state = self._local
+        if getattr(state, "loop", None) is None:
+            state.loop = asyncio.new_event_loop()
+            state.bot = self._new_bot()
+            state.ready = False
+            with self._lock:
+                self._opened.append((state.loop, state.bot))
+        if not state.ready:
+            state.loop.run_until_complete(state.bot.initialize())
+            state.ready = True
+        return state.loop.run_until_complete(call(state.bot))
+
+    def close(self) -> None:
+        """Close every thread's Bot and loop; call once the threads using the channel have stopped."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for loop, bot in opened:
+            try:
+                loop.run_until_complete(bot.shutdown())
+            except Exception:  # noqa: BLE001 - closing is best effort
+                log.debug("closing a Telegram client failed", exc_info=True)
+            loop.close()
+        self._local = threading.local()
+
+    # ----- the Channel protocol -------------------------------------------------------------
+
+    def send(self, address: str, payload: dict[str, Any], lang: str | None) -> SendResult:
+        """Send the payload as a message with its inline keyboard; provider id is the message_id."""
+        try:
+            text, keyboard = render_message(payload)
+        except (KeyError, TypeError, ValueError) as exc:
+            return SendResult("failed", error_code="render", error_message=f"cannot render payload: {exc}"[:500])
+        try:
+            self._ensure_ready()
+        except TelegramError as exc:
+            # getMe failed: sendMessage never went out, so trying again is safe.
+            result = result_for_error(exc)
+            if result.status == "unknown":
+                result = SendResult("retry", error_code=result.error_code, error_message=result.error_message)
+            return result
+        try:
+            message = self._run(lambda bot: bot.send_message(chat_id=address, text=text, reply_markup=keyboard))
+        except TelegramError as exc:
+            return result_for_error(exc)
+        return SendResult("sent", provider_id=str(message.message_id))
+
+    def _ensure_ready(self) -> None:
+        state = self._local
+        if getattr(state, "ready", False):
+            return
+        self._run(lambda bot: asyncio.sleep(0))
+
+    # ----- other Bot API calls ---------------------------------------------------------------
+
+    def acknowledge_button(self, callback_query_id: str, chat_id: str | int, message_id: int | None,
+                           label: str | None = None) -> None:
+        """Stop the button's spinner and take the keyboard off the answered message."""
+        try:
+            self._run(lambda bot: bot.answer_callback_query(callback_query_id, text=label and f"✓ {label}"))
+        except TelegramError as exc:
+            # A query older than 15 s can't be answered any more; the answer itself is already stored.
+            log.info("answerCallbackQuery failed: %s", type(exc).__name__)
+        if message_id is None:
+            return
+        try:
+            self._run(lambda bot: bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                                reply_markup=None))
+        except TelegramError as exc:
+            # "message is not modified" when a repeat press already cleared it.
+            log.info("editMessageReplyMarkup failed: %s", type(exc).__name__)
+
+    def get_me(self) -> dict[str, Any]:
+        return self._run(lambda bot: bot.get_me()).to_dict()
+
+    def set_webhook(self, url: str, secret_token: str) -> bool:
+        """Point Telegram at our webhook with the secret it must send back in every call."""
+        return self._run(lambda bot: bot.set_webhook(url=url, secret_token=secret_token,
+                                                     allowed_updates=ALLOWED_UPDATES))
+
+    def delete_webhook(self) -> bool:
+        return self._run(lambda bot: bot.delete_webhook(drop_pending_updates=False))
+
+    def get_updates(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
+        """Long-poll for updates; return them as the JSON dicts a webhook would have received."""
+        updates = self._run(lambda bot: bot.get_updates(offset=offset, timeout=timeout,
+                                                        allowed_updates=ALLOWED_UPDATES))
+        return [u.to_dict() for u in updates]
+
+
+# ----- address state ------------------------------------------------------------------------
+
+
+def record_chat_member_status(s: Session, chat_id: str, status: str) -> bool:
+    """Mark a chat unusable when the resident blocks the bot, usable again when they unblock; True if changed."""
+    address = s.scalar(select(Address).where(Address.channel == "telegram", Address.address == chat_id))
+    if address is None:
+        return False
+    if status == "kicked" and address.usable:
+        address.usable = False
+        address.unusable_reason = BLOCKED_REASON
+        return True
+    if status == "member" and not address.usable and address.unusable_reason == BLOCKED_REASON:
+        address.usable = True
+        address.unusable_reason = None
+        return True
+    return False
+
+
+# ----- words other than answers (registered on services.conversations.word_handlers) ---------
+
+
+def _inbound_payload(s: Session, turn) -> dict[str, Any]:
+    if turn.incoming.inbound_id is None:
+        return {}
+    row = s.get(InboundMessage, turn.incoming.inbound_id)
+    return dict(row.payload or {}) if row is not None else {}
+
+
+def handle_language_command(s: Session, turn) -> bool:
+    """Answer `/language` with a keyboard of the supported languages."""
+    if _inbound_payload(s, turn).get("command") != "language":
+        return False
+    turn.queue(language_menu_payload(turn.lang))
+    return True
+
+
+def handle_set_language(s: Session, turn) -> bool:
+    """Set the contact's language from a language button or the web chat's switcher."""
+    payload = _inbound_payload(s, turn)
+    code = payload.get("set_language")
+    if code is None:
+        return False
+    if languages.get(code) is None:
+        return True
+    turn.contact.language = code
+    turn.contact.updated_at = turn.now
+    if payload.get("start_flow"):
+        # The web chat restarts its flow in the new language; that is the confirmation.
+        return False
+    turn.say(i18n.gettext(code, LANGUAGE_SET, language=languages.native_name(code)))
+    return True
+
+
+def handle_non_text(s: Session, turn) -> bool:
+    """Ask for text when a resident sends a sticker, photo or voice note without words."""
+    if not _inbound_payload(s, turn).get("non_text"):
+        return False
+    turn.say(i18n.gettext(turn.lang, TEXT_ONLY))
+    return True
+
+
+WORD_HANDLERS = (handle_language_command, handle_set_language, handle_non_text)
+
+
+def register_word_handlers(services) -> None:
+    """Add the Telegram and web chat word handlers to the conversation service, once."""
+    handlers = services.conversations.word_handlers
+    for handler in WORD_HANDLERS:
+        if handler not in handlers:
+            handlers.append(handler)
+
+
+def build_channel(settings) -> TelegramChannel | None:
+    """Return the Telegram channel when a token is configured, else None."""
+    if not settings.telegram_token:
+        return None
+    return TelegramChannel(settings.telegram_token, settings.telegram_api_url)

@@ -1,0 +1,59 @@
+"""POST /webhooks/telegram: check the secret, store the update, answer 200, then act on it."""
+from __future__ import annotations
+
+import hmac
+import logging
+
+from flask import Blueprint, current_app, jsonify, request
+
+from webhooks.telegram.updates import (
+    MalformedUpdate,
+    UnknownUpdate,
+    accept_update,
+    finish_update,
+)
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("telegram_webhook", __name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def _services():
+    return current_app.extensions["outreach"]
+
+
+def secret_matches(configured: str, presented: str | None) -> bool:
+    """Return True only when a secret is configured and the request presents exactly it."""
+    if not configured or presented is None:
+        return False
+    return hmac.compare_digest(configured.encode("utf-8"), presented.encode("utf-8"))
+
+
+@bp.post("/webhooks/telegram")
+def receive():
+    """Store a Bot API Update and acknowledge it; processing happens after the response."""
+    services = _services()
+    if not secret_matches(services.settings.telegram_secret, request.headers.get(SECRET_HEADER)):
+        return jsonify(error="forbidden"), 403
+    update = request.get_json(silent=True)
+    try:
+        accepted = accept_update(services, update)
+    except MalformedUpdate as exc:
+        return jsonify(error=str(exc)), 400
+    except UnknownUpdate as exc:
+        # Named without the body: it may hold a resident's name or words.
+        log.warning("ignoring %s", exc)
+        return jsonify(ok=True, ignored=exc.update_type)
+    channel = services.extras.get("telegram")
+
+    def after_response() -> None:
+        finish_update(services, accepted, channel)
+
+    if current_app.testing:
+        after_response()
+        return jsonify(ok=True)
+    response = jsonify(ok=True)
+    # Runs once the answer has gone back to Telegram; the inbound sweep retries anything left pending.
+    response.call_on_close(after_response)
+    return response

@@ -105,6 +105,8 @@ class ConversationService:
         self.keywords = keywords
         # Extra handlers for words other capabilities own (FORGET, language names).
         self.word_handlers: list[Callable[[Session, "Turn"], bool]] = []
+        # Asked before a contact field is stored; False drops it (special-category data without consent).
+        self.field_guard: Callable[[Session, Contact, str], bool] | None = None
 
     # ----- inbound rows -------------------------------------------------------
 
@@ -503,6 +505,9 @@ class Turn:
         self.s.flush()
 
     def _set_field(self, field: str, value: Any) -> None:
+        guard = self.service.field_guard
+        if guard is not None and not guard(self.s, self.contact, field):
+            return
         if field == "language":
             self.contact.language = str(value)
         elif field == "name":

@@ -60,6 +60,11 @@ def _register_rooms(app: Flask, services: Services) -> None:
 
     bot.init_app(app, services)
     webhooks.init_app(app, services)
+    from dashboard.public import init_public
+    from engage import scheduling
+
+    scheduling.init_app(app, services)
+    init_public(app, services)
 
 
 def services_of(app: Flask) -> Services:
@@ -151,6 +156,10 @@ def _add_command_groups() -> None:
 
     cli.add_command(flows)
     cli.add_command(simulate)
+    from commands.outreach import broadcasts, consultations, segments, updates
+
+    for group in (segments, broadcasts, updates, consultations):
+        cli.add_command(group)
 
 
 _add_command_groups()

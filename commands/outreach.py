@@ -1,0 +1,571 @@
+"""`python app.py segments|broadcasts|updates|consultations ...`: reaching residents and telling them what happened."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask.cli import ScriptInfo
+from sqlalchemy import select
+
+
+def _services():
+    """Return the services of the app this command runs in (the test app under a test runner)."""
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is not None and info.create_app is not None:
+        app = info.load_app()
+    else:
+        from app import create_app
+
+        app = create_app()
+    return app.extensions["outreach"]
+
+
+def _rules(text: str) -> dict:
+    try:
+        rules = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc.msg} at character {exc.pos})", param_hint="RULES") from None
+    return rules
+
+
+def _local_datetime(value: str, tz: str, hint: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use the form 2026-12-07T10:00 (council time)", param_hint=hint) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))).astimezone(ZoneInfo("UTC"))
+
+
+def _date(value: str, hint: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use the form 2026-12-31", param_hint=hint) from None
+
+
+# ----- segments ----------------------------------------------------------------------------
+
+
+@click.group()
+def segments() -> None:
+    """Groups of residents to send to: by place, identity, interest, channel or what they did.
+
+    \b
+    Rules are JSON. Examples:
+      {"field": "ward", "in": ["Netteswell", "Mark Hall"]}      place
+      {"field": "age_band", "in": ["65_plus"]}                  identity
+      {"group": "tenants"}                                      interest
+      {"opted_in": "sms"}                                       channel
+      {"answered": "street-safety"}                             finished a flow
+      {"started_not_finished": "crime-perception"}              started, did not finish
+      {"not_contacted_days": 30}                                nothing sent for 30 days
+    Combine with {"all": [...]}, {"any": [...]}, {"not": {...}}.
+    """
+
+
+@segments.command("create")
+@click.argument("name")
+@click.argument("rules")
+@click.option("--description", default=None, help="A note for other officers.")
+@click.option("--by", "created_by", default=None, help="Your name, kept with the segment.")
+def segments_create(name: str, rules: str, description: str | None, created_by: str | None) -> None:
+    """Save a segment called NAME with RULES (JSON), and show its size.
+
+    \b
+    Example:
+      python app.py segments create "Netteswell tenants" \\
+        '{"all": [{"field": "ward", "in": ["Netteswell"]}, {"group": "tenants"}]}'
+    """
+    from engage.segments import SegmentError, create_segment, describe, segment_size
+
+    services = _services()
+    parsed = _rules(rules)
+    try:
+        with services.db.session() as s:
+            segment = create_segment(s, name, parsed, services.clock.now(), description=description,
+                                     created_by=created_by)
+            size = segment_size(s, parsed, services.clock.now())
+            segment_id = segment.id
+    except SegmentError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Saved segment {segment_id} “{name}”: {describe(parsed)}.")
+    click.echo(f"It matches {size} resident(s) today.")
+
+
+@segments.command("list")
+def segments_list() -> None:
+    """List saved segments with their size today."""
+    from engage.segments import describe, segment_size
+    from store.models.outreach import Segment
+
+    services = _services()
+    with services.db.session() as s:
+        rows = s.scalars(select(Segment).order_by(Segment.id)).all()
+        if not rows:
+            click.echo("No segments yet. Create one with: python app.py segments create NAME RULES")
+        for segment in rows:
+            size = segment_size(s, segment.rules, services.clock.now())
+            click.echo(f"{segment.id:>4}  {segment.name}  ({size} residents)\n      {describe(segment.rules)}")
+
+
+@segments.command("show")
+@click.argument("segment")
+def segments_show(segment: str) -> None:
+    """Show one segment (by id or name): its rules, in words, and its size."""
+    from engage.segments import describe, find_segment, segment_size
+
+    services = _services()
+    with services.db.session() as s:
+        found = find_segment(s, segment)
+        if found is None:
+            raise click.ClickException(f"no segment '{segment}'; see: python app.py segments list")
+        click.echo(f"Segment {found.id}: {found.name}")
+        click.echo(describe(found.rules) + ".")
+        click.echo(f"Rules: {json.dumps(found.rules, ensure_ascii=False)}")
+        click.echo(f"Size today: {segment_size(s, found.rules, services.clock.now())}")
+
+
+@segments.command("size")
+@click.argument("rules")
+def segments_size(rules: str) -> None:
+    """Count the residents RULES (JSON) match, without saving anything.
+
+    \b
+    Example:
+      python app.py segments size '{"group": "tenants"}'
+    """
+    from engage.segments import SegmentError, describe, segment_size
+
+    services = _services()
+    parsed = _rules(rules)
+    try:
+        with services.db.session() as s:
+            size = segment_size(s, parsed, services.clock.now())
+        click.echo(f"{describe(parsed)}: {size}")
+    except SegmentError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# ----- broadcasts -----------------------------------------------------------------------------
+
+
+@click.group()
+def broadcasts() -> None:
+    """Messages and flow starts sent to a segment, now, at a time, or on a schedule.
+
+    Everyone is checked before sending: opted out, asked not to be contacted,
+    or already sent too much lately (the fatigue cap) are skipped and counted.
+    Nothing is sent during quiet hours; it waits for the morning.
+    """
+
+
+@broadcasts.command("create")
+@click.argument("name")
+@click.option("--segment", required=True, help="Segment id or name to send to.")
+@click.option("--text", "texts", multiple=True, metavar="LANG=TEXT",
+              help="The message in one language, e.g. --text 'en=Bins go out Tuesday' --text 'cy=...'. "
+                   "The first language is used for anyone whose language is missing.")
+@click.option("--flow", "flow_id", default=None, help="Start this flow for each resident instead of a message.")
+@click.option("--at", "send_at", default=None, help="Send once at this council time, e.g. 2026-12-07T10:00.")
+@click.option("--cron", default=None,
+              help="Send on a schedule: minute hour day month weekday, e.g. '0 10 1-7 * mon' "
+                   "(every first Monday at 10:00).")
+@click.option("--now", "send_now", is_flag=True, help="Send straight away.")
+@click.option("--by", "created_by", default=None, help="Your name, kept with the broadcast.")
+def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by) -> None:
+    """Create a broadcast called NAME.
+
+    \b
+    Examples:
+      python app.py broadcasts create "Bin day" --segment "Netteswell tenants" \\
+        --text "en=Bins go out on Tuesday this week." --text "cy=Bydd biniau'n mynd allan ddydd Mawrth." --now
+      python app.py broadcasts create "Safety poll" --segment 3 --flow street-safety --at 2026-12-07T10:00
+      python app.py broadcasts create "Monthly pulse" --segment 3 --flow climate-pulse --cron "0 10 1-7 * mon"
+    """
+    from engage.broadcasts import BroadcastError, create_broadcast, describe_schedule, fire_broadcast
+    from engage.segments import find_segment
+
+    services = _services()
+    tz = services.settings.timezone
+    chosen = [x for x in (send_at, cron, send_now) if x]
+    if len(chosen) != 1:
+        raise click.UsageError("say when: exactly one of --now, --at or --cron")
+    message = None
+    if texts:
+        message = {}
+        for item in texts:
+            lang, sep, body = item.partition("=")
+            if not sep or not lang.strip():
+                raise click.BadParameter(f"'{item}' should look like en=Your message", param_hint="--text")
+            message[lang.strip()] = body
+    flow = None
+    if flow_id:
+        flow = services.registry.get(flow_id)
+        if flow is None:
+            raise click.ClickException(f"no published flow '{flow_id}'")
+    schedule = "now" if send_now else ("once" if send_at else "cron")
+    when = _local_datetime(send_at, tz, "--at") if send_at else None
+    try:
+        with services.db.session() as s:
+            target = find_segment(s, segment)
+            if target is None:
+                raise click.ClickException(f"no segment '{segment}'; see: python app.py segments list")
+            broadcast = create_broadcast(s, name=name, segment=target, now=services.clock.now(), tz=tz,
+                                         texts=message, flow=flow, schedule=schedule, send_at=when, cron=cron,
+                                         created_by=created_by)
+            broadcast_id = broadcast.id
+            words = describe_schedule(broadcast, tz)
+    except BroadcastError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Broadcast {broadcast_id} “{name}” will go out {words}.")
+    if send_now:
+        _echo_result(fire_broadcast(services, broadcast_id), services.settings.timezone)
+
+
+def _echo_result(result, tz: str) -> None:
+    if result is None:
+        click.echo("Nothing sent: the broadcast was cancelled.")
+        return
+    click.echo(f"In the segment: {result.in_segment}. Queued: {result.queued}.")
+    for reason, count in sorted(result.skipped.items()):
+        click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
+    if result.language_fallbacks:
+        click.echo(f"  sent in the fallback language (theirs was missing): {result.language_fallbacks}")
+    if result.not_before is not None:
+        click.echo(f"Sending from {result.not_before.astimezone(ZoneInfo(tz)):%d %B %Y %H:%M} "
+                   "(quiet hours are respected).")
+
+
+REASON_WORDS = {
+    "opted_out": "opted out",
+    "no_consent": "never opted in",
+    "unusable": "number or chat no longer works",
+    "objected": "asked not to be contacted",
+    "fatigue": "already messaged enough this week (fatigue cap)",
+    "recently_answered": "answered this flow recently",
+    "already_in_flow": "already answering this flow",
+    "consultation_closed": "the consultation has closed",
+    "consultation_not_open": "the consultation is not open yet",
+    "not_started": "the flow could not start",
+    "erased": "erased",
+    "no_contact": "no contact",
+    "no_address": "no address",
+}
+
+
+@broadcasts.command("list")
+def broadcasts_list() -> None:
+    """List broadcasts, their schedule and status."""
+    from engage.broadcasts import describe_schedule
+    from store.models.outreach import Broadcast
+
+    services = _services()
+    with services.db.session() as s:
+        rows = s.scalars(select(Broadcast).order_by(Broadcast.id)).all()
+        if not rows:
+            click.echo("No broadcasts yet. See: python app.py broadcasts create --help")
+        for b in rows:
+            what = f"flow {b.flow_id}" if b.content == "flow" else "message"
+            click.echo(f"{b.id:>4}  {b.name}  [{b.status}]  {what}, {describe_schedule(b, services.settings.timezone)}")
+
+
+@broadcasts.command("show")
+@click.argument("broadcast_id", type=int)
+def broadcasts_show(broadcast_id: int) -> None:
+    """Show a broadcast: what, to whom, when, and for each sending how many were queued or skipped and why."""
+    from engage.broadcasts import broadcast_report, describe_schedule
+    from engage.segments import describe
+    from store.models.outreach import Broadcast, Segment
+
+    services = _services()
+    with services.db.session() as s:
+        b = s.get(Broadcast, broadcast_id)
+        if b is None:
+            raise click.ClickException(f"no broadcast {broadcast_id}")
+        segment = s.get(Segment, b.segment_id)
+        click.echo(f"Broadcast {b.id}: {b.name} [{b.status}]")
+        click.echo(f"To: {segment.name}: {describe(segment.rules)}")
+        click.echo(f"When: {describe_schedule(b, services.settings.timezone)}")
+        if b.content == "flow":
+            click.echo(f"Starts the flow: {b.flow_id}")
+        for lang, body in b.texts.items():
+            click.echo(f"[{lang}] {body}")
+        report = broadcast_report(s, b)
+    for o in report["occurrences"]:
+        click.echo(f"Sending {o['occurrence']}: in the segment {o['in_segment']}, eligible {o['eligible']}, "
+                   f"queued {o['queued']}")
+        for reason, count in sorted(o["skipped"].items()):
+            click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
+        if o["language_fallbacks"]:
+            click.echo(f"  in the fallback language: {o['language_fallbacks']}")
+    if report["delivery"]:
+        click.echo("Delivery: " + ", ".join(f"{k} {v}" for k, v in sorted(report["delivery"].items())))
+
+
+@broadcasts.command("send-now")
+@click.argument("broadcast_id", type=int)
+def broadcasts_send_now(broadcast_id: int) -> None:
+    """Send a broadcast straight away (safe to repeat: nobody gets it twice)."""
+    from engage.broadcasts import BroadcastError, fire_broadcast
+
+    services = _services()
+    try:
+        _echo_result(fire_broadcast(services, broadcast_id), services.settings.timezone)
+    except BroadcastError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@broadcasts.command("cancel")
+@click.argument("broadcast_id", type=int)
+def broadcasts_cancel(broadcast_id: int) -> None:
+    """Stop a broadcast: it will not fire again, and messages still waiting are taken back."""
+    from engage.broadcasts import cancel_broadcast
+    from store.models.outreach import Broadcast
+
+    services = _services()
+    with services.db.session() as s:
+        b = s.get(Broadcast, broadcast_id)
+        if b is None:
+            raise click.ClickException(f"no broadcast {broadcast_id}")
+        cancel_broadcast(s, b, services.clock.now())
+    click.echo(f"Broadcast {broadcast_id} cancelled.")
+
+
+# ----- updates ("you said, we did") ------------------------------------------------------------
+
+
+@click.group()
+def updates() -> None:
+    """"You said, we did": tell everyone who took part what was decided and why.
+
+    An update goes once to every resident who answered a consultation, on the
+    channel they answered on and in their language, and appears on the public
+    page /you-said-we-did.
+    """
+
+
+@updates.command("create")
+@click.argument("flow_id")
+@click.option("--said", "said", multiple=True, required=True, metavar="LANG=TEXT",
+              help="What residents said, e.g. --said 'en=62% of you said the park feels unsafe after dark.'")
+@click.option("--did", "did", multiple=True, required=True, metavar="LANG=TEXT",
+              help="What the council did or decided.")
+@click.option("--why", "why", multiple=True, required=True, metavar="LANG=TEXT",
+              help="Why: how residents' answers were weighed (Gunning: conscientious consideration).")
+@click.option("--title", default=None, help="Heading on the public page (default: the flow's title).")
+@click.option("--include-started", is_flag=True, help="Also tell residents who started but did not finish.")
+@click.option("--by", "created_by", default=None, help="Your name.")
+def updates_create(flow_id, said, did, why, title, include_started, created_by) -> None:
+    """Write a draft update for the consultation FLOW_ID; nothing is sent yet.
+
+    \b
+    Example:
+      python app.py updates create street-safety \\
+        --said "en=62% of you said Town Park feels unsafe after dark." \\
+        --did "en=We are putting 12 new lights in Town Park in March." \\
+        --why "en=It was the place named most often, by residents of every age." \\
+        --said "cy=..." --did "cy=..." --why "cy=..."
+    Then: python app.py updates preview ID, and python app.py updates send ID.
+    """
+    from engage.updates import UpdateError, create_update
+
+    services = _services()
+    flow = services.registry.get(flow_id)
+    if flow is None:
+        raise click.ClickException(f"no published flow '{flow_id}'")
+    texts: dict[str, dict[str, str]] = {}
+    for part, items in (("said", said), ("did", did), ("why", why)):
+        for item in items:
+            lang, sep, body = item.partition("=")
+            if not sep:
+                raise click.BadParameter(f"'{item}' should look like en=Your words", param_hint=f"--{part}")
+            texts.setdefault(lang.strip(), {})[part] = body
+    try:
+        with services.db.session() as s:
+            update = create_update(s, flow, texts, services.clock.now(), title=title,
+                                   include_started=include_started, created_by=created_by)
+            update_id = update.id
+    except UpdateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Draft update {update_id} saved. Check it with: python app.py updates preview {update_id}")
+
+
+@updates.command("preview")
+@click.argument("update_id", type=int)
+@click.option("--lang", default=None, help="Language to show (default: the flow's first).")
+def updates_preview(update_id: int, lang: str | None) -> None:
+    """Show the update as newsletter-ready text, and how many residents it would reach."""
+    from engage.updates import newsletter_text, participants_count
+    from store.models.outreach import Update
+
+    services = _services()
+    with services.db.session() as s:
+        update = s.get(Update, update_id)
+        if update is None:
+            raise click.ClickException(f"no update {update_id}")
+        flow = services.registry.get(update.flow_id)
+        if flow is None:
+            raise click.ClickException(f"flow '{update.flow_id}' is not published")
+        click.echo(newsletter_text(s, update, flow, lang))
+        click.echo("")
+        click.echo(f"Would go to {participants_count(s, flow.id, update.include_started)} resident(s) who "
+                   f"{'took part' if update.include_started else 'answered'} (less anyone who has opted out).")
+
+
+@updates.command("send")
+@click.argument("update_id", type=int)
+def updates_send(update_id: int) -> None:
+    """Publish the update on /you-said-we-did and send it to everyone who took part (once each)."""
+    from engage.updates import UpdateError, send_update
+
+    services = _services()
+    try:
+        result = send_update(services, update_id)
+    except UpdateError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Update {update_id}: {result['participants']} took part, {result['queued']} queued.")
+    for reason, count in sorted(result["skipped"].items()):
+        click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
+
+
+@updates.command("list")
+def updates_list() -> None:
+    """List updates with their status and delivery so far."""
+    from engage.updates import delivery_counts
+    from store.models.outreach import Update
+
+    services = _services()
+    with services.db.session() as s:
+        rows = s.scalars(select(Update).order_by(Update.id)).all()
+        if not rows:
+            click.echo("No updates yet. See: python app.py updates create --help")
+        for u in rows:
+            delivery = delivery_counts(s, u.id)
+            told = f", told {u.sent_at:%d %B %Y}" if u.sent_at else ""
+            click.echo(f"{u.id:>4}  {u.title}  [{u.status}{told}]  "
+                       + (", ".join(f"{k} {v}" for k, v in sorted(delivery.items())) or "not sent"))
+
+
+# ----- consultations (the engagement calendar) -----------------------------------------------
+
+
+@click.group()
+def consultations() -> None:
+    """The engagement calendar: what is being asked, of whom, and when."""
+
+
+@consultations.command("add")
+@click.argument("flow_id")
+@click.option("--opens", required=True, help="First day, e.g. 2027-01-04.")
+@click.option("--closes", required=True, help="Last day answers are taken, e.g. 2027-02-14.")
+@click.option("--service", "owner_service", default=None, help="The service that owns it, e.g. Housing.")
+@click.option("--officer", default=None, help="The officer responsible.")
+@click.option("--purpose", default=None, help="What the council will decide with the answers.")
+@click.option("--segment", default=None, help="Segment id or name it asks (default: everyone).")
+def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, segment) -> None:
+    """Put a consultation in the calendar and show any warnings it raises.
+
+    \b
+    Example:
+      python app.py consultations add tenant-feedback --opens 2027-01-04 --closes 2027-02-14 \\
+        --service Housing --officer "A. Khan" --segment "Netteswell tenants"
+    """
+    from engage.calendar import CalendarError, create_consultation, warnings
+    from engage.segments import find_segment
+
+    services = _services()
+    flow = services.registry.get(flow_id)
+    try:
+        with services.db.session() as s:
+            target = None
+            if segment:
+                target = find_segment(s, segment)
+                if target is None:
+                    raise click.ClickException(f"no segment '{segment}'")
+            c = create_consultation(s, flow_id=flow_id, opens=_date(opens, "--opens"), closes=_date(closes, "--closes"),
+                                    now=services.clock.now(), title=flow.title if flow else flow_id,
+                                    owner_service=owner_service, officer=officer,
+                                    purpose=purpose or (flow.consultation.purpose if flow and flow.consultation
+                                                        else None),
+                                    segment=target, tz=services.settings.timezone)
+            cid = c.id
+            found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days)
+                     if cid in w.consultation_ids]
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Consultation {cid} added to the calendar.")
+    for w in found:
+        click.echo(f"Warning: {w.message}")
+
+
+@consultations.command("list")
+@click.option("--sync/--no-sync", default=True, show_default=True,
+              help="First add any published flow with consultation dates that is not in the calendar.")
+def consultations_list(sync: bool) -> None:
+    """List consultations with their dates, owner and status."""
+    from engage.calendar import local_today, status_on, sync_from_flows, window_days
+    from store.models.outreach import Consultation
+
+    services = _services()
+    tz = services.settings.timezone
+    with services.db.session() as s:
+        if sync:
+            sync_from_flows(s, services.registry, services.clock.now(), tz)
+        today = local_today(services.clock.now(), tz)
+        rows = s.scalars(select(Consultation).order_by(Consultation.opens, Consultation.id)).all()
+        if not rows:
+            click.echo("The calendar is empty.")
+        for c in rows:
+            who = ", ".join(x for x in (c.owner_service, c.officer) if x) or "no owner set"
+            click.echo(f"{c.id:>4}  {c.opens:%d %b %Y} – {c.closes:%d %b %Y} ({window_days(c)} days)  "
+                       f"{c.title or c.flow_id}  [{status_on(c, today)}]  {who}")
+
+
+@consultations.command("calendar")
+@click.option("--month", default=None, help="Month to show, e.g. 2026-12 (default: this month).")
+def consultations_calendar(month: str | None) -> None:
+    """Show one month: which consultations are open on which days."""
+    from engage.calendar import local_today, month_view
+
+    services = _services()
+    today = local_today(services.clock.now(), services.settings.timezone)
+    year, number = today.year, today.month
+    if month:
+        try:
+            year, number = (int(x) for x in month.split("-"))
+            date(year, number, 1)
+        except ValueError:
+            raise click.BadParameter("use the form 2026-12", param_hint="--month") from None
+    with services.db.session() as s:
+        view = month_view(s, year, number, today)
+    click.echo(view["title"])
+    for entry in view["consultations"]:
+        click.echo(f"  [{entry['id']}] {entry['title']}: {entry['opens']:%d %b} – {entry['closes']:%d %b} "
+                   f"({entry['status']})")
+    click.echo("  Mo Tu We Th Fr Sa Su")
+    for week in view["weeks"]:
+        cells = []
+        for day in week:
+            mark = "*" if day["consultations"] and day["in_month"] else " "
+            cells.append(f"{day['date'].day:>2}{mark}" if day["in_month"] else "   ")
+        click.echo("  " + "".join(cells))
+    if not view["consultations"]:
+        click.echo("  Nothing open this month.")
+    else:
+        click.echo("  * a consultation is open that day")
+
+
+@consultations.command("warnings")
+def consultations_warnings() -> None:
+    """List windows that are too short and consultations asking the same residents at the same time."""
+    from engage.calendar import warnings
+
+    services = _services()
+    with services.db.session() as s:
+        found = warnings(s, services.clock.now(), services.settings.min_consultation_days)
+    if not found:
+        click.echo("No warnings.")
+    for w in found:
+        click.echo(f"{w.kind}: {w.message}")

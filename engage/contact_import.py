@@ -1,0 +1,438 @@
+"""Import contacts from CSV: report every bad row first, then import all rows or none.
+
+Rows merge with existing contacts by phone number or Telegram chat id: fields
+are updated, groups added, new addresses attached. Database work is batched
+(IN queries of BATCH values, bulk inserts), so 50,000 rows take seconds.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from engage.contacts import (
+    LANGUAGES,
+    ContactError,
+    is_special_category,
+    normalise_field_name,
+    normalise_phone,
+    normalise_telegram_id,
+)
+from engage.outbox import insert_ignoring_duplicates
+from store.models import (
+    CONSENT_OPTED_IN,
+    CONSENT_UNKNOWN,
+    Address,
+    ConsentRecord,
+    Contact,
+    ContactGroup,
+)
+
+BATCH = 500
+KNOWN_COLUMNS = ("phone", "telegram_id", "name", "language", "ward", "groups", "consent_source", "consent_at",
+                 "organisation", "role", "special_category_consent")
+# Columns that are not contact fields (ward is a field, but a known one).
+_NOT_FIELDS = {"phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at",
+               "organisation", "role", "special_category_consent"}
+_LIMITS = {"name": 200, "organisation": 200, "role": 200, "consent_source": 500, "special_category_consent": 500}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file, at a line (1 is the header) and column."""
+
+    line: int
+    column: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "column": self.column, "reason": self.reason}
+
+
+@dataclass
+class ImportRow:
+    line: int
+    phone: str | None = None
+    telegram_id: str | None = None
+    name: str | None = None
+    language: str | None = None
+    groups: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+    organisation: str | None = None
+    role: str | None = None
+    consent_source: str | None = None
+    consent_at: datetime | None = None
+    special_category_consent: str | None = None
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did."""
+
+    rows: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    created: int = 0
+    merged: int = 0
+    consent_recorded: int = 0
+    opt_outs_kept: int = 0
+    committed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "problems": [p.as_dict() for p in self.problems], "created": self.created,
+                "merged": self.merged, "consent_recorded": self.consent_recorded,
+                "opt_outs_kept": self.opt_outs_kept, "committed": self.committed}
+
+
+Progress = Callable[[int], None]
+
+
+# ----- reading and checking the file ------------------------------------------------------
+
+
+def _decode(source: str | bytes | IO) -> str:
+    if hasattr(source, "read"):
+        source = source.read()
+    if isinstance(source, bytes):
+        return source.decode("utf-8-sig")
+    return source.lstrip("\ufeff")
+
+
+def parse_consent_date(raw: str, tz: str = "Europe/London") -> datetime:
+    """Read 2025-03-01, 2025-03-01T10:30, 2025-03-01T10:30:00Z or 01/03/2025; local times are UK time."""
+    text = raw.strip()
+    parsed: datetime | None = None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        for pattern in ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d-%m-%Y"):
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise ValueError(f"'{raw}' is not a date (use 2025-03-01 or 01/03/2025)")
+    if isinstance(parsed, date) and not isinstance(parsed, datetime):
+        parsed = datetime.combine(parsed, time())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(tz))
+    return parsed.astimezone(timezone.utc)
+
+
+def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
+              tz: str = "Europe/London") -> tuple[list[ImportRow], list[Problem]]:
+    """Parse and check every row of a CSV file without touching the database."""
+    problems: list[Problem] = []
+    try:
+        text = _decode(source)
+    except UnicodeDecodeError:
+        return [], [Problem(1, None, "the file is not UTF-8 text; save it as 'CSV UTF-8'")]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return [], [Problem(1, None, "the file is empty")]
+    except csv.Error as exc:
+        return [], [Problem(1, None, f"the file is not readable CSV: {exc}")]
+    columns = [normalise_field_name(h) for h in header]
+    seen: dict[str, int] = {}
+    for index, (raw, name) in enumerate(zip(header, columns, strict=True)):
+        if not name:
+            problems.append(Problem(1, raw or f"#{index + 1}", "empty or unusable column heading"))
+        elif name in seen:
+            problems.append(Problem(1, raw, f"column '{name}' appears twice"))
+        elif name[0].isdigit():
+            problems.append(Problem(1, raw, "a column heading must start with a letter"))
+        seen.setdefault(name, index)
+    if "phone" not in seen and "telegram_id" not in seen:
+        problems.append(Problem(1, None, "the file needs a phone or a telegram_id column"))
+    if problems:
+        return [], problems
+
+    rows: list[ImportRow] = []
+    first_line: dict[tuple[str, str], int] = {}
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(line, None, f"not readable CSV: {exc}"))
+            break
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns):
+            problems.append(Problem(line, None, f"the row has {len(cells)} values but the header has {len(columns)}"))
+            continue
+        values = {columns[i]: cells[i].strip() for i in range(len(cells))}
+        row, row_problems = _check_row(line, values, now, region, tz)
+        for key, column in ((row.phone, "phone"), (row.telegram_id, "telegram_id")):
+            if key is None:
+                continue
+            earlier = first_line.setdefault((column, key), line)
+            if earlier != line:
+                row_problems.append(Problem(line, column, f"duplicate of line {earlier}"))
+        problems.extend(row_problems)
+        rows.append(row)
+    return rows, problems
+
+
+def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
+               tz: str) -> tuple[ImportRow, list[Problem]]:
+    problems: list[Problem] = []
+    row = ImportRow(line=line)
+    for column, value in values.items():
+        if "\x00" in value:
+            problems.append(Problem(line, column, "contains a NUL character"))
+            values[column] = value.replace("\x00", "")
+        limit = _LIMITS.get(column)
+        if limit and len(value) > limit:
+            problems.append(Problem(line, column, f"longer than {limit} characters"))
+    if values.get("phone"):
+        try:
+            row.phone = normalise_phone(values["phone"], region=region)
+        except ContactError as exc:
+            problems.append(Problem(line, "phone", f"{exc.message}: '{values['phone']}'"))
+    if values.get("telegram_id"):
+        try:
+            row.telegram_id = normalise_telegram_id(values["telegram_id"])
+        except ContactError as exc:
+            problems.append(Problem(line, "telegram_id", exc.message))
+    if not values.get("phone") and not values.get("telegram_id"):
+        problems.append(Problem(line, "phone", "neither a phone number nor a Telegram chat id"))
+    language = values.get("language", "").lower()
+    if language:
+        if language in LANGUAGES:
+            row.language = language
+        else:
+            problems.append(Problem(line, "language", f"unknown language '{values['language']}' "
+                                                      f"(use one of {' '.join(LANGUAGES)})"))
+    row.name = values.get("name") or None
+    row.organisation = values.get("organisation") or None
+    row.role = values.get("role") or None
+    row.consent_source = values.get("consent_source") or None
+    row.special_category_consent = values.get("special_category_consent") or None
+    for group in (values.get("groups") or "").split(";"):
+        group = group.strip()
+        if len(group) > 100:
+            problems.append(Problem(line, "groups", f"group name longer than 100 characters: '{group[:20]}...'"))
+        elif group and group not in row.groups:
+            row.groups.append(group)
+    if values.get("consent_at"):
+        try:
+            row.consent_at = parse_consent_date(values["consent_at"], tz)
+        except ValueError as exc:
+            problems.append(Problem(line, "consent_at", str(exc)))
+        else:
+            if row.consent_at > now:
+                problems.append(Problem(line, "consent_at", "consent date is in the future"))
+            if not row.consent_source:
+                problems.append(Problem(line, "consent_at", "a consent date needs a consent_source saying how"))
+    for column, value in values.items():
+        if column in _NOT_FIELDS or not value:
+            continue
+        if len(value) > 500:
+            problems.append(Problem(line, column, "longer than 500 characters"))
+        if is_special_category(column) and not row.special_category_consent:
+            problems.append(Problem(line, column, "special-category data needs the resident's explicit consent "
+                                                  "(fill in special_category_consent)"))
+        row.fields[column] = value
+    return row, problems
+
+
+# ----- matching with the database ---------------------------------------------------------------
+
+
+@dataclass
+class _Existing:
+    address_id: int
+    contact_id: int
+    consent: str
+
+
+def _existing_addresses(session: Session, channel: str, values: list[str]) -> dict[str, _Existing]:
+    found: dict[str, _Existing] = {}
+    for start in range(0, len(values), BATCH):
+        chunk = values[start:start + BATCH]
+        for address_id, value, contact_id, consent in session.execute(
+            select(Address.id, Address.address, Address.contact_id, Address.consent)
+            .where(Address.channel == channel, Address.address.in_(chunk))
+        ):
+            found[value] = _Existing(address_id, contact_id, consent)
+    return found
+
+
+def _match(session: Session, rows: list[ImportRow]) -> tuple[dict[str, _Existing], dict[str, _Existing],
+                                                              list[Problem]]:
+    phones = _existing_addresses(session, "sms", [r.phone for r in rows if r.phone])
+    chats = _existing_addresses(session, "telegram", [r.telegram_id for r in rows if r.telegram_id])
+    problems = []
+    for row in rows:
+        by_phone = phones.get(row.phone) if row.phone else None
+        by_chat = chats.get(row.telegram_id) if row.telegram_id else None
+        if by_phone and by_chat and by_phone.contact_id != by_chat.contact_id:
+            problems.append(Problem(row.line, "telegram_id", f"the phone number belongs to contact "
+                                    f"{by_phone.contact_id} but the Telegram id to contact {by_chat.contact_id}"))
+    return phones, chats, problems
+
+
+# ----- importing ---------------------------------------------------------------------------------
+
+
+def check_import(db, source: str | bytes | IO, now: datetime, *, region: str = "GB",
+                 tz: str = "Europe/London") -> tuple[list[ImportRow], ImportReport]:
+    """Read the file and report every problem, changing nothing."""
+    rows, problems = read_rows(source, now, region=region, tz=tz)
+    report = ImportReport(rows=len(rows))
+    with db.session() as s:
+        phones, chats, conflicts = _match(s, rows)
+    problems.extend(conflicts)
+    report.problems = sorted(problems, key=lambda p: (p.line, p.column or ""))
+    for row in rows:
+        existing = (phones.get(row.phone) if row.phone else None) or (
+            chats.get(row.telegram_id) if row.telegram_id else None)
+        if existing:
+            report.merged += 1
+        else:
+            report.created += 1
+    return rows, report
+
+
+def import_contacts(db, source: str | bytes | IO, now: datetime, *, commit: bool, region: str = "GB",
+                    tz: str = "Europe/London", progress: Progress | None = None) -> ImportReport:
+    """Check a CSV file and, when `commit` and nothing is wrong, import every row in one transaction."""
+    rows, report = check_import(db, source, now, region=region, tz=tz)
+    if not commit or report.problems:
+        return report
+    report.created = report.merged = 0
+    with db.session() as s:
+        # Match again inside the writing transaction: the file may have been checked earlier.
+        phones, chats, conflicts = _match(s, rows)
+        if conflicts:
+            report.problems = conflicts
+            return report
+        for start in range(0, len(rows), BATCH):
+            chunk = rows[start:start + BATCH]
+            _import_batch(s, chunk, phones, chats, now, report)
+            if progress is not None:
+                progress(len(chunk))
+    report.committed = True
+    return report
+
+
+def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing], chats: dict[str, _Existing],
+                  now: datetime, report: ImportReport) -> None:
+    new_rows: list[ImportRow] = []
+    merge_rows: list[tuple[int, ImportRow]] = []
+    for row in rows:
+        existing = (phones.get(row.phone) if row.phone else None) or (
+            chats.get(row.telegram_id) if row.telegram_id else None)
+        if existing is None:
+            new_rows.append(row)
+        else:
+            merge_rows.append((existing.contact_id, row))
+
+    contact_of: list[tuple[int, ImportRow]] = []
+    if new_rows:
+        ids = s.scalars(
+            insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+            [dict(name=r.name, language=r.language, fields=dict(r.fields), organisation=r.organisation,
+                  role=r.role, do_not_contact=False, created_at=now, updated_at=now) for r in new_rows],
+        ).all()
+        contact_of.extend(zip(ids, new_rows, strict=True))
+        report.created += len(new_rows)
+    if merge_rows:
+        _merge_contacts(s, merge_rows, now)
+        contact_of.extend(merge_rows)
+        report.merged += len(merge_rows)
+
+    # Addresses not yet known, and consent for every address the row names.
+    new_addresses: list[dict[str, Any]] = []
+    new_address_rows: list[tuple[ImportRow, str]] = []
+    consent_rows: list[dict[str, Any]] = []
+    opt_in_existing: list[int] = []
+    is_new = {id(r) for r in new_rows}
+    for contact_id, row in contact_of:
+        first = id(row) in is_new
+        for channel, value, known in (("sms", row.phone, phones), ("telegram", row.telegram_id, chats)):
+            if not value:
+                continue
+            existing = known.get(value)
+            if existing is None:
+                consent = CONSENT_OPTED_IN if row.consent_source else CONSENT_UNKNOWN
+                new_addresses.append(dict(contact_id=contact_id, channel=channel, address=value, consent=consent,
+                                          usable=True, preferred=first, created_at=now))
+                new_address_rows.append((row, channel))
+                first = False
+                known[value] = _Existing(0, contact_id, consent)
+            elif row.consent_source:
+                if existing.consent == CONSENT_UNKNOWN:
+                    opt_in_existing.append(existing.address_id)
+                    existing.consent = CONSENT_OPTED_IN
+                elif existing.consent != CONSENT_OPTED_IN:
+                    # An opt-out said by the resident outranks any list.
+                    report.opt_outs_kept += 1
+                    continue
+                consent_rows.append(_consent(contact_id, existing.address_id, channel, row, now))
+    if new_addresses:
+        address_ids = s.scalars(insert(Address).returning(Address.id, sort_by_parameter_order=True),
+                                new_addresses).all()
+        for address_id, values, (row, channel) in zip(address_ids, new_addresses, new_address_rows, strict=True):
+            known = phones if channel == "sms" else chats
+            known[values["address"]].address_id = address_id
+            if row.consent_source:
+                consent_rows.append(_consent(values["contact_id"], address_id, channel, row, now))
+    if opt_in_existing:
+        s.execute(update(Address).where(Address.id.in_(opt_in_existing)).values(consent=CONSENT_OPTED_IN))
+    for contact_id, row in contact_of:
+        if row.special_category_consent:
+            consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope="special_category",
+                                     action="opt_in", source="import", wording=row.special_category_consent,
+                                     at=row.consent_at or now))
+    if consent_rows:
+        s.execute(insert(ConsentRecord), consent_rows)
+        report.consent_recorded += sum(1 for c in consent_rows if c["scope"] == "channel")
+    groups = [dict(contact_id=contact_id, name=name) for contact_id, row in contact_of for name in row.groups]
+    if groups:
+        insert_ignoring_duplicates(s, ContactGroup, groups, "contact_id", "name")
+
+
+def _consent(contact_id: int, address_id: int, channel: str, row: ImportRow, now: datetime) -> dict[str, Any]:
+    return dict(contact_id=contact_id, address_id=address_id, channel=channel, scope="channel", action="opt_in",
+                source="import", wording=row.consent_source, at=row.consent_at or now)
+
+
+def _merge_contacts(s: Session, merge_rows: list[tuple[int, ImportRow]], now: datetime) -> None:
+    ids = sorted({contact_id for contact_id, _ in merge_rows})
+    current = {
+        cid: (name, language, fields, organisation, role)
+        for cid, name, language, fields, organisation, role in s.execute(
+            select(Contact.id, Contact.name, Contact.language, Contact.fields, Contact.organisation, Contact.role)
+            .where(Contact.id.in_(ids)))
+    }
+    changes: dict[int, dict[str, Any]] = {}
+    for contact_id, row in merge_rows:
+        name, language, fields, organisation, role = current[contact_id]
+        merged_fields = {**(fields or {}), **row.fields}
+        new = dict(id=contact_id, name=row.name or name, language=row.language or language, fields=merged_fields,
+                   organisation=row.organisation or organisation, role=row.role or role, updated_at=now)
+        current[contact_id] = (new["name"], new["language"], merged_fields, new["organisation"], new["role"])
+        changes[contact_id] = new
+    if changes:
+        s.execute(update(Contact), list(changes.values()))

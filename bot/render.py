@@ -1,0 +1,289 @@
+"""Turn a channel-neutral outbox payload into SMS text, a Telegram message, or web chat buttons.
+
+The payload format is described in docs/internals.md. SMS residents answer by
+number or word; Telegram and web chat residents press buttons that carry the
+option's exact value back (see `callback_data` / `parse_callback_data`).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from locales import i18n
+
+_ = i18n.N_
+REPLY_ONE = _("Reply %(number)s")
+REPLY_LIST = _("Reply %(numbers)s")
+# Joins the last two numbers of a list: "1, 2 or 3".
+LIST_OR = _("%(items)s or %(last)s")
+REPLY_MULTIPLE = _("Reply with the numbers of all that apply, for example %(example)s")
+REPLY_YES_NO = _("Reply YES or NO")
+REPLY_SCALE = _("Reply a number from %(min)s to %(max)s")
+REPLY_NUMBER = _("Reply with a number")
+REPLY_NUMBER_RANGE = _("Reply with a number from %(min)s to %(max)s")
+REPLY_SKIP = _("Reply SKIP to skip")
+YES = _("Yes")
+NO = _("No")
+SKIP = _("Skip")
+CHOOSE_ALL = _("Choose all that apply")
+
+# Telegram refuses callback_data longer than this many bytes.
+CALLBACK_LIMIT = 64
+CALLBACK_PREFIX = "a"
+# Marks a callback that carries the option's number instead of its (too long) value.
+BY_NUMBER = "#"
+SKIP_VALUE = "!skip"
+
+DEFAULT_SCALE = (1, 5)
+
+
+# ----- reading the payload ------------------------------------------------------------------
+
+
+def _choices(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in payload.get("choices") or [] if isinstance(c, dict)]
+
+
+def _number(value: Any) -> str:
+    """Show 5.0 as 5 and keep 2.5 as it is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _bounds(payload: dict[str, Any], default: tuple[int, int] | None) -> tuple[Any, Any] | None:
+    hints = payload.get("hints") or {}
+    low, high = hints.get("min"), hints.get("max")
+    if low is None or high is None:
+        return default
+    return low, high
+
+
+def _scale_labels(payload: dict[str, Any]) -> dict[str, str]:
+    """Return scale point labels keyed by the point as text (JSON turns int keys into strings)."""
+    labels = (payload.get("hints") or {}).get("labels") or {}
+    return {_number(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def _yes_no_labels(payload: dict[str, Any], lang: str | None) -> tuple[str, str]:
+    hints = payload.get("hints") or {}
+    labels = hints.get("yes_no_labels") or hints.get("labels") or {}
+    yes = labels.get("yes") if isinstance(labels, dict) else None
+    no = labels.get("no") if isinstance(labels, dict) else None
+    return yes or i18n.gettext(lang, YES), no or i18n.gettext(lang, NO)
+
+
+def _scale_points(payload: dict[str, Any]) -> list[str]:
+    low, high = _bounds(payload, DEFAULT_SCALE)
+    try:
+        low_i, high_i = int(low), int(high)
+    except (TypeError, ValueError):
+        low_i, high_i = DEFAULT_SCALE
+    if high_i - low_i > 10 or high_i < low_i:
+        return []
+    return [str(n) for n in range(low_i, high_i + 1)]
+
+
+def _or_list(numbers: list[str], lang: str | None) -> str:
+    if len(numbers) == 1:
+        return numbers[0]
+    return i18n.gettext(lang, LIST_OR, items=", ".join(numbers[:-1]), last=numbers[-1])
+
+
+def reply_hint(payload: dict[str, Any], lang: str | None) -> str:
+    """Return the line telling an SMS resident how to answer ("Reply 1, 2 or 3"), or ""."""
+    kind = payload.get("kind")
+    numbers = [str(c.get("number", i + 1)) for i, c in enumerate(_choices(payload))]
+    if kind == "choice" and numbers:
+        if len(numbers) == 1:
+            return i18n.gettext(lang, REPLY_ONE, number=numbers[0])
+        return i18n.gettext(lang, REPLY_LIST, numbers=_or_list(numbers, lang))
+    if kind == "multiple" and numbers:
+        return i18n.gettext(lang, REPLY_MULTIPLE, example=" ".join(numbers[:2]))
+    if kind == "yes_no":
+        return i18n.gettext(lang, REPLY_YES_NO)
+    if kind == "scale":
+        low, high = _bounds(payload, DEFAULT_SCALE)
+        return i18n.gettext(lang, REPLY_SCALE, min=_number(low), max=_number(high))
+    if kind == "number":
+        bounds = _bounds(payload, None)
+        if bounds is None:
+            return i18n.gettext(lang, REPLY_NUMBER)
+        return i18n.gettext(lang, REPLY_NUMBER_RANGE, min=_number(bounds[0]), max=_number(bounds[1]))
+    return ""
+
+
+def _lang(payload: dict[str, Any], lang: str | None) -> str | None:
+    return lang or payload.get("lang")
+
+
+def _is_question(payload: dict[str, Any]) -> bool:
+    return payload.get("type") == "question"
+
+
+# ----- SMS ------------------------------------------------------------------------------------------
+
+
+def render_sms(payload: dict[str, Any], lang: str | None = None) -> str:
+    """Return the SMS text: the message, numbered options, and how to reply."""
+    lang = _lang(payload, lang)
+    text = str(payload.get("text") or "")
+    if not _is_question(payload):
+        return text
+    parts = [text] if text else []
+    choices = _choices(payload)
+    if payload.get("kind") in ("choice", "multiple") and choices:
+        parts.append("\n".join(f"{c.get('number', i + 1)}. {c.get('label', '')}" for i, c in enumerate(choices)))
+    elif payload.get("kind") == "scale":
+        labels = _scale_labels(payload)
+        if labels:
+            parts.append("\n".join(f"{point} = {label}" for point, label in labels.items()))
+    hint = [reply_hint(payload, lang)] if reply_hint(payload, lang) else []
+    if payload.get("optional"):
+        hint.append(i18n.gettext(lang, REPLY_SKIP))
+    if hint:
+        parts.append("\n".join(hint))
+    return "\n\n".join(parts)
+
+
+# ----- Telegram ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackAnswer:
+    """What a pressed button said: which run and step, and the option's value, number or a skip."""
+
+    run_id: int
+    step: str
+    value: str | None = None
+    number: int | None = None
+    skip: bool = False
+
+    def is_for_step(self, step_id: str) -> bool:
+        """Return True when the button belongs to this step (a stale keyboard's press does not)."""
+        return self.step == step_id or self.step == _step_digest(step_id)
+
+    def as_inbound(self) -> dict[str, Any]:
+        """Return `text` and `choice` for `store_inbound`: the exact value, or the number or SKIP as text."""
+        if self.skip:
+            return {"text": "SKIP", "choice": None}
+        if self.value is not None:
+            return {"text": self.value, "choice": self.value}
+        return {"text": str(self.number), "choice": None}
+
+
+def _step_digest(step_id: str) -> str:
+    return "~" + hashlib.sha256(step_id.encode("utf-8")).hexdigest()[:10]
+
+
+def callback_data(run_id: Any, step_id: str, value: str | None, number: int | None = None,
+                  skip: bool = False) -> str:
+    """Return callback data within Telegram's 64 bytes: `a:<run>:<step>:<value>`, shortened safely when long."""
+    step = step_id if ":" not in step_id and not step_id.startswith("~") else _step_digest(step_id)
+    if not skip and value is not None and not str(value).startswith((BY_NUMBER, "!")):
+        full = f"{CALLBACK_PREFIX}:{run_id}:{step}:{value}"
+        if len(full.encode("utf-8")) <= CALLBACK_LIMIT:
+            return full
+    # Too long (or a value that looks like our markers): the option by its number, the step as a digest if need be.
+    tail = SKIP_VALUE if skip else f"{BY_NUMBER}{number}"
+    short = f"{CALLBACK_PREFIX}:{run_id}:{step}:{tail}"
+    if len(short.encode("utf-8")) > CALLBACK_LIMIT:
+        short = f"{CALLBACK_PREFIX}:{run_id}:{_step_digest(step_id)}:{tail}"
+    return short
+
+
+def parse_callback_data(data: str) -> CallbackAnswer | None:
+    """Read callback data made by `callback_data`; return None for anything else."""
+    parts = (data or "").split(":", 3)
+    if len(parts) != 4 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit() or not parts[2]:
+        return None
+    run_id, step, tail = int(parts[1]), parts[2], parts[3]
+    if tail == SKIP_VALUE:
+        return CallbackAnswer(run_id, step, skip=True)
+    if tail.startswith(BY_NUMBER):
+        digits = tail[len(BY_NUMBER):]
+        return CallbackAnswer(run_id, step, number=int(digits)) if digits.isdigit() else None
+    return CallbackAnswer(run_id, step, value=tail)
+
+
+def _buttons(payload: dict[str, Any], lang: str | None) -> list[dict[str, Any]]:
+    """Return the answer buttons as {label, value, number} for the kinds that have them."""
+    kind = payload.get("kind")
+    if kind == "choice":
+        return [{"label": str(c.get("label", "")), "value": str(c.get("value")), "number": c.get("number", i + 1)}
+                for i, c in enumerate(_choices(payload))]
+    if kind == "yes_no":
+        yes, no = _yes_no_labels(payload, lang)
+        return [{"label": yes, "value": "yes", "number": 1}, {"label": no, "value": "no", "number": 2}]
+    if kind == "scale":
+        labels = _scale_labels(payload)
+        return [{"label": f"{point} {labels[point]}" if point in labels else point, "value": point,
+                 "number": i + 1} for i, point in enumerate(_scale_points(payload))]
+    return []
+
+
+def render_telegram(payload: dict[str, Any], lang: str | None = None) -> tuple[str, dict[str, Any] | None]:
+    """Return (text, reply_markup) with an inline keyboard for the options, or None when there are none."""
+    lang = _lang(payload, lang)
+    text = str(payload.get("text") or "")
+    if not _is_question(payload):
+        return text, None
+    run_id, step_id = payload.get("run_id", 0), str(payload.get("step_id") or "")
+    kind = payload.get("kind")
+    rows: list[list[dict[str, str]]] = []
+    buttons = _buttons(payload, lang)
+    if kind == "scale":
+        rows = [[{"text": b["label"], "callback_data": callback_data(run_id, step_id, b["value"], b["number"])}
+                 for b in buttons]] if buttons else []
+    else:
+        rows = [[{"text": b["label"], "callback_data": callback_data(run_id, step_id, b["value"], b["number"])}]
+                for b in buttons]
+    lines = [text] if text else []
+    if kind == "multiple":
+        # Several picks do not fit one press: list the options and let the resident type the numbers.
+        lines.append("\n".join(f"{c.get('number', i + 1)}. {c.get('label', '')}"
+                               for i, c in enumerate(_choices(payload))))
+        lines.append(reply_hint(payload, lang))
+    elif kind == "number":
+        lines.append(reply_hint(payload, lang))
+    if payload.get("optional"):
+        rows.append([{"text": i18n.gettext(lang, SKIP), "callback_data": callback_data(run_id, step_id, None,
+                                                                                        skip=True)}])
+    text = "\n\n".join(line for line in lines if line)
+    return text, ({"inline_keyboard": rows} if rows else None)
+
+
+# ----- web chat -----------------------------------------------------------------------------------------
+
+
+def render_web(payload: dict[str, Any], lang: str | None = None) -> dict[str, Any]:
+    """Return {text, buttons, hint, kind, multiple, optional, step_id, run_id} for the web chat page."""
+    lang = _lang(payload, lang)
+    text = str(payload.get("text") or "")
+    if not _is_question(payload):
+        return {"text": text, "buttons": [], "hint": "", "kind": None, "multiple": False, "optional": False,
+                "step_id": None, "run_id": payload.get("run_id")}
+    kind = payload.get("kind")
+    buttons = _buttons(payload, lang)
+    if kind == "multiple":
+        buttons = [{"label": str(c.get("label", "")), "value": str(c.get("value")), "number": c.get("number", i + 1)}
+                   for i, c in enumerate(_choices(payload))]
+    hint = ""
+    if kind == "multiple":
+        hint = i18n.gettext(lang, CHOOSE_ALL)
+    elif kind == "number":
+        hint = reply_hint(payload, lang)
+    result = {
+        "text": text,
+        "buttons": buttons,
+        "hint": hint,
+        "kind": kind,
+        "multiple": kind == "multiple",
+        "optional": bool(payload.get("optional")),
+        "step_id": payload.get("step_id"),
+        "run_id": payload.get("run_id"),
+    }
+    if payload.get("optional"):
+        result["skip_label"] = i18n.gettext(lang, SKIP)
+    return result

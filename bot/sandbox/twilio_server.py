@@ -1,0 +1,315 @@
+"""A local stand-in for Twilio's Messages REST API, for tests and the sandbox.
+
+It speaks Twilio's wire format (`POST /2010-04-01/Accounts/{sid}/Messages.json`
+with a form body and HTTP basic auth in, Twilio-shaped JSON out, including its
+error bodies `{"code", "message", "more_info", "status"}`), so the real
+`twilio.rest.Client` can be pointed at it with `client.api.base_url = server.url`.
+It records every message it accepted, per phone number, and can be told to
+fail the way Twilio does (429, 500, a given error code, a slow answer, a
+dropped connection).
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+# The sandbox's credentials: the app signs and checks sandbox webhooks with this token.
+SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
+SANDBOX_AUTH_TOKEN = "5a4db0c0ffee" + "0" * 20
+SANDBOX_FROM = "+447700900000"
+
+API_VERSION = "2010-04-01"
+
+# What Twilio says for the errors the sender has to tell apart.
+ERROR_MESSAGES = {
+    20003: "Authenticate",
+    20404: "The requested resource was not found",
+    20429: "Too Many Requests",
+    20500: "An internal server error has occurred",
+    21211: "The 'To' number is not a valid phone number.",
+    21602: "Message body is required.",
+    21603: "A 'From' phone number is required.",
+    21604: "A 'To' phone number is required.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number is not a valid mobile number",
+    30004: "Message blocked",
+    30005: "Unknown destination handset",
+    30006: "Landline or unreachable carrier",
+}
+
+
+@dataclass
+class SentMessage:
+    """One message the fake accepted, as Twilio would hold it."""
+
+    sid: str
+    to: str
+    body: str
+    from_: str | None
+    messaging_service_sid: str | None
+    status_callback: str | None
+    num_segments: int
+    at: float = field(default_factory=time.time)
+
+
+@dataclass
+class Failure:
+    """A scripted failure for the next `times` calls (optionally only to one number).
+
+    mode:
+      reply  answer with `status` and Twilio error `code`
+      slow   accept and record the message, but answer only after `delay` seconds
+      reset  read the request, then drop the connection without answering
+    """
+
+    mode: str = "reply"
+    status: int = 500
+    code: int | None = None
+    delay: float = 0.0
+    to: str | None = None
+    times: int = 1
+    retry_after: int | None = None
+
+
+def error_body(code: int, status: int, message: str | None = None) -> dict[str, Any]:
+    """Return an error body shaped like Twilio's."""
+    return {
+        "code": code,
+        "message": message or ERROR_MESSAGES.get(code, "Error"),
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def count_parts(body: str) -> int:
+    """Count SMS segments the way the sender does, falling back to a rough count."""
+    try:
+        from flows.sms import count_segments
+
+        return max(1, count_segments(body).segments)
+    except Exception:  # the fake must answer even if the counter is unavailable
+        return max(1, -(-len(body) // 153))
+
+
+class FakeTwilio:
+    """The fake Messages API's state: credentials, accepted messages, scripted failures."""
+
+    def __init__(self, account_sid: str = SANDBOX_ACCOUNT_SID, auth_token: str = SANDBOX_AUTH_TOKEN):
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages: list[SentMessage] = []
+        # Every request that reached the Messages endpoint, accepted or not.
+        self.requests: list[dict[str, str]] = []
+        self._failures: list[Failure] = []
+        self._permanent: dict[str, int] = {}
+        self._sids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # ----- what tests and the sandbox tell it ---------------------------------------------
+
+    def fail(self, mode: str = "reply", *, status: int = 500, code: int | None = None, delay: float = 0.0,
+             to: str | None = None, times: int = 1, retry_after: int | None = None) -> None:
+        """Make the next `times` calls fail (optionally only calls to one number)."""
+        if mode == "reply" and code is None:
+            code = {429: 20429, 500: 20500}.get(status, 20500)
+        with self._lock:
+            self._failures.append(Failure(mode, status, code, delay, to, times, retry_after))
+
+    def reject_number(self, to: str, code: int) -> None:
+        """Answer every send to this number with a permanent error (21610, 21614, 30006...)."""
+        with self._lock:
+            self._permanent[to] = code
+
+    def messages_to(self, number: str) -> list[SentMessage]:
+        """Return the messages accepted for one phone number, oldest first."""
+        with self._lock:
+            return [m for m in self.messages if m.to == number]
+
+    def numbers(self) -> list[str]:
+        """Return every number that was sent a message, in order of first message."""
+        with self._lock:
+            return list(dict.fromkeys(m.to for m in self.messages))
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self.requests.clear()
+            self._failures.clear()
+            self._permanent.clear()
+
+    # ----- the REST API --------------------------------------------------------------------------
+
+    def _authorised(self, header: str | None) -> bool:
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return user == self.account_sid and password == self.auth_token
+
+    def _take_failure(self, to: str | None) -> Failure | None:
+        for failure in self._failures:
+            if failure.to is None or failure.to == to:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self._failures.remove(failure)
+                return failure
+        return None
+
+    def create_message(self, account_sid: str, auth: str | None,
+                       form: dict[str, str]) -> tuple[int, dict[str, Any] | None, float, dict[str, str]]:
+        """Answer one create call: (HTTP status, JSON body or None to drop, delay, extra headers)."""
+        if account_sid != self.account_sid or not self._authorised(auth):
+            return 401, error_body(20003, 401), 0.0, {}
+        to = form.get("To")
+        with self._lock:
+            self.requests.append(dict(form))
+            failure = self._take_failure(to)
+            if failure is not None and failure.mode == "reset":
+                return 0, None, 0.0, {}
+            if failure is not None and failure.mode == "reply":
+                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                return failure.status, error_body(failure.code or 20500, failure.status), 0.0, headers
+            if not to:
+                return 400, error_body(21604, 400), 0.0, {}
+            if not form.get("From") and not form.get("MessagingServiceSid"):
+                return 400, error_body(21603, 400), 0.0, {}
+            if not form.get("Body"):
+                return 400, error_body(21602, 400), 0.0, {}
+            if not to.startswith("+") or not to[1:].isdigit() or not 8 <= len(to) <= 16:
+                return 400, error_body(21211, 400, f"The 'To' number {to} is not a valid phone number."), 0.0, {}
+            if to in self._permanent:
+                return 400, error_body(self._permanent[to], 400), 0.0, {}
+            message = SentMessage(
+                sid="SM" + uuid.UUID(int=next(self._sids)).hex,
+                to=to,
+                body=form["Body"],
+                from_=form.get("From"),
+                messaging_service_sid=form.get("MessagingServiceSid"),
+                status_callback=form.get("StatusCallback"),
+                num_segments=count_parts(form["Body"]),
+            )
+            self.messages.append(message)
+        delay = failure.delay if failure is not None else 0.0
+        return 201, self._resource(message), delay, {}
+
+    def _resource(self, m: SentMessage) -> dict[str, Any]:
+        now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{m.sid}.json"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": m.body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": m.from_,
+            "messaging_service_sid": m.messaging_service_sid,
+            "num_media": "0",
+            "num_segments": str(m.num_segments),
+            "price": None,
+            "price_unit": "GBP",
+            "sid": m.sid,
+            "status": "queued" if m.messaging_service_sid is None else "accepted",
+            "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
+            "to": m.to,
+            "uri": uri,
+        }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: "TwilioServer"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        # Quiet: request lines carry no secrets here, but tests want clean output.
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
+        if len(parts) != 4 or parts[0] != API_VERSION or parts[1] != "Accounts" or parts[3] != "Messages.json":
+            self._answer(404, error_body(20404, 404), {})
+            return
+        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        status, reply, delay, headers = self.server.fake.create_message(
+            parts[2], self.headers.get("Authorization"), form)
+        if reply is None:
+            # Hang up without answering: the caller cannot know whether it worked.
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
+        if delay:
+            time.sleep(delay)
+        self._answer(status, reply, headers)
+
+    def do_GET(self):
+        self._answer(404, error_body(20404, 404), {})
+
+    def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+        data = json.dumps(body).encode("utf-8")
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up (its own timeout); nothing to tell it.
+            pass
+
+
+class TwilioServer(ThreadingHTTPServer):
+    """The fake Messages API served over HTTP on 127.0.0.1 in a background thread."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, fake: FakeTwilio | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.fake = fake or FakeTwilio()
+        super().__init__((host, port), _Handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the base URL to give the Twilio client in place of https://api.twilio.com."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "TwilioServer":
+        self._thread = threading.Thread(target=self.serve_forever, name="fake-twilio", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self) -> "TwilioServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

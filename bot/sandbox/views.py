@@ -1,0 +1,73 @@
+"""GET /sandbox/: each sandbox phone and the texts it got; POST /sandbox/reply: answer as that resident."""
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+bp = Blueprint("sandbox", __name__, url_prefix="/sandbox", template_folder="templates")
+
+PHONE = re.compile(r"^\+[1-9]\d{7,14}$")
+_sids = itertools.count(1)
+
+
+def _services():
+    return current_app.extensions["outreach"]
+
+
+def _fake():
+    server = _services().extras.get("twilio_sandbox")
+    return getattr(server, "fake", None)
+
+
+def sandbox_inbound_sid() -> str:
+    """Return a MessageSid for a message typed on the sandbox page (unique across restarts)."""
+    return f"SMsandbox{time.time_ns():x}{next(_sids):04x}"
+
+
+@bp.get("/")
+def index():
+    """List each sandbox phone with the messages it received, newest last."""
+    fake = _fake()
+    phones = []
+    if fake is not None:
+        for number in fake.numbers():
+            phones.append({"number": number, "messages": fake.messages_to(number)})
+    return render_template("sandbox/index.html", phones=phones, running=fake is not None,
+                           csrf_token=generate_csrf())
+
+
+@bp.post("/reply")
+def reply():
+    """Store and process a text as if the resident had sent it by SMS."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        abort(400, "The form expired; reload the page and try again.")
+    number = (request.form.get("phone") or "").strip().replace(" ", "")
+    text = request.form.get("text") or ""
+    if not PHONE.match(number):
+        flash("Enter the phone number in international format, like +447700900123.")
+        return redirect(url_for("sandbox.index"))
+    if not text.strip():
+        flash("Type a message to send.")
+        return redirect(url_for("sandbox.index"))
+    services = _services()
+    sid = sandbox_inbound_sid()
+    form = {"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "From": number, "To": "+447700900000",
+            "Body": text, "NumMedia": "0", "NumSegments": "1", "ApiVersion": "2010-04-01", "SmsStatus": "received"}
+    # The same store-then-process path as the signed webhook.
+    row_id, _created = services.conversations.store_inbound("sms", sid, number, text, form)
+    services.conversations.process_inbound(row_id)
+    flash("Sent. The reply appears below once the sender has sent it; reload the page.")
+    return redirect(url_for("sandbox.index") + f"#phone-{number.lstrip('+')}")
+
+
+def init_app(app, services) -> None:
+    """Show the sandbox page when the sandbox is on."""
+    if services.settings.sandbox:
+        app.register_blueprint(bp)

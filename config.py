@@ -46,6 +46,10 @@ class Settings:
     min_consultation_days: int = 14
     welsh_first: bool = False
     sms_price_per_segment: float = 0.04
+    # Sender rate limits per worker (0 lifts one): SMS segments/s per sending number, Telegram msgs/s.
+    sms_rate: float = 10.0
+    telegram_rate: float = 30.0
+    telegram_chat_rate: float = 1.0
     # Run the local provider sandboxes when no credentials are configured.
     sandbox: bool = True
     flows_reload: bool = True

@@ -3,3 +3,7 @@
 
 def init_app(app, services) -> None:
     """Register every channel's blueprint."""
+    from webhooks import telegram, twilio
+
+    twilio.init_app(app, services)
+    telegram.init_app(app, services)

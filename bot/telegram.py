@@ -30,6 +30,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.channel import SendResult
+from bot.render import CallbackAnswer, render_telegram
 from locales import i18n, languages
 from store.models import Address, InboundMessage
 
@@ -39,7 +40,9 @@ T = TypeVar("T")
 
 TELEGRAM_API = "https://api.telegram.org"
 BLOCKED_REASON = "telegram: the resident blocked the bot"
-CHAT_NOT_FOUND_REASON = "telegram: chat not found"
+# Reasons an address was marked unusable that a resident undoes by unblocking the bot
+# (the second is what the sender records for a 403 from sendMessage).
+UNBLOCKABLE_REASONS = (BLOCKED_REASON, "telegram error 403")
 # Telegram's limit on callback_data is 64 bytes; language buttons carry "lang:<code>".
 LANGUAGE_CALLBACK_PREFIX = "lang:"
 # Updates a webhook or getUpdates should receive; the rest are never sent to us.
@@ -50,6 +53,7 @@ CONFIG_RETRY_SECONDS = 300.0
 _ = i18n.N_
 CHOOSE_LANGUAGE = _("Which language would you like us to use?")
 LANGUAGE_SET = _("We will write to you in %(language)s from now on.")
+STALE_BUTTON = _("That button belongs to an earlier question. Please answer the latest message.")
 TEXT_ONLY = _("Sorry, we can only read text messages. Please type your answer.")
 
 # Raised by httpx before any byte of the request left this machine: safe to try again.
@@ -82,14 +86,8 @@ def render_message(payload: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup |
         rows = [[InlineKeyboardButton(c["label"], callback_data=LANGUAGE_CALLBACK_PREFIX + c["value"])]
                 for c in payload.get("choices", [])]
         return payload.get("text") or "", InlineKeyboardMarkup(rows)
-    from bot.render import render_telegram
-
-    rendered = render_telegram(payload)
-    text = rendered["text"]
-    keyboard = rendered.get("reply_markup")
-    if isinstance(keyboard, dict):
-        keyboard = InlineKeyboardMarkup.de_json(keyboard, None)
-    return text, keyboard
+    text, markup = render_telegram(payload, payload.get("lang"))
+    return text, (InlineKeyboardMarkup.de_json(markup, None) if markup else None)
 
 
 def _retry_after_seconds(exc: RetryAfter) -> float:
@@ -256,7 +254,7 @@ def record_chat_member_status(s: Session, chat_id: str, status: str) -> bool:
         address.usable = False
         address.unusable_reason = BLOCKED_REASON
         return True
-    if status == "member" and not address.usable and address.unusable_reason == BLOCKED_REASON:
+    if status == "member" and not address.usable and address.unusable_reason in UNBLOCKABLE_REASONS:
         address.usable = True
         address.unusable_reason = None
         return True
@@ -298,6 +296,19 @@ def handle_set_language(s: Session, turn) -> bool:
     return True
 
 
+def handle_stale_button(s: Session, turn) -> bool:
+    """Refuse a press on an earlier question's keyboard instead of taking it as the current answer."""
+    payload = _inbound_payload(s, turn)
+    if "button_run_id" not in payload:
+        return False
+    run = turn.active_run()
+    pressed = CallbackAnswer(int(payload["button_run_id"]), str(payload.get("button_step", "")))
+    if run is not None and run.id == pressed.run_id and run.current_step and pressed.is_for_step(run.current_step):
+        return False
+    turn.say(i18n.gettext(turn.lang, STALE_BUTTON))
+    return True
+
+
 def handle_non_text(s: Session, turn) -> bool:
     """Ask for text when a resident sends a sticker, photo or voice note without words."""
     if not _inbound_payload(s, turn).get("non_text"):
@@ -306,7 +317,7 @@ def handle_non_text(s: Session, turn) -> bool:
     return True
 
 
-WORD_HANDLERS = (handle_language_command, handle_set_language, handle_non_text)
+WORD_HANDLERS = (handle_language_command, handle_set_language, handle_stale_button, handle_non_text)
 
 
 def register_word_handlers(services) -> None:
@@ -322,3 +333,12 @@ def build_channel(settings) -> TelegramChannel | None:
     if not settings.telegram_token:
         return None
     return TelegramChannel(settings.telegram_token, settings.telegram_api_url)
+
+
+def init_app(app, services) -> None:
+    """Add the word handlers and, when a token is configured, the Telegram channel."""
+    register_word_handlers(services)
+    channel = build_channel(services.settings)
+    if channel is not None:
+        services.extras["telegram"] = channel
+        services.extras.setdefault("channels", {})["telegram"] = channel

@@ -121,6 +121,12 @@ class FakeTelegram:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
+    def sent_messages(self, chat_id: Any) -> list[dict[str, Any]]:
+        """Return the messages the bot sent to a chat, as they stand now (keyboards edited or not)."""
+        with self._lock:
+            return [dict(m) for (chat, _), m in sorted(self._messages.items(), key=lambda item: item[0][1])
+                    if chat == str(chat_id)]
+
     def pending_updates(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._updates)
@@ -367,7 +373,8 @@ class TelegramServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> "TelegramServer":
-        self._thread = threading.Thread(target=self.serve_forever, name="fake-telegram", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-telegram", daemon=True)
         self._thread.start()
         return self
 

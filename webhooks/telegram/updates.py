@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.render import parse_callback_data
 from bot.telegram import LANGUAGE_CALLBACK_PREFIX, record_chat_member_status
 from locales import languages
 
@@ -194,10 +195,16 @@ def from_callback_query(update_id: int, query: dict[str, Any], resolve_flow: Flo
     if data.startswith(LANGUAGE_CALLBACK_PREFIX):
         code = data[len(LANGUAGE_CALLBACK_PREFIX):]
         return ResidentMessage(update_id, chat_id, label, {**payload, "set_language": code}, **common)
-    from bot.render import decode_callback_data
-
-    value = decode_callback_data(data)
-    return ResidentMessage(update_id, chat_id, label or value, {**payload, "choice": value}, **common)
+    answer = parse_callback_data(data)
+    if answer is None:
+        return Ignored(update_id, "a button this service did not make")
+    inbound = answer.as_inbound()
+    payload.update(button_run_id=answer.run_id, button_step=answer.step)
+    if inbound["choice"] is not None:
+        payload["choice"] = inbound["choice"]
+    # The label is what the resident saw and pressed; numbers and SKIP must stay as text for matching.
+    text = label if inbound["choice"] is not None and label else inbound["text"]
+    return ResidentMessage(update_id, chat_id, text, payload, **common)
 
 
 def from_my_chat_member(update_id: int, change: dict[str, Any], resolve_flow: FlowResolver) -> Classified:

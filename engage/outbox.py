@@ -75,5 +75,6 @@ def insert_ignoring_duplicates(session: Session, model, rows: list[dict[str, Any
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(model).values(rows)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
-    result = session.execute(stmt)
-    return result.rowcount or 0
+    # Count the returned keys: psycopg reports rowcount -1 for INSERT ... ON CONFLICT.
+    stmt = stmt.returning(*model.__table__.primary_key.columns)
+    return len(session.execute(stmt).all())

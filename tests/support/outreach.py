@@ -87,3 +87,12 @@ def bulk_contacts(db, count: int, *, ward: str = "Netteswell", chunk: int = 10_0
             conn.execute(insert(Address), [
                 {"contact_id": cid, "channel": "sms", "address": f"+44770{cid:07d}", "consent": CONSENT_OPTED_IN,
                  "usable": True, "preferred": True} for cid in ids])
+
+
+def engage_services(db, clock, app_config):
+    """Build the engage services alone (no web app, no channels) on the test database and clock."""
+    from config import Settings
+    from engage.services import build_services
+
+    overrides = {k: v for k, v in app_config.items() if k not in ("database", "clock", "testing")}
+    return build_services(Settings.from_env(overrides), database=db, clock=clock)

@@ -33,6 +33,7 @@ from flows.events import (
     StepSkipped,
 )
 from locales import i18n
+from locales.languages import supported_code
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_OPTED_OUT,
@@ -223,7 +224,8 @@ class ConversationService:
         contact = s.get(Contact, address.contact_id)
         address.last_inbound_at = now
         if contact.language is None and incoming.language_hint:
-            contact.language = incoming.language_hint
+            # Telegram says "pt-br" or "en-GB"; keep only a language we speak, as its plain code.
+            contact.language = supported_code(incoming.language_hint)
         turn = Turn(self, s, contact, address, incoming, now)
 
         kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text)
@@ -250,6 +252,10 @@ class ConversationService:
         if flow is None and incoming.text and not incoming.choice:
             flow = self.registry.by_keyword(normalise(incoming.text))
         run = turn.active_run()
+        if flow is not None and run is not None and run.flow_id == flow.id and not incoming.start_flow:
+            # "Safe" is both street-safety's keyword and one of its answers: inside
+            # the run it is an answer, not a request to start again.
+            flow = None
         if flow is not None:
             turn.start(flow, started_by="keyword" if not incoming.start_flow else incoming.channel)
         elif run is not None:
@@ -351,7 +357,7 @@ class Turn:
         if flow is None:
             self._finish(run, "ended")
             return None
-        if engine.is_expired(flow, run.state, self.now):
+        if engine.is_expired(flow, run.state, self.now) and self._window(flow) != "closed":
             state, events = engine.expire(flow, run.state, self.now)
             self._apply(run, flow, state, events)
             return None
@@ -489,6 +495,9 @@ class Turn:
             )
         payload["intro"] = texts
         payload["text"] = "\n\n".join(texts + ([question.text] if question else []))
+        if self.contact.language and self.contact.language != run.language:
+            # The flow lacks the resident's language: the dashboard counts these per flow and language.
+            payload["fallback_from"] = self.contact.language
         self.queue(payload, lang=run.language)
 
     def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:

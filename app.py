@@ -65,6 +65,9 @@ def _register_rooms(app: Flask, services: Services) -> None:
 
     scheduling.init_app(app, services)
     init_public(app, services)
+    from engage import language_choice
+
+    language_choice.init_app(app, services)
 
 
 def services_of(app: Flask) -> Services:
@@ -156,6 +159,9 @@ def _add_command_groups() -> None:
 
     cli.add_command(flows)
     cli.add_command(simulate)
+    from commands.translations import add_translation_commands
+
+    add_translation_commands(flows)
     from commands.outreach import broadcasts, consultations, segments, updates
 
     for group in (segments, broadcasts, updates, consultations):

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Matching ignores case, spaces and punctuation: "Stop!", " s t o p " and "STOP." are all STOP.
-_NOT_LETTERS = re.compile(r"[\W_]+", re.UNICODE)
+# Indic vowel signs are kept (\W alone would drop them, and "ਬੰਦ", stop, would become "ਬਦ", bad);
+# optional Arabic-script diacritics are still dropped.
+_NOT_LETTERS = re.compile(r"[^\w\u0900-\u0963\u0966-\u0dff]+|_+", re.UNICODE)
 
 STOP_WORDS = {
     "en": ["STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "CANCEL", "OPTOUT", "REVOKE"],
@@ -22,7 +25,7 @@ HELP_WORDS = {
 
 def normalise(text: str | None) -> str:
     """Upper-case a reply and drop everything but letters and digits."""
-    return _NOT_LETTERS.sub("", text or "").upper()
+    return _NOT_LETTERS.sub("", unicodedata.normalize("NFC", text or "")).upper()
 
 
 def _index(table: dict[str, list[str]]) -> dict[str, str]:

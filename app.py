@@ -65,6 +65,11 @@ def _register_rooms(app: Flask, services: Services) -> None:
 
     scheduling.init_app(app, services)
     init_public(app, services)
+    import api
+    from engage import privacy
+
+    privacy.init_app(app, services)
+    api.init_app(app, services)
     from engage import language_choice
 
     language_choice.init_app(app, services)
@@ -159,6 +164,9 @@ def _add_command_groups() -> None:
 
     cli.add_command(flows)
     cli.add_command(simulate)
+    from commands.contacts import contacts
+
+    cli.add_command(contacts)
     from commands.translations import add_translation_commands
 
     add_translation_commands(flows)

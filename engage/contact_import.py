@@ -15,6 +15,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engage.contacts import (
@@ -25,7 +26,6 @@ from engage.contacts import (
     normalise_phone,
     normalise_telegram_id,
 )
-from engage.outbox import insert_ignoring_duplicates
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_UNKNOWN,
@@ -408,9 +408,15 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     if consent_rows:
         s.execute(insert(ConsentRecord), consent_rows)
         report.consent_recorded += sum(1 for c in consent_rows if c["scope"] == "channel")
-    groups = [dict(contact_id=contact_id, name=name) for contact_id, row in contact_of for name in row.groups]
-    if groups:
-        insert_ignoring_duplicates(s, ContactGroup, groups, "contact_id", "name")
+    new_groups = [dict(contact_id=cid, name=name) for cid, row in contact_of if id(row) in is_new for name in row.groups]
+    if new_groups:
+        s.execute(insert(ContactGroup), new_groups)
+    merged_groups = [dict(contact_id=cid, name=name) for cid, row in merge_rows for name in row.groups]
+    if merged_groups:
+        # One statement run for many rows (compiled once), skipping groups the contact is already in.
+        dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+        s.execute(dialect.insert(ContactGroup).on_conflict_do_nothing(index_elements=["contact_id", "name"]),
+                  merged_groups)
 
 
 def _consent(contact_id: int, address_id: int, channel: str, row: ImportRow, now: datetime) -> dict[str, Any]:

@@ -65,6 +65,9 @@ def _register_rooms(app: Flask, services: Services) -> None:
 
     scheduling.init_app(app, services)
     init_public(app, services)
+    import dashboard
+
+    dashboard.init_app(app, services)
     import api
     from engage import privacy
 
@@ -174,6 +177,9 @@ def _add_command_groups() -> None:
 
     for group in (segments, broadcasts, updates, consultations):
         cli.add_command(group)
+    from commands.officers import officers
+
+    cli.add_command(officers)
 
 
 _add_command_groups()

@@ -1,0 +1,61 @@
+"""Home: open consultations with live response counts, and this week's sends."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from dashboard.blueprint import bp, now, services
+from engage import results
+from engage.consent import BULK_KINDS
+from store.models import OutboxMessage
+
+
+def open_flows(registry, when, tz: str) -> list:
+    """Published flows whose consultation window includes `when` (flows without dates count as open)."""
+    out = []
+    for flow in registry.all():
+        consultation = getattr(flow, "consultation", None)
+        if consultation is None or consultation.is_open(when, tz):
+            out.append(flow)
+    return out
+
+
+def week_of_sends(s, since) -> dict[str, int]:
+    """Count bulk messages queued since a moment, by delivery state."""
+    rows = s.execute(
+        select(OutboxMessage.status, func.count(OutboxMessage.id))
+        .where(OutboxMessage.kind.in_(tuple(BULK_KINDS)), OutboxMessage.created_at >= since)
+        .group_by(OutboxMessage.status)
+    ).all()
+    return dict(rows)
+
+
+@bp.get("/")
+def home():
+    """Show what is open, how many answered, and what went out this week."""
+    svc = services()
+    when = now()
+    flows = open_flows(svc.registry, when, svc.settings.timezone)
+    with svc.db.session() as s:
+        counts = results.response_counts(s, [f.id for f in flows])
+        sends = week_of_sends(s, when - timedelta(days=7))
+        rates = results.broadcast_response_rates(s)
+        warnings = _calendar_warnings(s, when, svc.settings.min_consultation_days)
+    recent = [r for r in rates if r["first_sent"] and r["first_sent"] >= when - timedelta(days=7)]
+    sent = sum(r["sent"] for r in recent)
+    answered = sum(r["responded"] for r in recent)
+    return render_template(
+        "dashboard/home.html", flows=flows, counts=counts, sends=sends, sends_total=sum(sends.values()),
+        response_rate=round(100.0 * answered / sent, 1) if sent else None, recent_broadcasts=recent,
+        warnings=warnings,
+    )
+
+
+def _calendar_warnings(s, when, min_days: int) -> list:
+    try:
+        from engage import calendar
+    except ImportError:
+        return []
+    return calendar.warnings(s, when, min_days)

@@ -1,0 +1,280 @@
+"""Broadcasts, "you said, we did" updates and the engagement calendar, on top of engage/ outreach modules."""
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from dashboard.blueprint import bp, client_ip, now, role_required, services
+from dashboard.i18n import _gettext as _
+from engage import broadcasts as broadcasting
+from engage import calendar, segments, updates
+from engage.officers import record
+from flows.sms import count_segments
+from store.models.outreach import Broadcast, Segment, Update
+
+CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
+
+
+def _segment_choices(s) -> list[dict]:
+    when = now()
+    out = []
+    for segment in s.scalars(select(Segment).order_by(Segment.name)):
+        try:
+            size = segments.segment_size(s, segment.rules, when)
+        except segments.SegmentError:
+            size = None
+        out.append({"id": segment.id, "name": segment.name, "size": size,
+                    "words": segments.describe(segment.rules)})
+    return out
+
+
+def _reminder_rules(args) -> dict | None:
+    """Rules for a reminder to an under-reached group, from the representativeness page's link."""
+    field, value = args.get("field"), args.get("value")
+    if field in segments.FIELDS and value:
+        return {"all": [{"field": field, "in": [value]}]}
+    return None
+
+
+def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
+    """Count SMS segments for each language's text."""
+    return {lang: count_segments(text).__dict__ for lang, text in texts.items() if text}
+
+
+@bp.get("/broadcasts")
+def broadcasts_index():
+    """List broadcasts with their delivery counts."""
+    with services().db.session() as s:
+        rows = list(s.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())))
+        reports = {b.id: broadcasting.broadcast_report(s, b) for b in rows}
+        names = {seg.id: seg.name for seg in s.scalars(select(Segment))}
+    tz = services().settings.timezone
+    return render_template("dashboard/broadcasts.html", broadcasts=rows, reports=reports, names=names,
+                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows})
+
+
+@bp.route("/broadcasts/new", methods=["GET", "POST"])
+@role_required("officer")
+def broadcasts_new():
+    """Choose a segment (with its size), a flow or a message, and now or later; then queue or schedule it."""
+    svc = services()
+    flows = svc.registry.all()
+    form = request.form if request.method == "POST" else request.args
+    reminder = _reminder_rules(form)
+    with svc.db.session() as s:
+        choices = _segment_choices(s)
+        reminder_size = segments.segment_size(s, reminder, now()) if reminder else None
+    texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
+    context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
+                   estimate=segment_estimate(texts), error=None,
+                   reminder_words=segments.describe(reminder) if reminder else None)
+    if request.method == "GET":
+        return render_template("dashboard/broadcast_new.html", **context)
+    try:
+        broadcast_id = _create_broadcast(svc, form, texts, reminder)
+    except (broadcasting.BroadcastError, segments.SegmentError, ValueError) as error:
+        context["error"] = str(error)
+        return render_template("dashboard/broadcast_new.html", **context), 422
+    flash(_("Broadcast saved."), "success")
+    return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -> int:
+    tz = svc.settings.timezone
+    when = now()
+    name = (form.get("name") or "").strip() or _("Broadcast")
+    schedule = form.get("schedule", "now")
+    send_at = None
+    if schedule == "once":
+        raw = form.get("send_at", "")
+        try:
+            send_at = datetime.fromisoformat(raw).replace(tzinfo=ZoneInfo(tz))
+        except ValueError as error:
+            raise ValueError(_("Give the date and time to send, like 2026-12-07 10:00.")) from error
+    flow = None
+    if form.get("content") == "flow":
+        flow = svc.registry.get(form.get("flow_id", ""))
+        if flow is None:
+            raise ValueError(_("Choose a published flow."))
+    with svc.db.session() as s:
+        if reminder is not None:
+            label = f"Reminder: {segments.describe(reminder)}"[:180] + f" ({when:%Y-%m-%d %H:%M})"
+            segment = segments.create_segment(s, label, reminder, when, created_by=g.officer.email,
+                                              description="Made from the representativeness page")
+        else:
+            segment = s.get(Segment, form.get("segment_id", type=int) or 0)
+            if segment is None:
+                raise ValueError(_("Choose who to send to."))
+        broadcast = broadcasting.create_broadcast(
+            s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
+            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email)
+        record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
+               detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
+               summary=f"Created broadcast {broadcast.id} “{name}” ({schedule})", ip=client_ip())
+        broadcast_id = broadcast.id
+    if schedule == "now":
+        result = broadcasting.fire_broadcast(svc, broadcast_id)
+        with svc.db.session() as s:
+            record(s, g.officer, "broadcast.sent", now(), target_type="broadcast", target_id=broadcast_id,
+                   detail={"queued": getattr(result, "queued", 0)},
+                   summary=f"Sent broadcast {broadcast_id} to {getattr(result, 'queued', 0)} residents",
+                   ip=client_ip())
+    return broadcast_id
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+def broadcast_detail(broadcast_id: int):
+    """Show a broadcast's firings, skip reasons and delivery counts."""
+    with services().db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            abort(404)
+        report = broadcasting.broadcast_report(s, broadcast)
+        segment = s.get(Segment, broadcast.segment_id)
+    return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
+                           schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
+                           estimate=segment_estimate(broadcast.texts or {}))
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/cancel")
+@role_required("officer")
+def broadcast_cancel(broadcast_id: int):
+    """Cancel a scheduled broadcast."""
+    with services().db.session() as s:
+        broadcast = s.get(Broadcast, broadcast_id)
+        if broadcast is None:
+            abort(404)
+        broadcasting.cancel_broadcast(s, broadcast, now())
+        record(s, g.officer, "broadcast.cancelled", now(), target_type="broadcast", target_id=broadcast_id,
+               summary=f"Cancelled broadcast {broadcast_id}", ip=client_ip())
+    flash(_("Broadcast cancelled."), "success")
+    return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+@bp.route("/segments/new", methods=["GET", "POST"])
+@role_required("officer")
+def segment_new():
+    """Save a segment from its JSON rules, showing its size and its description in words."""
+    error, size, words = None, None, None
+    name = request.form.get("name", "")
+    rules_text = request.form.get("rules", '{"all": [{"field": "ward", "in": ["netteswell"]}]}')
+    if request.method == "POST":
+        try:
+            rules = json.loads(rules_text)
+            segments.validate(rules)
+            with services().db.session() as s:
+                words = segments.describe(rules)
+                size = segments.segment_size(s, rules, now())
+                if request.form.get("action") == "save":
+                    segment = segments.create_segment(s, name, rules, now(), created_by=g.officer.email)
+                    record(s, g.officer, "segment.created", now(), target_type="segment", target_id=segment.id,
+                           summary=f"Saved segment “{segment.name}”", ip=client_ip())
+                    flash(_("Segment saved."), "success")
+                    return redirect(url_for("dashboard.broadcasts_new"))
+        except json.JSONDecodeError as exc:
+            error = _("The rules are not valid JSON (line %(line)s, column %(col)s).", line=exc.lineno, col=exc.colno)
+        except segments.SegmentError as exc:
+            error = str(exc)
+    return render_template("dashboard/segment_new.html", name=name, rules=rules_text, error=error, size=size,
+                           words=words), (422 if error else 200)
+
+
+# ----- "you said, we did" -------------------------------------------------------------------
+
+
+@bp.get("/updates")
+def updates_index():
+    """List "you said, we did" updates with their delivery."""
+    with services().db.session() as s:
+        rows = list(s.scalars(select(Update).order_by(Update.created_at.desc(), Update.id.desc())))
+        delivery = {u.id: updates.delivery_counts(s, u.id) for u in rows}
+    return render_template("dashboard/updates.html", updates=rows, delivery=delivery)
+
+
+@bp.route("/updates/new", methods=["GET", "POST"])
+@role_required("officer")
+def updates_new():
+    """Write an update: what residents said, what the council did, and why, per language."""
+    svc = services()
+    flows = svc.registry.all()
+    flow = svc.registry.get(request.values.get("flow_id", "")) or (flows[0] if flows else None)
+    error = None
+    if request.method == "POST" and flow is not None:
+        texts = {lang: {part: request.form.get(f"{part}_{lang}", "") for part in updates.PARTS}
+                 for lang in flow.languages}
+        texts = {lang: parts for lang, parts in texts.items() if any(v.strip() for v in parts.values())}
+        try:
+            with svc.db.session() as s:
+                update = updates.create_update(s, flow, texts, now(), title=request.form.get("title") or None,
+                                               include_started=bool(request.form.get("include_started")),
+                                               created_by=g.officer.email)
+                record(s, g.officer, "update.created", now(), target_type="update", target_id=update.id,
+                       summary=f"Wrote a “you said, we did” update for {flow.id}", ip=client_ip())
+                update_id = update.id
+            return redirect(url_for("dashboard.update_detail", update_id=update_id))
+        except updates.UpdateError as exc:
+            error = str(exc)
+    return render_template("dashboard/update_new.html", flows=flows, flow=flow, error=error, form=request.form,
+                           parts=updates.PARTS), (422 if error else 200)
+
+
+@bp.get("/updates/<int:update_id>")
+def update_detail(update_id: int):
+    """Preview an update per language and channel, and follow its delivery."""
+    svc = services()
+    with svc.db.session() as s:
+        update = s.get(Update, update_id)
+        if update is None:
+            abort(404)
+        delivery = updates.delivery_counts(s, update_id)
+        participants = updates.participants_count(s, update.flow_id, update.include_started)
+    flow = svc.registry.get(update.flow_id)
+    previews = []
+    if flow is not None:
+        for lang in flow.languages:
+            text = updates.update_text(update, flow, lang)
+            previews.append({"lang": lang, "text": text, "sms": count_segments(text)})
+    return render_template("dashboard/update_detail.html", update=update, flow=flow, previews=previews,
+                           delivery=delivery, participants=participants)
+
+
+@bp.post("/updates/<int:update_id>/send")
+@role_required("officer")
+def update_send(update_id: int):
+    """Publish the update and queue it to everyone who took part, on their own channel."""
+    svc = services()
+    try:
+        result = updates.send_update(svc, update_id)
+    except updates.UpdateError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.update_detail", update_id=update_id))
+    with svc.db.session() as s:
+        record(s, g.officer, "update.sent", now(), target_type="update", target_id=update_id,
+               detail={"queued": result.get("queued", 0)},
+               summary=f"Sent “you said, we did” update {update_id} to {result.get('queued', 0)} residents",
+               ip=client_ip())
+    flash(_("The update is on its way to %(n)s residents.", n=result.get("queued", 0)), "success")
+    return redirect(url_for("dashboard.update_detail", update_id=update_id))
+
+
+# ----- the engagement calendar ---------------------------------------------------------------
+
+
+@bp.get("/calendar")
+def calendar_month():
+    """Show a month of consultations, with warnings about short windows and overlaps."""
+    svc = services()
+    today = calendar.local_today(now(), svc.settings.timezone)
+    year = request.args.get("year", today.year, type=int)
+    month = request.args.get("month", today.month, type=int)
+    if not (1 <= month <= 12 and 2000 <= year <= 2100):
+        abort(400)
+    with svc.db.session() as s:
+        calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
+        view = calendar.month_view(s, year, month, today)
+        warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days)
+    return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date)

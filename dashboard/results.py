@@ -1,0 +1,139 @@
+"""Results per flow, representativeness against the census, and exports."""
+from __future__ import annotations
+
+from flask import Response, abort, g, render_template, request, url_for
+
+from dashboard.blueprint import bp, client_ip, now, services
+from engage import exports, representativeness, results
+from store.models import FlowVersion
+
+PER_PAGE = 25
+
+
+def _steps_for(flow_id: str):
+    """The flow's steps from the published flow, or from its newest stored version."""
+    svc = services()
+    flow = svc.registry.get(flow_id)
+    if flow is not None:
+        return flow, results.flow_steps(flow.source)
+    from sqlalchemy import select
+
+    with svc.db.session() as s:
+        version = s.scalar(select(FlowVersion).where(FlowVersion.flow_id == flow_id)
+                           .order_by(FlowVersion.created_at.desc(), FlowVersion.id.desc()).limit(1))
+    if version is None:
+        abort(404)
+    return None, results.flow_steps(version.source)
+
+
+def _filters() -> results.Filters:
+    args = request.args
+    return results.Filters(ward=args.get("ward") or None, age_band=args.get("age_band") or None,
+                           language=args.get("language") or None, channel=args.get("channel") or None)
+
+
+@bp.get("/results")
+def results_index():
+    """List flows to see results for."""
+    svc = services()
+    flows = svc.registry.all()
+    with svc.db.session() as s:
+        counts = results.response_counts(s, [f.id for f in flows])
+    return render_template("dashboard/results_index.html", flows=flows, counts=counts)
+
+
+@bp.get("/results/<flow_id>")
+def results_flow(flow_id: str):
+    """Show a flow's results: counts and charts per question, a breakdown, free text, funnel and timing."""
+    flow, steps = _steps_for(flow_id)
+    filters = _filters()
+    dimension = request.args.get("by") or ""
+    if dimension and dimension not in results.DIMENSIONS:
+        abort(400)
+    text_step = request.args.get("text_step") or next((st.id for st in steps if st.kind == "text"), None)
+    search = (request.args.get("q") or "").strip()[:200]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    with services().db.session() as s:
+        summary = results.summary(s, flow_id)
+        questions = [results.question_result(s, flow_id, st, filters) for st in steps if st.is_question]
+        breakdowns = ({q.step.id: results.breakdown(s, flow_id, q.step, dimension, filters)
+                       for q in questions if q.step.kind != "text"} if dimension else {})
+        texts, text_total = (results.free_text(s, flow_id, text_step, search=search or None, page=page,
+                                               per_page=PER_PAGE, filters=filters)
+                             if text_step else ([], 0))
+        funnel = results.funnel(s, flow_id, steps)
+        medians = results.median_seconds(s, flow_id)
+        broadcasts = results.broadcast_response_rates(s, flow_id)
+    return render_template(
+        "dashboard/results.html", flow=flow, flow_id=flow_id, steps=steps, summary=summary, questions=questions,
+        filters=filters, dimension=dimension, dimensions=results.DIMENSIONS, breakdowns=breakdowns,
+        text_steps=[st for st in steps if st.kind == "text"], text_step=text_step, texts=texts,
+        text_total=text_total, search=search, page=page, pages=max((text_total + PER_PAGE - 1) // PER_PAGE, 1),
+        funnel=funnel, medians=medians, broadcasts=broadcasts, suppress_below=results.SUPPRESS_BELOW,
+    )
+
+
+@bp.get("/results/<flow_id>/export.<file_format>")
+def results_export(flow_id: str, file_format: str):
+    """Download a flow's results as CSV or XLSX (one row per run); the download is audit-logged."""
+    if file_format not in ("csv", "xlsx"):
+        abort(404)
+    _flow, steps = _steps_for(flow_id)
+    svc = services()
+    with svc.db.session() as s:
+        dimensions = (representativeness.compare(s, representativeness.load_baseline(), flow_id)
+                      if file_format == "xlsx" else None)
+        body, media = exports.export_results(s, flow_id, steps, g.officer, file_format, now=now(), ip=client_ip(),
+                                             dimensions=dimensions)
+    stamp = now().strftime("%Y%m%d-%H%M")
+    return Response(body, mimetype=media, headers={
+        "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
+
+
+@bp.get("/representativeness")
+def representativeness_page():
+    """Compare who answered with the census; flag under-reached groups; weighted results beside raw."""
+    svc = services()
+    flow_id = request.args.get("flow") or None
+    baseline = representativeness.load_baseline(svc.settings.extra.get("census_path"))
+    flows = svc.registry.all()
+    weighted = []
+    with svc.db.session() as s:
+        dimensions = representativeness.compare(s, baseline, flow_id)
+        weights = representativeness.weighting(s, baseline, flow_id)
+        if flow_id:
+            _flow, steps = _steps_for(flow_id)
+            weighted = [(st, representativeness.weighted_question(s, flow_id, st, weights))
+                        for st in steps if st.kind in ("choice", "yes_no")]
+    return render_template(
+        "dashboard/representativeness.html", baseline=baseline, dimensions=dimensions, weights=weights,
+        weighted=weighted, flows=flows, flow_id=flow_id, threshold=representativeness.UNDER_REACHED_BELOW,
+        reminder_url=url_for("dashboard.broadcasts_new") if _broadcasts_ready() else None,
+    )
+
+
+def _broadcasts_ready() -> bool:
+    from flask import current_app
+
+    return "dashboard.broadcasts_new" in current_app.view_functions
+
+
+@bp.get("/representativeness/export.<file_format>")
+def representativeness_export(file_format: str):
+    """Download the representativeness table as CSV or XLSX; audit-logged."""
+    if file_format not in ("csv", "xlsx"):
+        abort(404)
+    svc = services()
+    flow_id = request.args.get("flow") or None
+    baseline = representativeness.load_baseline(svc.settings.extra.get("census_path"))
+    with svc.db.session() as s:
+        header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
+        exports.audit_export(s, g.officer, "representativeness", flow_id=flow_id, file_format=file_format,
+                             rows=len(rows), now=now(), ip=client_ip())
+    if file_format == "csv":
+        body, media = exports.to_csv(header, rows).encode("utf-8-sig"), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx([("Representativeness", header, rows)])
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=media, headers={
+        "Content-Disposition": f'attachment; filename="representativeness.{file_format}"'})

@@ -1,0 +1,172 @@
+"""Exports for officers: results (one row per run), the representativeness table, the "you said, we did" record.
+
+Every export is written to the audit log with who took it and how many rows.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engage.officers import may, record
+from engage.results import PREVIEW_STARTED_BY, SPECIAL_CATEGORY_FIELDS, StepInfo
+from store.models import Answer, Contact, Run
+from store.models.officers import Officer
+
+RUN_COLUMNS = ["run_id", "started_at", "finished_at", "status", "channel", "language", "assisted"]
+# Place and age: shown to officers and admins; viewers see answers only.
+PLACE_FIELDS = ["ward", "age_band", "tenure"]
+# Spreadsheet programs run cells starting with these as formulas; a resident's text must stay text.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Stop resident text being read as a spreadsheet formula (CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def visible_fields(officer: Officer) -> list[str]:
+    """Contact fields an officer's role may see in an export."""
+    if may(officer, "admin"):
+        return ["contact_id", *PLACE_FIELDS, *sorted(SPECIAL_CATEGORY_FIELDS)]
+    if may(officer, "officer"):
+        return ["contact_id", *PLACE_FIELDS]
+    return []
+
+
+def _cell_text(value: Any) -> Any:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer) -> tuple[list[str], Iterator[list]]:
+    """Return the header and a generator of rows: one per run, one column per question."""
+    questions = [step.id for step in steps if step.is_question]
+    fields = visible_fields(officer)
+    header = RUN_COLUMNS + fields + questions
+
+    def rows() -> Iterator[list]:
+        runs = s.execute(
+            select(Run.id, Run.started_at, Run.finished_at, Run.status, Run.channel, Run.language, Run.contact_id,
+                   Contact.fields)
+            .outerjoin(Contact, Contact.id == Run.contact_id)
+            .where(Run.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .order_by(Run.id)
+            .execution_options(yield_per=500)
+        )
+        answers = s.execute(
+            select(Answer.run_id, Answer.step_id, Answer.value, Answer.raw_text, Answer.skipped)
+            .join(Run, Run.id == Answer.run_id)
+            .where(Answer.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .order_by(Answer.run_id)
+            .execution_options(yield_per=500)
+        )
+        pending = next(answers, None)
+        for run in runs:
+            by_step: dict[str, Any] = {}
+            # Both cursors are ordered by run id: walk them together instead of holding every answer.
+            while pending is not None and pending.run_id <= run.id:
+                if pending.run_id == run.id:
+                    value = pending.value if pending.value is not None else pending.raw_text
+                    by_step[pending.step_id] = "(skipped)" if pending.skipped else _cell_text(value)
+                pending = next(answers, None)
+            contact_fields = run.fields or {}
+            extra = [run.contact_id if f == "contact_id" else contact_fields.get(f) for f in fields]
+            yield [run.id, run.started_at, run.finished_at, run.status, run.channel, run.language,
+                   run.channel == "assisted", *extra, *(by_step.get(q) for q in questions)]
+
+    return header, rows()
+
+
+def to_csv(header: list[str], rows) -> str:
+    """Write rows as CSV text, resident text guarded against formula injection."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(v.isoformat() if isinstance(v, datetime) else v) for v in row])
+    return buffer.getvalue()
+
+
+def to_xlsx(sheets: list[tuple[str, list[str], Any]]) -> bytes:
+    """Write sheets of (title, header, rows) to an XLSX workbook, resident text kept as text."""
+    workbook = Workbook(write_only=True)
+    for title, header, rows in sheets:
+        sheet = workbook.create_sheet(title[:31])
+        sheet.append([_bold(workbook, h) for h in header])
+        for row in rows:
+            sheet.append([_xlsx_value(v) for v in row])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _bold(workbook, text: str):
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(workbook.worksheets[-1], value=text)
+    cell.font = Font(bold=True)
+    return cell
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # Excel has no time zones; times are written as UTC and the header says so.
+        return value.replace(tzinfo=None)
+    return safe_cell(value)
+
+
+def representativeness_rows(dimensions) -> tuple[list[str], list[list]]:
+    """Turn compared dimensions into a table: group, respondents, share, expected, ratio, flag."""
+    header = ["dimension", "group", "respondents", "share_percent", "expected_percent", "ratio", "flag"]
+    rows = []
+    for dim in dimensions:
+        for g in dim.groups:
+            flag = "under-reached" if g.under_reached else ("over-reached" if g.over_reached else "")
+            rows.append([dim.name, g.key, g.respondents,
+                         None if g.share is None else round(100 * g.share, 1), round(100 * g.expected, 1),
+                         None if g.ratio is None else round(g.ratio, 2), flag])
+        rows.append([dim.name, "(not given)", dim.unknown, None, None, None, ""])
+    return header, rows
+
+
+def audit_export(s: Session, officer: Officer, what: str, *, flow_id: str | None, file_format: str, rows: int,
+                 now: datetime, ip: str | None = None) -> None:
+    """Record that an officer took an export."""
+    record(s, officer, "export.downloaded", now, target_type="flow" if flow_id else None, target_id=flow_id,
+           detail={"what": what, "format": file_format, "rows": rows},
+           summary=f"Exported {what} ({file_format}, {rows} rows)" + (f" for {flow_id}" if flow_id else ""), ip=ip)
+
+
+def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
+                   now: datetime, ip: str | None = None, dimensions=None) -> tuple[bytes, str]:
+    """Build the results export of a flow in CSV or XLSX and audit it; return (bytes, media type)."""
+    header, rows = result_rows(s, flow_id, steps, officer)
+    materialised = list(rows)
+    if file_format == "csv":
+        body = to_csv(header, materialised).encode("utf-8-sig")
+        media = "text/csv; charset=utf-8"
+    elif file_format == "xlsx":
+        sheets = [("Results", header, materialised)]
+        if dimensions is not None:
+            rep_header, rep_rows = representativeness_rows(dimensions)
+            sheets.append(("Representativeness", rep_header, rep_rows))
+        body = to_xlsx(sheets)
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
+    audit_export(s, officer, "results", flow_id=flow_id, file_format=file_format, rows=len(materialised), now=now,
+                 ip=ip)
+    return body, media

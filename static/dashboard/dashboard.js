@@ -1,0 +1,64 @@
+// Charts from data-chart attributes (Chart.js, vendored), jump-to-line for flow problems, live SMS counts.
+(function () {
+  "use strict";
+  var ACCENT = "#1f5f8b", SOFT = "#9bb7cf", WARN = "#a4262c";
+
+  function data(el) {
+    try { return JSON.parse(el.getAttribute("data-chart")); } catch (e) { return null; }
+  }
+
+  function barChart(el, horizontal) {
+    var d = data(el);
+    if (!d || typeof Chart === "undefined") { return; }
+    el.chart = new Chart(el, {
+      type: "bar",
+      data: { labels: d.labels, datasets: [{ data: d.values.map(function (v) { return v === null ? 0 : v; }), backgroundColor: ACCENT }] },
+      options: { indexAxis: horizontal ? "y" : "x", animation: false, responsive: true, maintainAspectRatio: false,
+                 plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { beginAtZero: true, ticks: { precision: 0 } } } }
+    });
+    el.setAttribute("data-rendered", "1");
+  }
+
+  function compareChart(el) {
+    var d = data(el);
+    if (!d || typeof Chart === "undefined") { return; }
+    var pct = function (v) { return v === null ? 0 : Math.round(v * 1000) / 10; };
+    el.chart = new Chart(el, {
+      type: "bar",
+      data: { labels: d.labels, datasets: [
+        { label: "Respondents %", data: d.share.map(pct), backgroundColor: d.share.map(function (v, i) { return v !== null && v / d.expected[i] < 0.8 ? WARN : ACCENT; }) },
+        { label: "Census %", data: d.expected.map(pct), backgroundColor: SOFT }
+      ] },
+      options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } }
+    });
+    el.setAttribute("data-rendered", "1");
+  }
+
+  function focusLine(line) {
+    var area = document.getElementById("source");
+    if (!area) { return; }
+    var lines = area.value.split("\n"), start = 0;
+    for (var i = 0; i < line - 1 && i < lines.length; i++) { start += lines[i].length + 1; }
+    area.focus();
+    area.setSelectionRange(start, start + (lines[line - 1] || "").length);
+    var lineHeight = parseFloat(getComputedStyle(area).lineHeight) || 20;
+    area.closest(".editor").scrollTop = Math.max(0, (line - 3) * lineHeight);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("canvas.bar-chart").forEach(function (el) { barChart(el, false); });
+    document.querySelectorAll("canvas.funnel-chart").forEach(function (el) { barChart(el, true); });
+    document.querySelectorAll("canvas.compare-chart").forEach(compareChart);
+    document.querySelectorAll("[data-line]").forEach(function (a) {
+      a.addEventListener("click", function (event) { event.preventDefault(); focusLine(parseInt(a.getAttribute("data-line"), 10)); });
+    });
+    var area = document.getElementById("source"), gutter = document.querySelector(".gutter");
+    if (area && gutter) {
+      area.addEventListener("input", function () {
+        var n = area.value.split("\n").length, have = gutter.children.length;
+        for (var i = have; i < n; i++) { var li = document.createElement("li"); li.textContent = String(i + 1); gutter.appendChild(li); }
+        while (gutter.children.length > n) { gutter.removeChild(gutter.lastChild); }
+      });
+    }
+  });
+})();

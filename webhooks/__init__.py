@@ -3,7 +3,8 @@
 
 def init_app(app, services) -> None:
     """Register every channel's blueprint."""
-    from webhooks import telegram, twilio
+    from webhooks import telegram, twilio, webchat
 
     twilio.init_app(app, services)
     telegram.init_app(app, services)
+    webchat.init_app(app, services)

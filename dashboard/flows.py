@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
@@ -43,13 +43,7 @@ def flow_detail(flow_id: str):
     source = flow.source if flow is not None else versions[0][0].source
     return render_template("dashboard/flow_detail.html", flow=flow, flow_id=flow_id, versions=versions,
                            segments=sms_segment_report(source), source=source,
-                           chat_available="chat" in {rule.endpoint.split(".")[0] for rule in _app_rules()})
-
-
-def _app_rules():
-    from flask import current_app
-
-    return current_app.url_map.iter_rules()
+                           chat_available="webchat.chat" in current_app.view_functions)
 
 
 @bp.get("/flows/<flow_id>/versions/<int:version_id>")

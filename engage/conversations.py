@@ -423,7 +423,9 @@ class Turn:
         run = Run(
             contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version.id, address_id=self.address.id,
             channel=self.address.channel, language=state.get("lang"), status="active", state=state,
-            started_at=self.now, updated_at=self.now, started_by=started_by, broadcast_id=self.broadcast_id,
+            started_at=self.now, updated_at=self.now,
+            # An officer's preview is marked so results never count it (engage.results.PREVIEW_STARTED_BY).
+            started_by="preview" if self.incoming.preview else started_by, broadcast_id=self.broadcast_id,
             expires_at=(self.now + flow.expires_after) if flow.expires_after else None,
         )
         self.s.add(run)

@@ -87,6 +87,25 @@ def switch_language_by_word(s: Session, turn) -> bool:
     return True
 
 
+# The text key for a resident who gets Welsh and English together (Wales mode).
+BILINGUAL = "cy+en"
+
+
+def choose_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, settings,
+                base: str | None = None) -> tuple[str | None, str]:
+    """Return (which text, the text) for a resident: their language, Welsh then English, or the base."""
+    texts = {lang: text for lang, text in texts_by_lang.items() if text and text.strip()}
+    if not texts:
+        return None, ""
+    base = base if base in texts else (BASE_LANGUAGE if BASE_LANGUAGE in texts else next(iter(texts)))
+    if contact_lang and contact_lang in texts:
+        return contact_lang, texts[contact_lang]
+    if contact_lang is None and getattr(settings, "welsh_first", False) and "cy" in texts and "en" in texts:
+        # The Welsh Language Standards: Welsh must not be treated less favourably, so it comes first.
+        return BILINGUAL, f"{texts['cy']}\n\n{texts['en']}"
+    return base, texts[base]
+
+
 def bilingual_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, settings,
                    base: str | None = None) -> str:
     """Return the text to send a resident: theirs, or Welsh then English when unknown in Wales mode.
@@ -95,16 +114,7 @@ def bilingual_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, s
     :param contact_lang: the resident's language, None when we do not know it.
     :param settings: Settings; `welsh_first` (OUTREACH_WELSH_FIRST=1) turns Wales mode on.
     """
-    texts = {lang: text for lang, text in texts_by_lang.items() if text and text.strip()}
-    if not texts:
-        return ""
-    base = base if base in texts else (BASE_LANGUAGE if BASE_LANGUAGE in texts else next(iter(texts)))
-    if contact_lang and contact_lang in texts:
-        return texts[contact_lang]
-    if contact_lang is None and getattr(settings, "welsh_first", False) and "cy" in texts and "en" in texts:
-        # The Welsh Language Standards: Welsh must not be treated less favourably, so it comes first.
-        return f"{texts['cy']}\n\n{texts['en']}"
-    return texts[base]
+    return choose_text(texts_by_lang, contact_lang, settings, base)[1]
 
 
 def init_app(app, services) -> None:

@@ -92,7 +92,7 @@ def supported_code(tag: str | None) -> str | None:
     return primary if primary in BY_CODE else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _locale(code: str | None) -> Locale:
     language = get(code)
     if language is not None:

@@ -220,7 +220,7 @@ class OutboxMessage(Base):
     address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
     channel: Mapped[str] = mapped_column(String(16))
     # reply (live conversation), broadcast, reminder, update ("you said, we did"), system
-    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    kind: Mapped[str] = mapped_column(String(32), default="reply")
     # Lower goes first: live replies 0, bulk 10.
     priority: Mapped[int] = mapped_column(Integer, default=0)
     # What to say, channel-neutral: {"type": "question"|"text", "text": ..., "choices": [...], ...}

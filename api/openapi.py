@@ -59,7 +59,8 @@ CONTACT_INPUT_PROPERTIES = {
     "name": {"type": ["string", "null"], "maxLength": 200},
     "phone": {"type": ["string", "null"], "description": "Any UK spelling or E.164; landlines are refused."},
     "telegram_id": {"type": ["string", "integer", "null"], "description": "Telegram chat id."},
-    "language": {"type": ["string", "null"], "enum": ["en", "cy", "pl", "ro", "pa", "ur", "bn", "pt", "ar", "so", None]},
+    "language": {"type": ["string", "null"],
+                 "enum": ["en", "cy", "pl", "ro", "pa", "ur", "bn", "pt", "ar", "so", None]},
     "fields": {"type": "object", "additionalProperties": FIELD_VALUE,
                "description": "Ward, estate, age band...; special-category fields need recorded consent."},
     "groups": {"type": "array", "items": {"type": "string", "maxLength": 100}},
@@ -115,7 +116,8 @@ LINT_RESULT = {
         "problems": {"type": "array", "items": {
             "type": "object", "required": ["line", "col", "severity", "message"],
             "properties": {"line": {"type": "integer"}, "col": {"type": "integer"},
-                           "severity": {"type": "string", "enum": ["error", "warning"]}, "message": {"type": "string"}}}},
+                           "severity": {"type": "string", "enum": ["error", "warning"]},
+                           "message": {"type": "string"}}}},
         "sms_segments": {"type": "array", "items": {"type": "object"}},
     },
 }
@@ -218,7 +220,8 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
         },
         "/contacts/export": {
             "get": {"operationId": "exportContacts", "summary": "Every contact as CSV (write scope)",
-                    "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    "responses": {"200": {"description": "CSV",
+                                          "content": {"text/csv": {"schema": {"type": "string"}}}},
                                   **_errors(401, 403)}},
         },
         "/flows": {

@@ -9,7 +9,6 @@ from api.http import bp, not_found, page, page_args, services
 from engage import results
 from store.models import Answer, FlowVersion, Run
 
-
 _FLOW_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 
 
@@ -47,7 +46,8 @@ def _run_as_dict(run: Run) -> dict:
     return {
         "id": run.id, "flow_id": run.flow_id, "contact_id": run.contact_id, "status": run.status,
         "channel": run.channel, "language": run.language, "started_by": run.started_by,
-        "started_at": run.started_at.isoformat(), "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "answers": [{"step_id": a.step_id, "value": a.value, "skipped": a.skipped,
                      "answered_at": a.answered_at.isoformat()} for a in getattr(run, "_answers", [])],
     }

@@ -408,7 +408,8 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     if consent_rows:
         s.execute(insert(ConsentRecord), consent_rows)
         report.consent_recorded += sum(1 for c in consent_rows if c["scope"] == "channel")
-    new_groups = [dict(contact_id=cid, name=name) for cid, row in contact_of if id(row) in is_new for name in row.groups]
+    new_groups = [dict(contact_id=cid, name=name)
+                  for cid, row in contact_of if id(row) in is_new for name in row.groups]
     if new_groups:
         s.execute(insert(ContactGroup), new_groups)
     merged_groups = [dict(contact_id=cid, name=name) for cid, row in merge_rows for name in row.groups]

@@ -425,7 +425,8 @@ def apply_retention(db, now: datetime, months: int = 24, *, dry_run: bool = Fals
                                      "error_message": None}, dry_run)
             report.runs += _apply(s, Run, and_(due_runs, or_(Run.contact_id.isnot(None), Run.address_id.isnot(None))),
                                   {"contact_id": None, "address_id": None, "state": {}}, dry_run)
-        report.outbox += _apply(s, OutboxMessage, and_(OutboxMessage.run_id.is_(None), OutboxMessage.created_at <= cutoff,
+        report.outbox += _apply(s, OutboxMessage, and_(OutboxMessage.run_id.is_(None),
+                                                       OutboxMessage.created_at <= cutoff,
                                                        OutboxMessage.contact_id.isnot(None)),
                                 {"contact_id": None, "address_id": None, "payload": dict(ERASED_PAYLOAD),
                                  "error_message": None}, dry_run)

@@ -108,7 +108,8 @@ def test_consent_is_unknown_without_a_source_and_recorded_with_one(db, clock):
         assert sorted((a.channel, a.consent) for a in bob.addresses) == [("sms", CONSENT_OPTED_IN),
                                                                         ("telegram", CONSENT_OPTED_IN)]
         records = s.scalars(select(ConsentRecord).where(ConsentRecord.contact_id == bob.id)).all()
-        assert {(r.source, r.wording, r.action) for r in records} == {("import", "Residents' panel form 2025", "opt_in")}
+        assert {(r.source, r.wording, r.action) for r in records} == {
+            ("import", "Residents' panel form 2025", "opt_in")}
         # 1 March 2025 is midnight in London, which is GMT then.
         assert {r.at for r in records} == {datetime(2025, 3, 1, tzinfo=timezone.utc)}
 

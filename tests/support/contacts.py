@@ -43,3 +43,56 @@ def contact_at(db, channel: str, address: str) -> Contact | None:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def consultation_flow(flow_id: str, keyword: str, opens: str | None = "2026-12-01", closes: str | None = "2026-12-31",
+                      keep_free_text: bool = False) -> str:
+    """Return a two-question flow (a choice, then free text) as YAML."""
+    consultation = (f"consultation:\n  purpose: Decide about {flow_id}\n  opens: {opens}\n  closes: {closes}\n"
+                    if closes else "")
+    return f"""id: {flow_id}
+title: About {flow_id}
+languages: [en]
+keywords: [{keyword}]
+{consultation}{"keep_free_text: true" if keep_free_text else ""}
+steps:
+  - id: rating
+    ask:
+      en: How good is it?
+    choices:
+      - {{value: good, en: Good}}
+      - {{value: poor, en: Poor}}
+  - id: why
+    ask:
+      en: Why do you say that?
+    text: {{max_length: 500}}
+  - id: thanks
+    say:
+      en: Thank you.
+"""
+
+
+def publish(services, *sources: str) -> None:
+    """Load flows from YAML text and publish them on the running service."""
+    from flows.loader import load_flow_text
+
+    for source in sources:
+        services.registry.add(load_flow_text(source))
+
+
+def find_traces(db, needles: list[str]) -> list[str]:
+    """Return "table.column: needle" for every stored value, in every table, that contains a needle."""
+    import json
+
+    from store.models import Base
+
+    hits = []
+    with db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            for row in conn.execute(table.select()).mappings():
+                for column, value in row.items():
+                    if value is None:
+                        continue
+                    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+                    hits.extend(f"{table.name}.{column}: {needle}" for needle in needles if needle in text)
+    return hits

@@ -19,9 +19,16 @@ def _flow_path(flow: str) -> Path:
         raise click.ClickException(str(exc)) from exc
 
 
-def _report(report) -> None:
+def _report(report, path: Path) -> None:
     for line in report.lines():
         click.echo(line)
+    from flows.lint import lint_paths
+
+    problems = lint_paths([str(path)])
+    if problems:
+        click.echo("\nflows lint:")
+        for problem in problems:
+            click.echo(f"  {problem}")
 
 
 @click.command("export-po", epilog=FLOW_HELP)
@@ -60,7 +67,7 @@ def import_po_command(flow: str, po_file: str, lang: str | None) -> None:
     except TranslationError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{path}:")
-    _report(report)
+    _report(report, path)
 
 
 @click.command("export-xlsx", epilog=FLOW_HELP)
@@ -94,7 +101,7 @@ def import_xlsx_command(flow: str, xlsx_file: str) -> None:
     except TranslationError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{path}:")
-    _report(report)
+    _report(report, path)
 
 
 TRANSLATION_COMMANDS = (export_po_command, import_po_command, export_xlsx_command, import_xlsx_command)

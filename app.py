@@ -65,9 +65,6 @@ def _register_rooms(app: Flask, services: Services) -> None:
 
     scheduling.init_app(app, services)
     init_public(app, services)
-    import dashboard
-
-    dashboard.init_app(app, services)
     import api
     from engage import privacy
 
@@ -76,6 +73,9 @@ def _register_rooms(app: Flask, services: Services) -> None:
     from engage import language_choice
 
     language_choice.init_app(app, services)
+    import dashboard
+
+    dashboard.init_app(app, services)
 
 
 def services_of(app: Flask) -> Services:
@@ -180,6 +180,11 @@ def _add_command_groups() -> None:
     from commands.officers import officers
 
     cli.add_command(officers)
+    from commands.qr import qr
+    from commands.telegram import telegram_poll, telegram_webhook
+
+    for command in (qr, telegram_poll, telegram_webhook):
+        cli.add_command(command)
 
 
 _add_command_groups()

@@ -268,3 +268,30 @@ def finish_update(services, accepted: Accepted, channel=None) -> None:
         channel.acknowledge_button(classified.callback_query_id, classified.chat_id,
                                    classified.keyboard_message_id, classified.button_label)
     services.conversations.process_inbound(accepted.row_id)
+
+
+def poll_updates(services, channel, *, timeout: int = 30, max_polls: int | None = None, stop=None) -> int:
+    """Long-poll getUpdates and feed each update through the webhook's path; return how many were handled.
+
+    The offset that tells Telegram to forget an update is only sent after the
+    update has been stored, so stopping at any moment loses nothing.
+    """
+    offset: int | None = None
+    polls = handled = 0
+    while (max_polls is None or polls < max_polls) and not (stop is not None and stop.is_set()):
+        updates = channel.get_updates(offset, timeout)
+        polls += 1
+        for update in updates:
+            try:
+                accepted = accept_update(services, update)
+            except (MalformedUpdate, UnknownUpdate) as exc:
+                log.warning("skipping a Telegram update: %s", exc)
+            else:
+                finish_update(services, accepted, channel)
+                handled += 1
+            if isinstance(update, dict) and isinstance(update.get("update_id"), int):
+                offset = update["update_id"] + 1
+    if offset is not None:
+        # Confirm the last batch so a restart does not fetch it again.
+        channel.get_updates(offset, 0)
+    return handled

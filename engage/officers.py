@@ -18,8 +18,21 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password, only here to spend the same time")
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the argon2 parameters (tests use argon2.profiles.CHEAPEST to stay fast)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    # Verified against when the email is unknown, so a wrong email costs the same time as a wrong password.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a real password, only here to spend the same time")
+    return _dummy_hash
 
 
 class OfficerError(ValueError):
@@ -121,7 +134,7 @@ def authenticate(s: Session, email: str, password: str, *, ip: str | None, now: 
     officer = s.scalar(select(Officer).where(Officer.email == email))
     ok = False
     try:
-        ok = _hasher.verify(officer.password_hash if officer else _DUMMY_HASH, password or "")
+        ok = _hasher.verify(officer.password_hash if officer else _dummy(), password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     if not (ok and officer is not None and officer.active):

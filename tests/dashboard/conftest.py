@@ -8,6 +8,9 @@ import pytest
 
 from engage.officers import create_officer
 from tests.conftest import LIBRARY
+from tests.support.dashboard import cheap_password_hashing
+
+_cheap_hashing = pytest.fixture(autouse=True)(cheap_password_hashing)
 
 PASSWORD = "correct horse battery staple"
 

@@ -71,3 +71,15 @@ def broadcast_message(s, broadcast_id: int, contact: Contact, address: Address, 
     s.add(row)
     s.flush()
     return row
+
+
+def cheap_password_hashing():
+    """Use argon2's cheapest parameters so tests spend no time hashing; yields, then restores the default."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from engage import officers
+
+    officers.use_hasher(PasswordHasher.from_parameters(CHEAPEST))
+    yield
+    officers.use_hasher(PasswordHasher())

@@ -1,0 +1,188 @@
+"""Signing in, roles, CSRF, session expiry, rate limits, and the audit log that cannot be changed."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engage.officers import record
+from store.models.officers import AuditLog, AuditLogIsAppendOnly, LoginAttempt, Officer
+from tests.dashboard.conftest import PASSWORD, csrf_token, sign_in
+
+
+def test_pages_need_sign_in(client, officers):
+    response = client.get("/dashboard/results")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=/dashboard/results")
+    assert client.post("/dashboard/broadcasts/new", data={}).status_code == 401
+
+
+def test_sign_in_and_out(client, officers, services):
+    response = sign_in(client, "officer")
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/"
+    home = client.get("/dashboard/")
+    assert home.status_code == 200 and "officer@harlow.gov.uk" in home.get_data(as_text=True)
+    token = csrf_token(home.get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/dashboard/").status_code == 302
+    with services.db.session() as s:
+        actions = s.scalars(select(AuditLog.action).order_by(AuditLog.id)).all()
+    assert actions[-2:] == ["officer.signed_in", "officer.signed_out"]
+
+
+def test_wrong_password_is_refused_with_one_message_for_both_mistakes(client, officers):
+    wrong_password = sign_in(client, "officer", password="not the password at all")
+    page = client.get("/login")
+    token = csrf_token(page.get_data(as_text=True))
+    unknown = client.post("/login", data={"email": "nobody@harlow.gov.uk", "password": PASSWORD, "csrf_token": token})
+    assert wrong_password.status_code == unknown.status_code == 401
+    assert "do not match an active account" in wrong_password.get_data(as_text=True)
+    assert "do not match an active account" in unknown.get_data(as_text=True)
+
+
+def test_next_only_follows_dashboard_paths(client, officers):
+    page = client.get("/login")
+    token = csrf_token(page.get_data(as_text=True))
+    response = client.post("/login", data={"email": "viewer@harlow.gov.uk", "password": PASSWORD,
+                                           "csrf_token": token, "next": "https://evil.example/steal"})
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(client, officers, clock, services):
+    for _ in range(5):
+        assert sign_in(client, "admin", password="wrong wrong wrong").status_code == 401
+    # The right password is refused while the lock lasts.
+    locked = sign_in(client, "admin")
+    assert locked.status_code == 429 and "wait 15 minutes" in locked.get_data(as_text=True)
+    clock.advance(minutes=16)
+    assert sign_in(client, "admin").status_code == 302
+    with services.db.session() as s:
+        assert s.scalar(select(func.count(LoginAttempt.id)).where(LoginAttempt.succeeded.is_(False))) == 6
+
+
+def test_failures_from_one_address_lock_every_account_from_it(client, officers):
+    for role in ("admin", "officer", "viewer", "admin", "officer"):
+        assert sign_in(client, role, password="wrong wrong wrong").status_code == 401
+    assert sign_in(client, "viewer").status_code == 429
+
+
+def test_a_form_without_a_csrf_token_is_refused(client, as_role, services):
+    as_role("admin")
+    response = client.post("/dashboard/accounts", data={"email": "new@harlow.gov.uk", "password": "x" * 14,
+                                                        "role": "viewer"})
+    assert response.status_code == 400
+    with services.db.session() as s:
+        assert s.scalar(select(Officer.id).where(Officer.email == "new@harlow.gov.uk")) is None
+
+
+def test_sign_in_itself_needs_the_csrf_token(client, officers):
+    response = client.post("/login", data={"email": "admin@harlow.gov.uk", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("method,path", [
+    ("get", "/dashboard/flows/edit"), ("post", "/dashboard/flows/edit"), ("get", "/dashboard/broadcasts/new"),
+    ("post", "/dashboard/broadcasts/new"), ("get", "/dashboard/updates/new"), ("post", "/dashboard/updates/1/send"),
+    ("get", "/dashboard/assisted"), ("get", "/dashboard/contacts"), ("get", "/dashboard/messages"),
+    ("get", "/dashboard/accounts"), ("post", "/dashboard/contacts/1/erase"),
+])
+def test_a_viewer_cannot_reach_officer_actions(client, as_role, method, path):
+    token = as_role("viewer")
+    response = getattr(client, method)(path, data={"csrf_token": token} if method == "post" else None)
+    assert response.status_code == 403
+
+
+def test_a_viewer_sees_results_and_no_officer_links(client, as_role):
+    as_role("viewer")
+    page = client.get("/dashboard/results/street-safety")
+    assert page.status_code == 200
+    nav = client.get("/dashboard/").get_data(as_text=True)
+    assert "/dashboard/contacts" not in nav and "/dashboard/accounts" not in nav
+
+
+def test_an_officer_cannot_manage_accounts(client, as_role):
+    as_role("officer")
+    assert client.get("/dashboard/accounts").status_code == 403
+
+
+def test_idle_sessions_end_after_thirty_minutes(client, as_role, clock):
+    as_role("officer")
+    clock.advance(minutes=29)
+    assert client.get("/dashboard/").status_code == 200
+    clock.advance(minutes=29)
+    assert client.get("/dashboard/").status_code == 200
+    clock.advance(minutes=31)
+    response = client.get("/dashboard/")
+    assert response.status_code == 302 and "expired=1" in response.headers["Location"]
+
+
+def test_sessions_end_eight_hours_after_sign_in_however_busy(client, as_role, clock):
+    as_role("officer")
+    for _ in range(16):
+        clock.advance(minutes=29)
+        assert client.get("/dashboard/").status_code == 200
+    clock.advance(minutes=29)
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_switching_an_account_off_ends_its_sessions(client, as_role, services, officers, clock):
+    as_role("officer")
+    with services.db.session() as s:
+        s.get(Officer, officers["officer"]).active = False
+    assert client.get("/dashboard/").status_code == 302
+
+
+def test_admin_creates_an_account_and_it_is_audited(client, as_role, services):
+    token = as_role("admin")
+    response = client.post("/dashboard/accounts", data={"email": "New.Person@Harlow.gov.uk", "password": "x" * 14,
+                                                        "role": "viewer", "csrf_token": token})
+    assert response.status_code == 302
+    with services.db.session() as s:
+        officer = s.scalar(select(Officer).where(Officer.email == "new.person@harlow.gov.uk"))
+        assert officer.role == "viewer" and officer.password_hash.startswith("$argon2id$")
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "officer.created", AuditLog.target_id == str(officer.id)))
+        assert entry.officer_email == "admin@harlow.gov.uk"
+
+
+def test_a_short_password_is_refused(client, as_role):
+    token = as_role("admin")
+    response = client.post("/dashboard/accounts", data={"email": "p@harlow.gov.uk", "password": "short",
+                                                        "role": "viewer", "csrf_token": token})
+    assert response.status_code == 422 and "at least 12 characters" in response.get_data(as_text=True)
+
+
+def test_the_audit_log_is_readable_and_has_no_route_to_change_it(client, as_role, app):
+    as_role("viewer")
+    page = client.get("/dashboard/audit")
+    assert page.status_code == 200 and "officer.signed_in" in page.get_data(as_text=True)
+    audit_rules = [r for r in app.url_map.iter_rules() if "audit" in r.rule]
+    assert {m for r in audit_rules for m in r.methods} <= {"GET", "HEAD", "OPTIONS"}
+    token = csrf_token(client.get("/dashboard/").get_data(as_text=True))
+    for method in ("post", "put", "delete", "patch"):
+        assert getattr(client, method)("/dashboard/audit", data={"csrf_token": token}).status_code == 405
+
+
+def test_audit_rows_cannot_be_updated_or_deleted_through_the_models(services, clock):
+    with services.db.session() as s:
+        row_id = record(s, None, "export.downloaded", clock.now(), summary="Exported results").id
+    with pytest.raises(AuditLogIsAppendOnly):
+        with services.db.session() as s:
+            s.get(AuditLog, row_id).summary = "Nothing to see"
+    with pytest.raises(AuditLogIsAppendOnly):
+        with services.db.session() as s:
+            s.delete(s.get(AuditLog, row_id))
+    with services.db.session() as s:
+        assert s.get(AuditLog, row_id).summary == "Exported results"
+
+
+def test_the_officers_command_creates_an_account_from_stdin(runner, services):
+    from app import cli
+
+    result = runner.invoke(cli, ["officers", "create", "Chief@Harlow.gov.uk", "--role", "admin", "--password-stdin"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "Created the admin account chief@harlow.gov.uk" in result.output
+    again = runner.invoke(cli, ["officers", "create", "chief@harlow.gov.uk", "--password-stdin"],
+                          input="a long enough password\n")
+    assert again.exit_code == 1 and "already exists" in again.output
+    listed = runner.invoke(cli, ["officers", "list"])
+    assert "chief@harlow.gov.uk\tadmin" in listed.output

@@ -30,9 +30,9 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.channel import SendResult
-from bot.render import CallbackAnswer, render_telegram
+from bot.render import render_telegram
 from locales import i18n, languages
-from store.models import Address, InboundMessage
+from store.models import Address
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,6 @@ CONFIG_RETRY_SECONDS = 300.0
 
 _ = i18n.N_
 CHOOSE_LANGUAGE = _("Which language would you like us to use?")
-LANGUAGE_SET = _("We will write to you in %(language)s from now on.")
-STALE_BUTTON = _("That button belongs to an earlier question. Please answer the latest message.")
-TEXT_ONLY = _("Sorry, we can only read text messages. Please type your answer.")
 
 # Raised by httpx before any byte of the request left this machine: safe to try again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -261,73 +258,6 @@ def record_chat_member_status(s: Session, chat_id: str, status: str) -> bool:
     return False
 
 
-# ----- words other than answers (registered on services.conversations.word_handlers) ---------
-
-
-def _inbound_payload(s: Session, turn) -> dict[str, Any]:
-    if turn.incoming.inbound_id is None:
-        return {}
-    row = s.get(InboundMessage, turn.incoming.inbound_id)
-    return dict(row.payload or {}) if row is not None else {}
-
-
-def handle_language_command(s: Session, turn) -> bool:
-    """Answer `/language` with a keyboard of the supported languages."""
-    if _inbound_payload(s, turn).get("command") != "language":
-        return False
-    turn.queue(language_menu_payload(turn.lang))
-    return True
-
-
-def handle_set_language(s: Session, turn) -> bool:
-    """Set the contact's language from a language button or the web chat's switcher."""
-    payload = _inbound_payload(s, turn)
-    code = payload.get("set_language")
-    if code is None:
-        return False
-    if languages.get(code) is None:
-        return True
-    turn.contact.language = code
-    turn.contact.updated_at = turn.now
-    if payload.get("start_flow"):
-        # The web chat restarts its flow in the new language; that is the confirmation.
-        return False
-    turn.say(i18n.gettext(code, LANGUAGE_SET, language=languages.native_name(code)))
-    return True
-
-
-def handle_stale_button(s: Session, turn) -> bool:
-    """Refuse a press on an earlier question's keyboard instead of taking it as the current answer."""
-    payload = _inbound_payload(s, turn)
-    if "button_run_id" not in payload:
-        return False
-    run = turn.active_run()
-    pressed = CallbackAnswer(int(payload["button_run_id"]), str(payload.get("button_step", "")))
-    if run is not None and run.id == pressed.run_id and run.current_step and pressed.is_for_step(run.current_step):
-        return False
-    turn.say(i18n.gettext(turn.lang, STALE_BUTTON))
-    return True
-
-
-def handle_non_text(s: Session, turn) -> bool:
-    """Ask for text when a resident sends a sticker, photo or voice note without words."""
-    if not _inbound_payload(s, turn).get("non_text"):
-        return False
-    turn.say(i18n.gettext(turn.lang, TEXT_ONLY))
-    return True
-
-
-WORD_HANDLERS = (handle_language_command, handle_set_language, handle_stale_button, handle_non_text)
-
-
-def register_word_handlers(services) -> None:
-    """Add the Telegram and web chat word handlers to the conversation service, once."""
-    handlers = services.conversations.word_handlers
-    for handler in WORD_HANDLERS:
-        if handler not in handlers:
-            handlers.append(handler)
-
-
 def build_channel(settings) -> TelegramChannel | None:
     """Return the Telegram channel when a token is configured, else None."""
     if not settings.telegram_token:
@@ -336,8 +266,7 @@ def build_channel(settings) -> TelegramChannel | None:
 
 
 def init_app(app, services) -> None:
-    """Add the word handlers and, when a token is configured, the Telegram channel."""
-    register_word_handlers(services)
+    """Add the Telegram channel when a token is configured."""
     channel = build_channel(services.settings)
     if channel is not None:
         services.extras["telegram"] = channel

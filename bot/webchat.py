@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.channel import SendResult
 from bot.render import render_web
 from locales import languages
-from store.models import Address, Answer, Contact, InboundMessage, OutboxMessage, Run
+from store.models import Address, Contact, InboundMessage, OutboxMessage, Run
 
 CHANNEL = "web"
 # Statuses of outbox rows the page shows: what the sender let through.
@@ -81,7 +81,6 @@ class ChatView:
     open_question: dict[str, Any] | None = None
     has_run: bool = False
     run_active: bool = False
-    answered_in_run: int = 0
 
     @property
     def last_council_id(self) -> int:
@@ -132,7 +131,6 @@ def chat_view(s: Session, token: str, flow_id: str) -> ChatView:
     if run is not None:
         view.has_run = True
         view.run_active = run.status == "active"
-        view.answered_in_run = len(s.scalars(select(Answer.id).where(Answer.run_id == run.id)).all())
     last = next((e for e in reversed(view.entries) if e.author == "council"), None)
     if (last is not None and last.question is not None and run is not None and view.run_active
             and last.question.get("run_id") == run.id and last.question.get("step_id") == run.current_step):
@@ -155,7 +153,4 @@ def label_for(question: dict[str, Any] | None, value: str) -> str | None:
 
 def init_app(app, services) -> None:
     """Make the web chat a channel of the sender."""
-    from bot.telegram import register_word_handlers
-
-    register_word_handlers(services)
     services.extras.setdefault("channels", {})[CHANNEL] = WebChatChannel()

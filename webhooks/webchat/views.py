@@ -222,7 +222,7 @@ def answer(flow_id: str):
 
 @bp.post("/chat/<flow_id>/language")
 def change_language(flow_id: str):
-    """Switch the resident's language; a flow not yet answered starts again in it."""
+    """Switch the resident's language and carry on in it."""
     flow = _flow_or_404(flow_id)
     preview = _preview_requested()
     token = _session_token()
@@ -233,11 +233,8 @@ def change_language(flow_id: str):
         validate_csrf(request.form.get("csrf_token"), time_limit=CSRF_TIME_LIMIT)
     except ValidationError:
         return redirect(_chat_url(flow.id, preview), code=303)
-    view = _read_view(token, flow.id)
-    payload: dict[str, Any] = {"set_language": code, "preview": preview}
-    if not view.has_run or (view.run_active and view.answered_in_run == 0):
-        payload["start_flow"] = flow.id
-    _store_and_process(token, str(uuid.uuid4()), None, payload)
+    # The open question is asked again in the new language (engage.language_choice.switch_to).
+    _store_and_process(token, str(uuid.uuid4()), None, {"set_language": code, "preview": preview})
     return redirect(_chat_url(flow.id, preview, lang=code), code=303)
 
 

@@ -221,6 +221,8 @@ def test_language_choice_sets_the_contacts_language(client, services, db, fake_t
     with db.session() as s:
         assert s.scalar(select(Contact.language)) == "cy"
     assert fake_telegram.fake.calls_of("answerCallbackQuery")
+    drain_outbox(services)
+    assert "Cymraeg" in fake_telegram.fake.sent_messages(RHIAN)[-1]["text"]
     # A keyword now starts the flow in Welsh.
     post_update(client, text_update(700003, int(RHIAN), "SAFE"))
     with db.session() as s:

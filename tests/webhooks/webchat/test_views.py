@@ -217,18 +217,23 @@ def test_the_browser_language_picks_welsh(client, db):
     assert "Pa mor ddiogel" in page
 
 
-def test_switching_language_before_answering_restarts_the_flow_in_that_language(client, db):
+def test_switching_language_asks_the_open_question_again_in_that_language(client, db, clock):
     page = open_chat(client)
+    clock.advance(seconds=1)
     response = client.post("/chat/street-safety/language", data={"csrf_token": field(page, "csrf_token"),
                                                                  "lang": "cy"})
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert '<html lang="cy" dir="ltr">' in page
+    assert "Cymraeg" in page
     assert re.findall(r'<button type="submit" name="choice" value="\w+" class="choice">([^<]+)<', page) == [
         "Diogel", "Anniogel", "Ddim yn siŵr"]
     with db.session() as s:
-        assert [r.status for r in s.scalars(select(Run).order_by(Run.id))] == ["ended", "active"]
-        assert s.scalar(select(Run.language).where(Run.status == "active")) == "cy"
+        run = s.scalar(select(Run))
+        assert (run.status, run.state["lang"], run.current_step) == ("active", "cy", "feel_safe")
+    clock.advance(seconds=1)
+    answer(client, page, choice="safe")
+    assert answers(db) == {"feel_safe": "safe"}
 
 
 # ----- preview and consent -------------------------------------------------------------------------------

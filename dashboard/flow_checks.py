@@ -5,7 +5,7 @@ The problems come back as (line, col, message) so the editor can show each one a
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,8 @@ def check_flow_source(text: str, name: str = "<upload>") -> tuple[Any | None, li
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"{getattr(flow, 'id', 'upload')}.yaml"
         path.write_text(text, encoding="utf-8")
-        problems = [_as_problem(p) for p in lint_paths([str(path)]) or []]
+        problems = [replace(_as_problem(p), path="") if str(getattr(p, "path", "")) == str(path) else _as_problem(p)
+                    for p in lint_paths([str(path)]) or []]
     return flow, problems
 
 

@@ -8,6 +8,7 @@ individual can be picked out.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ DIMENSIONS = FIELD_DIMENSIONS[:2] + ANSWER_DIMENSIONS + FIELD_DIMENSIONS[2:]
 # Runs an officer started to try a flow out; never counted.
 PREVIEW_STARTED_BY = "preview"
 UNKNOWN = "(not given)"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,28 @@ def _text_of(value: Any, lang: str = "en") -> str:
     return "" if value is None else str(value)
 
 
+def steps_of(flow) -> list[StepInfo]:
+    """Describe a loaded flow's steps, in file order, in its base language."""
+    base = flow.base_language
+    steps = []
+    for step in flow.steps:
+        choices = tuple((c.value, c.labels.get(base) or next(iter(c.labels.values()), c.value)) for c in step.choices)
+        if step.kind == "yes_no":
+            choices = (("true", "Yes"), ("false", "No"))
+        kind = {"scale": "number"}.get(step.kind, step.kind)
+        prompt = step.prompt.get(base) or next(iter(step.prompt.values()), "")
+        steps.append(StepInfo(step.id, prompt, kind, choices, step.save_to))
+    return steps
+
+
 def flow_steps(source: str) -> list[StepInfo]:
-    """Read the steps of a flow's YAML source, in order, with their English wording."""
+    """Read the steps of a flow's YAML source, in order, with their base-language wording."""
+    try:
+        from flows.loader import load_flow_text
+
+        return steps_of(load_flow_text(source, "<results>"))
+    except Exception:  # an old version the loader no longer accepts: read the YAML as plainly as we can
+        log.info("reading a stored flow version without the loader")
     try:
         data = YAML(typ="safe").load(source) or {}
     except YAMLError:

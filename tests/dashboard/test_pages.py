@@ -1,0 +1,271 @@
+"""Dashboard pages: escaping, results, representativeness, flow upload, exports, assisted entry, outreach."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timezone
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from store.models import Answer, OutboxMessage, Run
+from store.models.officers import AuditLog
+from tests.support.dashboard import respondent, run_with_answers
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
+BAD_FLOW = """id: bins
+title: Bin collections
+languages: [en]
+keywords: [BINS]
+steps:
+  - id: happy
+    ask:
+      en: Are you happy with bin collections?
+    choices:
+      - {value: happy, en: Happy}
+      - {value: unhappy, en: Not happy}
+    next:
+      default: nowhere
+"""
+
+
+def _answers(services, rows):
+    with services.db.session() as s:
+        for fields, answers in rows:
+            contact, _ = respondent(s, fields=fields)
+            run_with_answers(s, "street-safety", contact, answers, started=T0)
+
+
+def test_resident_text_is_shown_as_text_never_run(client, as_role, services):
+    attack = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    _answers(services, [({"ward": "<b>ward</b>"}, {"feel_safe": "unsafe", "where": attack})])
+    as_role("officer")
+    for path in ("/dashboard/results/street-safety", "/dashboard/results/street-safety?by=ward"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script>alert" not in html and "<img src=x" not in html
+    html = client.get("/dashboard/results/street-safety").get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    with services.db.session() as s:
+        contact_id = s.scalar(select(Answer.contact_id))
+    html = client.get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+def test_results_page_shows_counts_breakdown_free_text_and_funnel(client, as_role, services):
+    _answers(services, [({"age_band": "18_64"}, {"feel_safe": "safe", "age": "18_64"}),
+                        ({"age_band": "65_plus"}, {"feel_safe": "unsafe", "where": "Market Street", "age": "65_plus"}),
+                        ({"age_band": "65_plus"}, {"feel_safe": "unsafe", "where": "The underpass"})])
+    as_role("viewer")
+    html = client.get("/dashboard/results/street-safety?by=age_band").get_data(as_text=True)
+    feel_safe = html[html.index('data-step="feel_safe"'):]
+    feel_safe = feel_safe[:feel_safe.index("</table>")]
+    counts = dict(re.findall(r'<tr data-value="(\w+)"><td>[^<]+</td>\s*<td class="num">(\d+)</td>', feel_safe))
+    assert counts == {"safe": "1", "unsafe": "2", "unsure": "0"}
+    assert 'id="count-started">3<' in html
+    assert "Market Street" in html and "The underpass" in html
+    assert "By age_band" in html
+    searched = client.get("/dashboard/results/street-safety?q=market").get_data(as_text=True)
+    assert "Market Street" in searched and "The underpass" not in searched
+
+
+def test_representativeness_table_matches_a_hand_computed_example(client, as_role, services):
+    # 1 under 18, 7 aged 18-64, 2 aged 65+: shares 10%, 70%, 20% against 25.0, 59.6, 15.4 (sum 100).
+    rows = [({"age_band": "under_18"}, {"feel_safe": "safe"})]
+    rows += [({"age_band": "18_64"}, {"feel_safe": "safe"})] * 7
+    rows += [({"age_band": "65_plus"}, {"feel_safe": "unsafe"})] * 2
+    _answers(services, rows)
+    as_role("officer")
+    html = client.get("/dashboard/representativeness?flow=street-safety").get_data(as_text=True)
+    table = html[html.index('data-dimension="age_band"'):]
+    table = table[:table.index("</table>")]
+    cells = {key: re.findall(r'<td class="num">([^<]+)</td>', row)
+             for key, row in re.findall(r'<tr data-group="(\w+)"[^>]*>(.*?)</tr>', table, re.S)}
+    assert cells["under_18"] == ["1", "10.0%", "25.0%", "0.40"]
+    assert cells["18_64"] == ["7", "70.0%", "59.6%", "1.17"]
+    assert cells["65_plus"] == ["2", "20.0%", "15.4%", "1.30"]
+    assert re.search(r'<tr data-group="under_18" class="flagged">', table)
+    assert "Under-reached" in table and table.count("Under-reached") == 1
+    assert "Send a reminder to this group" in table
+    assert "Effective sample size (Kish)" in html
+
+
+def test_uploading_a_flow_shows_its_problem_at_its_line_then_publishes_when_fixed(client, as_role, services, app_config):
+    token = as_role("officer")
+    response = client.post("/dashboard/flows/edit", data={
+        "csrf_token": token, "action": "check", "file": (io.BytesIO(BAD_FLOW.encode()), "bins.yaml")},
+        content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'data-line="13"' in html and "Line 13" in html and "&#39;nowhere&#39; is not a step" in html
+    assert '<li id="line-13" class="has-problem">13</li>' in html
+    fixed = BAD_FLOW.replace("default: nowhere", "default: end")
+    checked = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "check", "source": fixed})
+    assert checked.status_code == 200 and "No problems found in bins" in checked.get_data(as_text=True)
+    published = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish", "source": fixed})
+    assert published.status_code == 302 and published.headers["Location"] == "/dashboard/flows/bins"
+    assert services.registry.get("bins") is not None
+    with open(f"{app_config['flows_dir']}/bins.yaml", encoding="utf-8") as fh:
+        assert fh.read() == fixed
+    detail = client.get("/dashboard/flows/bins").get_data(as_text=True)
+    assert "Version history" in detail and "admin" not in detail.split("Version history")[1][:50]
+    with services.db.session() as s:
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "flow.published"))
+        assert entry.target_id == "bins" and entry.officer_email == "officer@harlow.gov.uk"
+
+
+def test_a_flow_that_is_not_yaml_shows_the_yaml_error_line(client, as_role):
+    token = as_role("officer")
+    response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "check",
+                                                          "source": "id: x\nsteps: [\n  - id: a\n"})
+    assert response.status_code == 422 and "YAML:" in response.get_data(as_text=True)
+
+
+def test_publishing_a_flow_with_errors_is_refused(client, as_role, services):
+    token = as_role("officer")
+    response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish",
+                                                          "source": BAD_FLOW})
+    assert response.status_code == 422 and services.registry.get("bins") is None
+
+
+def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, services):
+    _answers(services, [({"ward": "mark_hall", "ethnicity": "white"}, {"feel_safe": "safe", "age": "18_64"}),
+                        ({"ward": "toddbrook"}, {"feel_safe": "unsafe", "where": "=HYPERLINK(\"x\")"})])
+    as_role("officer")
+    response = client.get("/dashboard/results/street-safety/export.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="street-safety-results-')
+    book = load_workbook(io.BytesIO(response.data))
+    rows = list(book["Results"].iter_rows(values_only=True))
+    header = rows[0]
+    assert header[:7] == ("run_id", "started_at", "finished_at", "status", "channel", "language", "assisted")
+    assert header[7:] == ("contact_id", "ward", "age_band", "tenure", "feel_safe", "where", "age")
+    assert len(rows) == 3
+    by_ward = {r[8]: r for r in rows[1:]}
+    assert by_ward["mark_hall"][11:] == ("safe", None, "18_64")
+    # A formula typed by a resident stays text.
+    assert by_ward["toddbrook"][12] == "'=HYPERLINK(\"x\")"
+    # Officers do not see special-category fields; admins would.
+    assert "ethnicity" not in header
+    assert "Representativeness" in book.sheetnames
+    with services.db.session() as s:
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "export.downloaded"))
+        assert entry.detail == {"what": "results", "format": "xlsx", "rows": 2}
+
+
+def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):
+    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
+    as_role("viewer")
+    body = client.get("/dashboard/results/street-safety/export.csv").data.decode("utf-8-sig")
+    header, row = body.strip().splitlines()
+    assert header == "run_id,started_at,finished_at,status,channel,language,assisted,feel_safe,where,age"
+    assert row.split(",")[7] == "safe"
+
+
+def test_representativeness_export_csv_is_audited(client, as_role, services):
+    _answers(services, [({"age_band": "18_64"}, {"feel_safe": "safe"})])
+    as_role("viewer")
+    body = client.get("/dashboard/representativeness/export.csv").data.decode("utf-8-sig")
+    assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
+    assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
+    with services.db.session() as s:
+        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "export.downloaded")) is not None
+
+
+def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, services):
+    token = as_role("officer")
+    started = client.post("/dashboard/assisted", data={"csrf_token": token, "flow_id": "street-safety",
+                                                       "language": "en"})
+    assert started.status_code == 302
+    session_url = started.headers["Location"]
+    page = client.get(session_url).get_data(as_text=True)
+    assert "How safe do you feel walking in your area after dark?" in page
+    client.post(session_url, data={"csrf_token": token, "choice": "unsafe"})
+    page = client.get(session_url).get_data(as_text=True)
+    assert "Which street or place feels least safe?" in page
+    client.post(session_url, data={"csrf_token": token, "text": "By the station"})
+    client.post(session_url, data={"csrf_token": token, "choice": "65_plus"})
+    page = client.get(session_url).get_data(as_text=True)
+    assert "Thank you" in page
+    with services.db.session() as s:
+        run = s.scalar(select(Run))
+        assert (run.channel, run.status) == ("assisted", "completed")
+        assert {a.step_id: (a.value, a.channel) for a in s.scalars(select(Answer))} == {
+            "feel_safe": ("unsafe", "assisted"), "where": ("By the station", "assisted"), "age": ("65_plus", "assisted")}
+        # Read out by the officer: nothing is left for a sender to send.
+        assert not s.scalars(select(OutboxMessage).where(OutboxMessage.status == "queued")).all()
+        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "assisted.started"))
+    results = client.get("/dashboard/results/street-safety").get_data(as_text=True)
+    assert "By the station" in results and "assisted" in results
+
+
+def test_broadcast_to_a_segment_now_queues_messages_and_is_audited(client, as_role, services):
+    from engage import segments
+
+    with services.db.session() as s:
+        for ward in ("netteswell", "netteswell", "toddbrook"):
+            respondent(s, fields={"ward": ward})
+        segment = segments.create_segment(s, "Netteswell", {"all": [{"field": "ward", "in": ["netteswell"]}]},
+                                          T0)
+        segment_id = segment.id
+    token = as_role("officer")
+    form = client.get("/dashboard/broadcasts/new").get_data(as_text=True)
+    assert "Netteswell – 2 residents" in form
+    response = client.post("/dashboard/broadcasts/new", data={
+        "csrf_token": token, "name": "Street lights", "segment_id": segment_id, "content": "message",
+        "text_en": "Have your say on street lights: text SAFE.", "schedule": "now"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "queued</span> 2" in detail
+    with services.db.session() as s:
+        actions = set(s.scalars(select(AuditLog.action)))
+    assert {"broadcast.created", "broadcast.sent"} <= actions
+
+
+def test_reminder_to_an_under_reached_group_prefills_the_segment(client, as_role, services):
+    with services.db.session() as s:
+        respondent(s, fields={"age_band": "under_18"})
+    as_role("officer")
+    page = client.get("/dashboard/broadcasts/new?field=age_band&value=under_18").get_data(as_text=True)
+    assert "A reminder to an under-reached group" in page and "1 resident" in page
+
+
+def test_you_said_we_did_written_previewed_and_sent(client, as_role, services):
+    _answers(services, [({}, {"feel_safe": "unsafe", "where": "Station Road", "age": "18_64"})])
+    token = as_role("officer")
+    response = client.post("/dashboard/updates/new", data={
+        "csrf_token": token, "flow_id": "street-safety", "title": "Street lights",
+        "said_en": "Most of you feel unsafe near the station.", "did_en": "We are adding 40 lights.",
+        "why_en": "Your answers showed where.", "said_cy": "", "did_cy": "", "why_cy": ""})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    detail_url = response.headers["Location"]
+    page = client.get(detail_url).get_data(as_text=True)
+    assert "We are adding 40 lights." in page and "SMS ·" in page
+    sent = client.post(detail_url + "/send", data={"csrf_token": token})
+    assert sent.status_code == 302
+    page = client.get(detail_url).get_data(as_text=True)
+    assert 'id="update-status">sent<' in page
+    with services.db.session() as s:
+        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "update.sent"))
+
+
+def test_message_log_explains_provider_errors(client, as_role, services):
+    from tests.support.dashboard import broadcast_message
+
+    with services.db.session() as s:
+        contact, address = respondent(s)
+        broadcast_message(s, 3, contact, address, at=T0, status="failed", error_code="21610")
+    as_role("officer")
+    html = client.get("/dashboard/messages?status=failed").get_data(as_text=True)
+    assert "21610" in html and "The resident texted STOP to their carrier" in html
+
+
+def test_every_page_renders_for_an_admin(client, as_role):
+    as_role("admin")
+    for path in ["/dashboard/", "/dashboard/flows", "/dashboard/flows/street-safety", "/dashboard/flows/edit",
+                 "/dashboard/flows/edit?flow=street-safety", "/dashboard/results",
+                 "/dashboard/representativeness", "/dashboard/broadcasts", "/dashboard/segments/new",
+                 "/dashboard/updates", "/dashboard/updates/new", "/dashboard/calendar", "/dashboard/contacts",
+                 "/dashboard/messages", "/dashboard/assisted", "/dashboard/audit", "/dashboard/accounts"]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store"

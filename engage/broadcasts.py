@@ -17,11 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from engage import segments
 from engage.fatigue import recent_bulk_counts
-from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
+from engage.outbox import PRIORITY_BULK
 from engage.quiet_hours import next_allowed_time
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
@@ -261,12 +262,18 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
     settings = services.settings
     result.in_segment += len(ids)
     keys = {cid: dedupe_key(broadcast_id, occurrence, cid) for cid in ids}
-    already = set(s.scalars(select(OutboxMessage.contact_id).where(OutboxMessage.dedupe_key.in_(keys.values()))))
-    contacts = {c.id: c for c in s.scalars(
-        select(Contact).where(Contact.id.in_(ids)).options(selectinload(Contact.groups)))}
-    addresses: dict[int, list[Address]] = {}
-    for address in s.scalars(select(Address).where(Address.contact_id.in_(ids))):
-        addresses.setdefault(address.contact_id, []).append(address)
+    wanted = set(ids)
+    already = _already_queued(s, broadcast_id, ids, keys)
+    # Plain rows, not ORM objects: a batch is 1,000 residents and most need only these columns.
+    contacts = {c.id: c for c in s.execute(
+        select(Contact.id, Contact.language, Contact.do_not_contact).where(_batch(Contact.id, ids)))
+        if c.id in wanted}
+    addresses: dict[int, list] = {}
+    for address in s.execute(select(Address.id, Address.contact_id, Address.channel, Address.consent,
+                                    Address.usable, Address.preferred, Address.last_inbound_at,
+                                    Address.created_at).where(_batch(Address.contact_id, ids))):
+        if address.contact_id in wanted:
+            addresses.setdefault(address.contact_id, []).append(address)
     fatigue = recent_bulk_counts(s, [cid for cid in ids if cid not in already], now, settings.fatigue_days)
     recently_done: set[int] = set()
     if flow is not None and getattr(flow, "restart_after_days", None):
@@ -279,6 +286,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "active")))
 
     rows: list[dict[str, Any]] = []
+    starts: list[tuple[int, int]] = []
     languages = flow.languages if flow is not None else list(texts)
     for cid in ids:
         if cid in already:
@@ -302,15 +310,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         if contact.language and contact.language not in languages:
             result.language_fallbacks += 1
         if flow is not None:
-            run = services.conversations.start_run(
-                s, contact, address, flow, started_by="broadcast", kind="broadcast", broadcast_id=broadcast_id,
-                dedupe_key=keys[cid], not_before=result.not_before)
-            if run is not None:
-                result.queued += 1
-                result.newly_queued += 1
-            else:
-                result.skipped["not_started"] += 1
-                result.eligible -= 1
+            starts.append((cid, address.id))
             continue
         lang = contact.language if contact.language in texts else base
         rows.append(dict(
@@ -321,9 +321,49 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             broadcast_id=broadcast_id, dedupe_key=keys[cid], attempts=0,
         ))
     if rows:
-        inserted = insert_ignoring_duplicates(s, OutboxMessage, rows, "dedupe_key")
+        s.execute(_insert_ignoring_keys(s), rows)
+        inserted = len(_already_queued(s, broadcast_id, ids, keys)) - len(already)
         result.queued += inserted
         result.newly_queued += inserted
+    if starts:
+        _start_runs(services, s, broadcast_id, starts, keys, flow, result)
+
+
+def _batch(column, ids: list[int]):
+    """Select a batch by id range when it is dense (short SQL), else by an IN list."""
+    if ids[-1] - ids[0] < 4 * len(ids):
+        return column.between(ids[0], ids[-1])
+    return column.in_(ids)
+
+
+def _already_queued(s: Session, broadcast_id: int, ids: list[int], keys: dict[int, str]) -> set[int]:
+    found = s.execute(select(OutboxMessage.contact_id, OutboxMessage.dedupe_key).where(
+        OutboxMessage.broadcast_id == broadcast_id, _batch(OutboxMessage.contact_id, ids)))
+    return {cid for cid, key in found if keys.get(cid) == key}
+
+
+def _insert_ignoring_keys(s: Session):
+    """Return an INSERT into the outbox that skips rows whose dedupe key exists (run as executemany)."""
+    module = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+
+
+def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int, int]], keys: dict[int, str],
+                flow, result: FiringResult) -> None:
+    """Start the flow for each chosen resident through the conversation service (first question queued)."""
+    contacts = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_([c for c, _ in starts]))
+                                           .options(selectinload(Contact.groups)))}
+    addresses = {a.id: a for a in s.scalars(select(Address).where(Address.id.in_([a for _, a in starts])))}
+    for cid, address_id in starts:
+        run = services.conversations.start_run(
+            s, contacts[cid], addresses[address_id], flow, started_by="broadcast", kind="broadcast",
+            broadcast_id=broadcast_id, dedupe_key=keys[cid], not_before=result.not_before)
+        if run is not None:
+            result.queued += 1
+            result.newly_queued += 1
+        else:
+            result.skipped["not_started"] += 1
+            result.eligible -= 1
 
 
 def _store_occurrence(s: Session, result: FiringResult, now: datetime) -> None:

@@ -73,8 +73,9 @@ def insert_ignoring_duplicates(session: Session, model, rows: list[dict[str, Any
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(model).values(rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
-    # Count the returned keys: psycopg reports rowcount -1 for INSERT ... ON CONFLICT.
-    stmt = stmt.returning(*model.__table__.primary_key.columns)
-    return len(session.execute(stmt).all())
+    table = model.__table__
+    stmt = module.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+    # Count the returned keys: psycopg reports rowcount -1 for INSERT ... ON CONFLICT. Passing the rows
+    # as parameters (not .values(rows)) lets SQLAlchemy batch them and reuse one compiled statement.
+    stmt = stmt.returning(*table.primary_key.columns)
+    return len(session.execute(stmt, rows).all())

@@ -139,7 +139,8 @@ def test_admin_creates_an_account_and_it_is_audited(client, as_role, services):
     with services.db.session() as s:
         officer = s.scalar(select(Officer).where(Officer.email == "new.person@harlow.gov.uk"))
         assert officer.role == "viewer" and officer.password_hash.startswith("$argon2id$")
-        entry = s.scalar(select(AuditLog).where(AuditLog.action == "officer.created", AuditLog.target_id == str(officer.id)))
+        entry = s.scalar(select(AuditLog).where(AuditLog.action == "officer.created",
+                                                AuditLog.target_id == str(officer.id)))
         assert entry.officer_email == "admin@harlow.gov.uk"
 
 

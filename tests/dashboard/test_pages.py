@@ -89,7 +89,8 @@ def test_representativeness_table_matches_a_hand_computed_example(client, as_rol
     assert "Effective sample size (Kish)" in html
 
 
-def test_uploading_a_flow_shows_its_problem_at_its_line_then_publishes_when_fixed(client, as_role, services, app_config):
+def test_uploading_a_flow_shows_its_problem_at_its_line_then_publishes_when_fixed(client, as_role, services,
+                                                                                  app_config):
     token = as_role("officer")
     response = client.post("/dashboard/flows/edit", data={
         "csrf_token": token, "action": "check", "file": (io.BytesIO(BAD_FLOW.encode()), "bins.yaml")},
@@ -190,7 +191,8 @@ def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, 
         run = s.scalar(select(Run))
         assert (run.channel, run.status) == ("assisted", "completed")
         assert {a.step_id: (a.value, a.channel) for a in s.scalars(select(Answer))} == {
-            "feel_safe": ("unsafe", "assisted"), "where": ("By the station", "assisted"), "age": ("65_plus", "assisted")}
+            "feel_safe": ("unsafe", "assisted"), "where": ("By the station", "assisted"),
+            "age": ("65_plus", "assisted")}
         # Read out by the officer: nothing is left for a sender to send.
         assert not s.scalars(select(OutboxMessage).where(OutboxMessage.status == "queued")).all()
         assert s.scalar(select(AuditLog.action).where(AuditLog.action == "assisted.started"))

@@ -48,7 +48,11 @@ def receive():
     channel = services.extras.get("telegram")
 
     def after_response() -> None:
-        finish_update(services, accepted, channel)
+        try:
+            finish_update(services, accepted, channel)
+        except Exception:
+            # The row stays pending; the inbound sweep tries it again.
+            log.exception("acting on Telegram update %s failed", accepted.classified.update_id)
 
     if current_app.testing:
         after_response()

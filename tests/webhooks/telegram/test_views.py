@@ -1,6 +1,8 @@
 """POST /webhooks/telegram: the secret, storing once, and one test per Update fixture."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import func, select
 
 from store.models import (
@@ -100,10 +102,8 @@ def test_callback_query_records_the_choice_and_clears_the_keyboard(client, servi
     start_street_safety(client, services)
     with db.session() as s:
         run_id = s.scalar(select(Run.id))
-    update = fixture("callback_query")
-    update["callback_query"]["data"] = f"a:{run_id}:feel_safe:unsafe"
-    update["callback_query"]["message"]["reply_markup"]["inline_keyboard"][1][0]["callback_data"] = \
-        update["callback_query"]["data"]
+    # The fixture's buttons belong to run 1; point them at this test's run.
+    update = json.loads(json.dumps(fixture("callback_query")).replace("a:1:", f"a:{run_id}:"))
     assert post_update(client, update).status_code == 200
     with db.session() as s:
         answer = s.scalar(select(Answer))
@@ -279,3 +279,20 @@ def test_a_welsh_speaker_gets_welsh_without_asking(client, services, db, fake_te
     drain_outbox(services)
     [sent] = fake_telegram.fake.sent_messages("5550003333")
     assert sent["text"].startswith("Pa mor ddiogel")
+
+
+def test_outside_tests_the_update_is_processed_after_the_response(app_config, db, fake_telegram):
+    from app import create_app
+
+    app = create_app({**app_config, "testing": False, "sandbox": False})
+    try:
+        response = post_update(app.test_client(), fixture("text_message"))
+        assert response.status_code == 200
+        with db.session() as s:
+            assert s.scalar(select(InboundMessage.status)) == "pending"
+        response.close()  # the WSGI server closes the response once it is sent
+        with db.session() as s:
+            assert s.scalar(select(InboundMessage.status)) == "processed"
+            assert s.scalar(select(Run.flow_id)) == "street-safety"
+    finally:
+        app.extensions["outreach"].extras["telegram"].close()

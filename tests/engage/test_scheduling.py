@@ -1,0 +1,172 @@
+"""The scheduler: jobs in our database, a restart sends nothing twice, periodic jobs, one leader on PostgreSQL."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from engage import scheduling
+from engage.broadcasts import create_broadcast
+from engage.scheduling import (
+    Leadership,
+    end_runs_of_closed_consultations,
+    expire_runs,
+    start_scheduler,
+    sync_broadcast_jobs,
+)
+from engage.segments import create_segment
+from store.models import OutboxMessage, Run
+from store.models.outreach import Broadcast, BroadcastOccurrence
+from tests.conftest import DEFAULT_NOW
+from tests.support.outreach import engage_services, make_contact, make_run
+
+UTC = timezone.utc
+
+
+@pytest.fixture
+def services(db, clock, app_config):
+    built = engage_services(db, clock, app_config)
+    yield built
+    scheduler = built.extras.pop("scheduler", None)
+    if scheduler is not None and scheduler.running:
+        scheduler.shutdown(wait=False)
+    # The job table is APScheduler's own, outside our models: empty it too.
+    if inspect(db.engine).has_table(scheduling.JOBS_TABLE):
+        with db.engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {scheduling.JOBS_TABLE}"))
+
+
+def once_broadcast(services, send_at: datetime) -> int:
+    with services.db.session() as s:
+        segment = create_segment(s, "everyone", {"all": []}, services.clock.now())
+        return create_broadcast(s, name="soon", segment=segment, now=services.clock.now() - timedelta(days=1),
+                                tz="Europe/London", texts={"en": "Hello"}, schedule="once", send_at=send_at).id
+
+
+def wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def fired(db, broadcast_id: int) -> bool:
+    with db.session() as s:
+        return s.scalar(select(BroadcastOccurrence.id).where(BroadcastOccurrence.broadcast_id == broadcast_id)) \
+            is not None
+
+
+def outbox_count(db) -> int:
+    with db.session() as s:
+        return len(s.scalars(select(OutboxMessage.id)).all())
+
+
+def test_a_due_broadcast_fires_once_and_a_restart_sends_nothing_again(services, db, clock):
+    clock.set(datetime.now(UTC))  # APScheduler runs on the real clock
+    with db.session() as s:
+        make_contact(s)
+        make_contact(s)
+    broadcast_id = once_broadcast(services, datetime.now(UTC) + timedelta(seconds=0.3))
+    start_scheduler(services, periodic=False)
+    assert wait_for(lambda: fired(db, broadcast_id))
+    services.extras["scheduler"].shutdown(wait=True)
+    start_scheduler(services, periodic=False)
+    assert services.extras["scheduler"].get_job(scheduling.broadcast_job_id(broadcast_id)) is None
+    scheduling.broadcast_job(broadcast_id)  # even a stray second firing queues nothing new
+    assert outbox_count(db) == 2
+    with db.session() as s:
+        assert s.get(Broadcast, broadcast_id).status == "sent"
+
+
+def test_a_schedule_missed_while_down_fires_once_on_return(services, db, clock):
+    clock.set(datetime.now(UTC))
+    with db.session() as s:
+        make_contact(s)
+    broadcast_id = once_broadcast(services, datetime.now(UTC) + timedelta(seconds=0.2))
+    scheduler = start_scheduler(services, periodic=False)
+    scheduler.shutdown(wait=True)  # the service goes down before the time comes
+    assert not fired(db, broadcast_id)
+    time.sleep(0.3)
+    restarted = start_scheduler(services, periodic=False)  # the job was kept in our database
+    assert wait_for(lambda: fired(db, broadcast_id))
+    assert outbox_count(db) == 1
+    assert restarted.get_job(scheduling.broadcast_job_id(broadcast_id)) is None
+
+
+def test_sync_adds_jobs_for_scheduled_broadcasts_and_drops_cancelled_ones(services, db):
+    later = DEFAULT_NOW + timedelta(days=3)
+    broadcast_id = once_broadcast(services, later)
+    scheduler = start_scheduler(services, periodic=True)
+    job = scheduler.get_job(scheduling.broadcast_job_id(broadcast_id))
+    assert job.next_run_time == later
+    assert {j.id for j in scheduler.get_jobs()} >= {"outreach:sync", "outreach:reminders", "outreach:expire-runs",
+                                                     "outreach:close-consultations"}
+    assert job.misfire_grace_time == scheduling.DEFAULT_MISFIRE_GRACE_SECONDS and job.coalesce is True
+    with db.session() as s:
+        s.get(Broadcast, broadcast_id).status = "cancelled"
+    sync_broadcast_jobs(services, scheduler)
+    assert scheduler.get_job(scheduling.broadcast_job_id(broadcast_id)) is None
+
+
+def test_recurring_broadcast_gets_a_cron_job_on_the_council_clock(services, db):
+    with db.session() as s:
+        segment = create_segment(s, "everyone", {"all": []}, DEFAULT_NOW)
+        broadcast_id = create_broadcast(s, name="monthly", segment=segment, now=DEFAULT_NOW, tz="Europe/London",
+                                        texts={"en": "Hi"}, schedule="cron", cron="0 10 1-7 * mon").id
+    scheduler = start_scheduler(services, periodic=False)
+    job = scheduler.get_job(scheduling.broadcast_job_id(broadcast_id))
+    assert job.trigger.get_next_fire_time(None, datetime(2026, 12, 2, tzinfo=UTC)) == \
+        datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+
+
+def test_expire_job_ends_runs_past_their_time(services, db, clock):
+    with db.session() as s:
+        contact = make_contact(s)
+        stale = make_run(s, contact, "street-safety", "active", DEFAULT_NOW - timedelta(days=3))
+        stale.expires_at = DEFAULT_NOW - timedelta(hours=1)
+        fresh = make_run(s, make_contact(s), "street-safety", "active", DEFAULT_NOW)
+        fresh.expires_at = DEFAULT_NOW + timedelta(hours=47)
+        ids = stale.id, fresh.id
+    assert expire_runs(services) == 1
+    with db.session() as s:
+        assert [s.get(Run, i).status for i in ids] == ["expired", "active"]
+
+
+def test_closing_job_ends_open_runs_of_closed_consultations(services, db, clock):
+    with db.session() as s:
+        closed = make_run(s, make_contact(s), "crime-perception", "active", DEFAULT_NOW - timedelta(days=50))
+        still_open = make_run(s, make_contact(s), "street-safety", "active", DEFAULT_NOW)
+        ids = closed.id, still_open.id
+    assert end_runs_of_closed_consultations(services) == 1
+    with db.session() as s:
+        assert [s.get(Run, i).status for i in ids] == ["ended", "active"]
+
+
+def test_the_scheduler_loop_is_registered_for_both_modes(app_config, db, clock):
+    from engage.scheduling import init_app, scheduler_loop
+
+    built = engage_services(db, clock, app_config)
+    init_app(None, built)
+    assert built.loops["scheduler"] is scheduler_loop
+
+
+def test_only_one_scheduler_leads_on_postgresql(db):
+    first, second = Leadership(db), Leadership(db)
+    if not db.is_postgres:
+        # Embedded SQLite is one process: there is nobody to elect against.
+        assert first.acquire() and second.acquire()
+        return
+    try:
+        assert first.acquire() is True
+        assert second.acquire() is False
+        assert first.alive()
+        first.release()
+        assert second.acquire() is True
+        assert first.acquire() is False
+    finally:
+        first.release()
+        second.release()

@@ -52,7 +52,8 @@ class TokenBucket:
         self._refill()
         # A cost above the capacity (a 12-part SMS) needs a full bucket, then goes into debt.
         needed = min(cost, self.capacity)
-        return 0.0 if self.tokens >= needed else (needed - self.tokens) / self.rate
+        # A shortfall below a billionth of a token is rounding, not a reason to wait (it would never end).
+        return 0.0 if self.tokens >= needed - 1e-9 else (needed - self.tokens) / self.rate
 
     def take(self, cost: float = 1.0) -> None:
         self._refill()

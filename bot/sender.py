@@ -245,13 +245,20 @@ class OutboxSender:
         """Claim one batch and send it; return how many rows were claimed."""
         claimed = claim_due_messages(self.db, self.clock.now(), limit or self.policy.batch, self.channels,
                                      quiet=self.quiet)
+        closed: set[tuple[str, str]] = set()
         for position, message in enumerate(claimed):
+            if (message.channel, message.address) in closed:
+                # The address opted out or proved unusable earlier in this batch: the next claim skips it.
+                self._release([message.id])
+                continue
             self._wait_for_token(message, stop)
             if stop is not None and stop.is_set():
                 # Stopping: hand the rest back untouched rather than leave them to become unknown.
                 self._release([m.id for m in claimed[position:]])
                 break
-            self.send_one(message)
+            result = self.send_one(message)
+            if result.opted_out or result.address_unusable:
+                closed.add((message.channel, message.address))
         return len(claimed)
 
     def _wait_for_token(self, message: ClaimedMessage, stop: threading.Event | None) -> None:
@@ -260,8 +267,8 @@ class OutboxSender:
         cost = cost_of(message.payload, message.language) if cost_of else 1
         self.limiter.acquire(message.channel, message.address, cost, stop)
 
-    def send_one(self, message: ClaimedMessage) -> str:
-        """Call the channel for one claimed row and record the result; return the row's new status."""
+    def send_one(self, message: ClaimedMessage) -> SendResult:
+        """Call the channel for one claimed row, record the result and return it."""
         channel = self.channels[message.channel]
         try:
             if _takes_outbox_id(channel):
@@ -272,7 +279,8 @@ class OutboxSender:
             # The call may have gone out before the adapter failed: unknown, not retried.
             log.exception("channel %s raised while sending outbox row %s", message.channel, message.id)
             result = SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
-        return record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
+        record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
+        return result
 
     def _release(self, ids: list[int]) -> None:
         with self.db.session() as s:

@@ -298,7 +298,8 @@ class TwilioServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
     def start(self) -> "TwilioServer":
-        self._thread = threading.Thread(target=self.serve_forever, name="fake-twilio", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-twilio", daemon=True)
         self._thread.start()
         return self
 

@@ -30,16 +30,32 @@ class TranslationError(ValueError):
     """A translation file or flow file cannot be used as given; the message says why."""
 
 
+# Keys whose value may be one plain string, the base-language text (`ask: How old are you?`).
+_TEXT_KEYS = frozenset({"ask", "say", "easy_read"})
+# Mappings whose plain-string values are texts: yes_no: {yes: ..., no: ...}, labels: {1: ..., 5: ...}.
+_TEXT_MAPS = frozenset({"yes_no", "labels"})
+
+
 @dataclass
 class FlowText:
-    """One translatable text of a flow: where it sits, its line, and the mapping holding its languages."""
+    """One translatable text of a flow: where it sits, its line, and the mapping holding its languages.
+
+    A text written as one plain string has no mapping yet: `parent[key]` is the base text, and the
+    first translation turns it into `{base: ..., lang: ...}`.
+    """
 
     context: str
     line: int
-    holder: CommentedMap
+    holder: CommentedMap | None
+    parent: CommentedMap | None = None
+    key: object = None
+    base: str = ""
 
     def get(self, lang: str) -> str | None:
-        value = self.holder.get(lang)
+        if self.holder is None:
+            value = self.parent[self.key] if lang == self.base else None
+        else:
+            value = self.holder.get(lang)
         return value if isinstance(value, str) and value.strip() else None
 
 
@@ -121,6 +137,10 @@ class FlowDocument:
 
     def set_translation(self, text: FlowText, lang: str, value: str) -> None:
         """Put a translation in its place: replaced where it was, else after the holder's last language."""
+        if text.holder is None:
+            text.holder = CommentedMap([(self.base_language, text.parent[text.key]), (lang, value)])
+            text.parent[text.key] = text.holder
+            return
         if lang in text.holder:
             text.holder[lang] = value
             return
@@ -153,9 +173,14 @@ class FlowDocument:
 def _walk(node, path: list[str], base: str, known: set[str]) -> Iterator[FlowText]:
     if isinstance(node, CommentedMap):
         if isinstance(node.get(base), str):
-            yield FlowText(".".join(path), node.lc.line + 1, node)
+            # A mapping made by an earlier translation in this session has no line yet.
+            yield FlowText(".".join(path), node.lc.line + 1 if node.lc.line is not None else 0, node)
         for key, value in node.items():
             if key in known or key in _SKIP_KEYS:
+                continue
+            if isinstance(value, str) and path and (key in _TEXT_KEYS or (path[-1] in _TEXT_MAPS)):
+                line = node.lc.value(key)[0] + 1
+                yield FlowText(".".join([*path, str(key)]), line, None, parent=node, key=key, base=base)
                 continue
             # Steps are named by their id alone: `feel_safe.ask`, not `steps.0.ask`.
             sub = path if key == "steps" and not path else [*path, str(key)]

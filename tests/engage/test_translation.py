@@ -252,3 +252,57 @@ def test_cli_xlsx_commands(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["flows", "import-xlsx", str(path), "t.xlsx"])
     assert result.exit_code == 0, result.output
     assert "0 translation(s) written" in result.output
+
+
+PLAIN_FLOW = """\
+# A one-language flow written with plain strings.
+id: plain
+title: Plain
+languages: [en]
+keywords: [PLAIN]
+steps:
+  - id: rate
+    ask: How do you rate the bins?   # the main question
+    scale:
+      min: 1
+      max: 5
+      labels: {1: Very poor, 5: Very good}
+  - id: again
+    ask: Would you use it again?
+    yes_no: {yes: Yes please, no: No thanks}
+  - id: bye
+    say: Thanks!
+"""
+WELSH = {"rate.ask": "Sut ydych chi'n graddio'r biniau?", "rate.scale.labels.1": "Gwael iawn",
+         "rate.scale.labels.5": "Da iawn", "again.ask": "Fyddech chi'n ei ddefnyddio eto?",
+         "again.yes_no.yes": "Byddwn", "again.yes_no.no": "Na fyddwn", "bye.say": "Diolch!"}
+
+
+def test_texts_written_as_plain_strings_become_one_text_per_language(tmp_path):
+    path = tmp_path / "plain.yaml"
+    path.write_text(PLAIN_FLOW, encoding="utf-8")
+    assert [m.context for m in export_po(path, "cy") if m.id] == list(WELSH)
+    po = exported(path, "cy", tmp_path)
+    translate(po, po, WELSH)
+
+    report = import_po(path, po)
+
+    assert report.missing == {"cy": []}
+    text = path.read_text(encoding="utf-8")
+    assert "# the main question" in text
+    assert "# A one-language flow written with plain strings." in text
+    flow = load_flow(path)
+    assert flow.languages == ["en", "cy"]
+    assert flow.text(flow.step("rate"), "cy") == "Sut ydych chi'n graddio'r biniau?"
+    assert flow.text(flow.step("rate"), "en") == "How do you rate the bins?"
+    assert flow.step("rate").labels[5] == {"en": "Very good", "cy": "Da iawn"}
+    assert flow.step("again").yes_no_labels["no"] == {"en": "No thanks", "cy": "Na fyddwn"}
+
+
+@pytest.mark.parametrize("path", sorted(LIBRARY.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_text_the_engine_can_show_is_exported_once(path):
+    from engage.translation import FlowDocument
+
+    contexts = [text.context for text in FlowDocument(path).texts()]
+    assert len(contexts) == len(set(contexts))
+    assert len(contexts) == len(list(load_flow(path).texts()))

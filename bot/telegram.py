@@ -1,8 +1,9 @@
-"""The Telegram channel: python-telegram-bot (async) driven from the sender's thread, errors mapped for the sender.
+"""The Telegram channel: python-telegram-bot (async) driven from plain threads, errors mapped for the sender.
 
-Each thread that uses the channel gets its own event loop and its own `telegram.Bot`
-(an httpx client belongs to the loop it was made on), so the sender thread and
-the webhook's after-response work never share a loop.
+The channel owns one private event loop, running in its own thread, and one
+`telegram.Bot` on it (an httpx client belongs to the loop it was made on). The
+sender thread and the webhook's after-response work hand calls to that loop
+and wait for the result, so no thread ever makes a loop or a client of its own.
 """
 from __future__ import annotations
 
@@ -133,11 +134,13 @@ class TelegramChannel:
         self.base_url = bot_base_url(api_url)
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._opened: list[tuple[asyncio.AbstractEventLoop, Bot]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._bot: Bot | None = None
+        self._ready = False
 
-    # ----- one loop and one Bot per thread --------------------------------------------------
+    # ----- one private event loop, in its own thread ----------------------------------------------
 
     def _new_bot(self) -> Bot:
         def request(read_timeout: float) -> HTTPXRequest:
@@ -148,31 +151,49 @@ class TelegramChannel:
         return Bot(self.token, base_url=self.base_url, request=request(self.read_timeout),
                    get_updates_request=request(self.read_timeout + 60))
 
+    def _start_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="telegram-loop", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    async def _ready_bot(self) -> Bot:
+        # Runs on the loop's thread only, so no lock is needed around the first getMe.
+        if self._bot is None:
+            self._bot = self._new_bot()
+        if not self._ready:
+            await self._bot.initialize()
+            self._ready = True
+        return self._bot
+
     def _run(self, call: Callable[[Bot], Awaitable[T]]) -> T:
-        """Run one Bot call on this thread's private loop, initialising the Bot first."""
-        state = self._local
-        if getattr(state, "loop", None) is None:
-            state.loop = asyncio.new_event_loop()
-            state.bot = self._new_bot()
-            state.ready = False
-            with self._lock:
-                self._opened.append((state.loop, state.bot))
-        if not state.ready:
-            state.loop.run_until_complete(state.bot.initialize())
-            state.ready = True
-        return state.loop.run_until_complete(call(state.bot))
+        """Run one Bot call on the channel's loop and wait for it; any thread may call this."""
+
+        async def run() -> T:
+            return await call(await self._ready_bot())
+
+        return asyncio.run_coroutine_threadsafe(run(), self._start_loop()).result()
 
     def close(self) -> None:
-        """Close every thread's Bot and loop; call once the threads using the channel have stopped."""
+        """Shut the Bot's HTTP clients and stop the loop's thread."""
         with self._lock:
-            opened, self._opened = self._opened, []
-        for loop, bot in opened:
+            loop, thread, bot = self._loop, self._thread, self._bot
+            self._loop = self._thread = self._bot = None
+            self._ready = False
+        if loop is None:
+            return
+        if bot is not None:
             try:
-                loop.run_until_complete(bot.shutdown())
+                asyncio.run_coroutine_threadsafe(bot.shutdown(), loop).result(timeout=5)
             except Exception:  # noqa: BLE001 - closing is best effort
-                log.debug("closing a Telegram client failed", exc_info=True)
-            loop.close()
-        self._local = threading.local()
+                log.debug("closing the Telegram client failed", exc_info=True)
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(5)
+        loop.close()
 
     # ----- the Channel protocol -------------------------------------------------------------
 
@@ -197,10 +218,8 @@ class TelegramChannel:
         return SendResult("sent", provider_id=str(message.message_id))
 
     def _ensure_ready(self) -> None:
-        state = self._local
-        if getattr(state, "ready", False):
-            return
-        self._run(lambda bot: asyncio.sleep(0))
+        if not self._ready:
+            self._run(lambda bot: asyncio.sleep(0))
 
     # ----- other Bot API calls ---------------------------------------------------------------
 

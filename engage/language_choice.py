@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engage.keywords import KeywordTable, normalise
@@ -18,6 +20,7 @@ from flows import engine
 from flows.events import MessageSaid
 from locales import i18n
 from locales.languages import BASE_LANGUAGE, LANGUAGES, native_name
+from store.models import OutboxMessage
 
 _ = i18n.N_
 # The same message the Telegram language buttons confirm with.
@@ -115,6 +118,17 @@ def bilingual_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, s
     :param settings: Settings; `welsh_first` (OUTREACH_WELSH_FIRST=1) turns Wales mode on.
     """
     return choose_text(texts_by_lang, contact_lang, settings, base)[1]
+
+
+def language_fallbacks(session: Session, since: datetime | None = None) -> dict[tuple[str, str], int]:
+    """Count messages sent in a flow's base language to residents who wanted another, by (flow, language)."""
+    wanted = OutboxMessage.payload["fallback_from"].as_string()
+    flow_id = OutboxMessage.payload["flow_id"].as_string()
+    stmt = (select(flow_id, wanted, func.count()).where(wanted.is_not(None))
+            .group_by(flow_id, wanted))
+    if since is not None:
+        stmt = stmt.where(OutboxMessage.created_at >= since)
+    return {(flow, lang): count for flow, lang, count in session.execute(stmt) if flow and lang}
 
 
 def init_app(app, services) -> None:

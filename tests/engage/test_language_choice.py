@@ -173,3 +173,20 @@ def test_bilingual_text_in_wales_mode_puts_welsh_first_when_the_preference_is_un
     assert bilingual_text(texts, "pl", wales) == "The park reopens on Monday."
     assert bilingual_text(texts, None, Settings()) == "The park reopens on Monday."
     assert bilingual_text({"en": "Only English."}, None, wales) == "Only English."
+
+
+def test_fallbacks_are_counted_per_flow_and_language(services, db, clock):
+    from datetime import timedelta
+
+    from engage.language_choice import language_fallbacks
+
+    add_test_flow(services, "park-survey")
+    text_in(services, "POLSKI", address="+447700900301")
+    text_in(services, "SAFE", address="+447700900301")  # street-safety has no Polish
+    text_in(services, "1", address="+447700900301")
+    text_in(services, "ROMANA", address="+447700900302")
+    text_in(services, "PARK", address="+447700900302")  # park-survey has no Romanian
+    text_in(services, "PARK", address="+447700900303")  # English: no fallback
+    with db.session() as s:
+        assert language_fallbacks(s) == {("street-safety", "pl"): 2, ("park-survey", "ro"): 1}
+        assert language_fallbacks(s, since=clock.now() + timedelta(seconds=1)) == {}

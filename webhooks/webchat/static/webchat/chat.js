@@ -42,6 +42,16 @@
     }
   }
 
+  // Fall back to the plain post, keeping which button was pressed (form.submit() would drop it).
+  function plainPost(form, submitter) {
+    if (submitter && submitter.name) {
+      var pressed = document.createElement("input");
+      pressed.type = "hidden"; pressed.name = submitter.name; pressed.value = submitter.value;
+      form.appendChild(pressed);
+    }
+    form.submit();
+  }
+
   function send(form, submitter) {
     var data = new FormData(form);
     var body = {message_id: data.get("message_id"), after: lastId};
@@ -73,10 +83,10 @@
       return response.json().then(function (json) { return {ok: response.ok, json: json}; });
     }).then(function (result) {
       busy = false;
-      if (!result.ok) { form.submit(); return; }  // let the server show the error the plain way
+      if (!result.ok) { plainPost(form, submitter); return; }  // let the server show the error the plain way
       if (result.json.stored) { addOwn(shown); }
       apply(result.json, true);
-    }).catch(function () { busy = false; form.submit(); });
+    }).catch(function () { busy = false; plainPost(form, submitter); });
   }
 
   function bind() {

@@ -123,3 +123,32 @@ def test_shipped_catalogs_carry_the_right_plural_rule_and_compile(lang):
     text = i18n.gettext(lang, STOPPED, council="Harlow Council")
     assert "Harlow Council" in text
     assert text != STOPPED % {"council": "Harlow Council"}
+
+
+def test_consent_and_switch_words_are_never_ordinary_answers():
+    """A STOP word that is also a yes/no, number or skip word would opt residents out by accident."""
+    from engage.keywords import normalise
+    from flows import matching
+
+    answers = set()
+    for table in (matching.YES_WORDS, matching.NO_WORDS, matching.SKIP_WORDS):
+        answers |= {normalise(word) for words in table.values() for word in words}
+    answers |= {normalise(word) for words in matching.NUMBER_WORDS.values() for word in words}
+    special = {}
+    for language in BY_CODE.values():
+        for kind, words in (("stop", language.stop_words), ("start", language.start_words),
+                            ("help", language.help_words), ("switch", language.switch_words)):
+            for word in words:
+                special[normalise(word)] = (kind, language.code)
+    assert not answers & set(special), {word: special[word] for word in answers & set(special)}
+
+
+def test_consent_words_do_not_clash_with_the_library_flows_keywords():
+    from engage.keywords import normalise
+    from flows.loader import load_flows_dir
+
+    flows, _problems = load_flows_dir(ROOT / "flows" / "library")
+    keywords = {normalise(k) for flow in flows.values() for k in flow.keywords}
+    words = {normalise(w) for lang in BY_CODE.values()
+             for w in (*lang.stop_words, *lang.start_words, *lang.help_words, *lang.switch_words)}
+    assert not keywords & words

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -65,7 +66,24 @@ def authenticate():
         if row is None:
             raise ApiError(401, "unauthorized", "the token is not valid or was revoked")
         g.api_token_id, g.api_scope = row.id, row.scope
+    _refuse_unknown_query_parameters()
     return None
+
+
+def _refuse_unknown_query_parameters() -> None:
+    """Answer 422 for a query parameter the OpenAPI document does not list: a typo must not widen a query."""
+    if request.url_rule is None:
+        return
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", request.url_rule.rule)[len(bp.url_prefix):]
+    item = current_app.extensions["outreach_api_spec"]["paths"].get(path)
+    operation = (item or {}).get(request.method.lower())
+    if operation is None:
+        return
+    known = {p["name"] for p in item.get("parameters", []) + operation.get("parameters", []) if p["in"] == "query"}
+    for name in request.args:
+        if name not in known:
+            raise invalid(name, f"unknown query parameter '{name}'"
+                          + (f"; this call takes {', '.join(sorted(known))}" if known else ""))
 
 
 def needs(scope: str):

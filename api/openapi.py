@@ -271,6 +271,8 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
                 continue
             operation.setdefault("security", READ)
             operation["responses"].setdefault("401", {"$ref": "#/components/responses/E401"})
+            # Any call answers 422 to a query parameter it does not know.
+            operation["responses"].setdefault("422", {"$ref": "#/components/responses/E422"})
     return {
         "openapi": "3.1.0",
         "info": {"title": "Outreach API", "version": "1",

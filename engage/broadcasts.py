@@ -145,13 +145,15 @@ def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
     if broadcast.schedule != "cron":
         return "once"
     trigger = cron_trigger(broadcast.cron, tz)
-    # Walk forward from a little before the last plausible firing; schedules are at most monthly-ish.
-    moment = now - timedelta(days=400)
     latest = None
-    fire = trigger.get_next_fire_time(None, moment)
-    while fire is not None and fire <= now:
-        latest = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    # Look back a day first, then further: a frequent schedule never walks far, a monthly one still finds its day.
+    for days in (1, 32, 400):
+        fire = trigger.get_next_fire_time(None, now - timedelta(days=days))
+        while fire is not None and fire <= now:
+            latest = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if latest is not None:
+            break
     when = latest or now
     return when.astimezone(ZoneInfo(tz)).date().isoformat()
 

@@ -17,10 +17,10 @@ from engage.scheduling import (
     sync_broadcast_jobs,
 )
 from engage.segments import create_segment
-from store.models import OutboxMessage, Run
+from store.models import CONSENT_OPTED_OUT, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence
 from tests.conftest import DEFAULT_NOW
-from tests.support.outreach import engage_services, make_contact, make_run
+from tests.support.outreach import engage_services, make_contact, make_run, make_sent
 
 UTC = timezone.utc
 
@@ -70,14 +70,21 @@ def test_a_due_broadcast_fires_once_and_a_restart_sends_nothing_again(services, 
     with db.session() as s:
         make_contact(s)
         make_contact(s)
+        make_contact(s, consent=CONSENT_OPTED_OUT)
+        tired = make_contact(s)
+        make_sent(s, tired, clock.now() - timedelta(days=1))
+        make_sent(s, tired, clock.now() - timedelta(days=3))
     broadcast_id = once_broadcast(services, datetime.now(UTC) + timedelta(seconds=0.3))
     start_scheduler(services, periodic=False)
     assert wait_for(lambda: fired(db, broadcast_id))
+    with db.session() as s:
+        occurrence = s.scalar(select(BroadcastOccurrence))
+        assert (occurrence.queued, occurrence.skipped) == (2, {"opted_out": 1, "fatigue": 1})
     services.extras["scheduler"].shutdown(wait=True)
     start_scheduler(services, periodic=False)
     assert services.extras["scheduler"].get_job(scheduling.broadcast_job_id(broadcast_id)) is None
     scheduling.broadcast_job(broadcast_id)  # even a stray second firing queues nothing new
-    assert outbox_count(db) == 2
+    assert outbox_count(db) == 2 + 2  # two new, plus the tired resident's two earlier messages
     with db.session() as s:
         assert s.get(Broadcast, broadcast_id).status == "sent"
 
@@ -170,3 +177,35 @@ def test_only_one_scheduler_leads_on_postgresql(db):
     finally:
         first.release()
         second.release()
+
+
+def test_two_scheduler_processes_and_only_one_schedules(db, clock, app_config):
+    """`python app.py scheduler` twice: the second waits until the first stops (PostgreSQL advisory lock)."""
+    import threading
+
+    from engage.scheduling import scheduler_loop
+
+    first, second = engage_services(db, clock, app_config), engage_services(db, clock, app_config)
+    stop_first, stop_second = threading.Event(), threading.Event()
+    threads = [threading.Thread(target=scheduler_loop, args=(first, stop_first, 0.05, 0.05), daemon=True)]
+    threads[0].start()
+    try:
+        assert wait_for(lambda: "scheduler" in first.extras)
+        if db.is_postgres:
+            threads.append(threading.Thread(target=scheduler_loop, args=(second, stop_second, 0.05, 0.05),
+                                            daemon=True))
+            threads[1].start()
+            time.sleep(0.3)
+            assert "scheduler" not in second.extras
+            stop_first.set()
+            threads[0].join(5)
+            assert wait_for(lambda: "scheduler" in second.extras)
+    finally:
+        stop_first.set()
+        stop_second.set()
+        for thread in threads:
+            thread.join(5)
+        if inspect(db.engine).has_table(scheduling.JOBS_TABLE):
+            with db.engine.begin() as conn:
+                conn.execute(text(f"DELETE FROM {scheduling.JOBS_TABLE}"))
+    assert "scheduler" not in first.extras and "scheduler" not in second.extras

@@ -66,3 +66,17 @@ def account_change(officer_id: int):
             return redirect(url_for("dashboard.accounts"))
     flash(_("Account updated."), "success")
     return redirect(url_for("dashboard.accounts"))
+
+
+@bp.post("/language")
+def choose_language():
+    """Show the dashboard in another language (English or Welsh) for this officer."""
+    from locales.languages import DASHBOARD_CODES
+
+    lang = request.form.get("language", "")
+    if lang not in DASHBOARD_CODES:
+        abort(400)
+    with services().db.session() as s:
+        s.get(Officer, g.officer.id).language = lang
+    target = request.form.get("back") or ""
+    return redirect(target if target.startswith("/dashboard") else url_for("dashboard.home"))

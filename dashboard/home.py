@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template
+from flask import jsonify, render_template
 from sqlalchemy import func, select
 
 from dashboard.blueprint import bp, now, services
@@ -59,3 +59,13 @@ def _calendar_warnings(s, when, min_days: int) -> list:
     except ImportError:
         return []
     return calendar.warnings(s, when, min_days)
+
+
+@bp.get("/live.json")
+def live_counts():
+    """Return the open consultations' response counts, for the home page to refresh itself."""
+    svc = services()
+    flows = open_flows(svc.registry, now(), svc.settings.timezone)
+    with svc.db.session() as s:
+        counts = results.response_counts(s, [f.id for f in flows])
+    return jsonify({f.id: counts.get(f.id, {"started": 0, "completed": 0}) for f in flows})

@@ -128,12 +128,20 @@ def representativeness_export(file_format: str):
     baseline = representativeness.load_baseline(svc.settings.extra.get("census_path"))
     with svc.db.session() as s:
         header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
-        exports.audit_export(s, g.officer, "representativeness", flow_id=flow_id, file_format=file_format,
-                             rows=len(rows), now=now(), ip=client_ip())
-    if file_format == "csv":
-        body, media = exports.to_csv(header, rows).encode("utf-8-sig"), "text/csv; charset=utf-8"
-    else:
-        body = exports.to_xlsx([("Representativeness", header, rows)])
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body, media = exports.export_table(s, g.officer, "representativeness", header, rows, file_format, now=now(),
+                                           flow_id=flow_id, ip=client_ip())
     return Response(body, mimetype=media, headers={
         "Content-Disposition": f'attachment; filename="representativeness.{file_format}"'})
+
+
+@bp.get("/updates/export.<file_format>")
+def updates_export(file_format: str):
+    """Download the "you said, we did" record as CSV or XLSX; audit-logged."""
+    if file_format not in ("csv", "xlsx"):
+        abort(404)
+    with services().db.session() as s:
+        header, rows = exports.update_rows(s)
+        body, media = exports.export_table(s, g.officer, "you_said_we_did", header, rows, file_format, now=now(),
+                                           ip=client_ip())
+    return Response(body, mimetype=media, headers={
+        "Content-Disposition": f'attachment; filename="you-said-we-did.{file_format}"'})

@@ -170,3 +170,33 @@ def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Off
     audit_export(s, officer, "results", flow_id=flow_id, file_format=file_format, rows=len(materialised), now=now,
                  ip=ip)
     return body, media
+
+
+def update_rows(s: Session) -> tuple[list[str], list[list]]:
+    """The "you said, we did" record: one row per update and language, with who was told and when."""
+    from store.models.outreach import Update
+
+    header = ["update_id", "flow_id", "title", "status", "what_we_asked", "answered", "language", "you_said",
+              "we_did", "why", "published_at", "sent_at", "told", "created_by"]
+    rows = []
+    for update in s.scalars(select(Update).order_by(Update.created_at, Update.id)):
+        told = (update.recipients or {}).get("queued")
+        for lang, parts in (update.texts or {}).items():
+            rows.append([update.id, update.flow_id, update.title, update.status, update.asked, update.answered_count,
+                         lang, parts.get("said"), parts.get("did"), parts.get("why"), update.published_at,
+                         update.sent_at, told, update.created_by])
+    return header, rows
+
+
+def export_table(s: Session, officer: Officer, what: str, header: list[str], rows: list[list], file_format: str, *,
+                 now: datetime, flow_id: str | None = None, ip: str | None = None) -> tuple[bytes, str]:
+    """Write one table as CSV or XLSX and audit the export; return (bytes, media type)."""
+    if file_format == "csv":
+        body, media = to_csv(header, rows).encode("utf-8-sig"), "text/csv; charset=utf-8"
+    elif file_format == "xlsx":
+        body = to_xlsx([(what.replace("_", " ").capitalize(), header, rows)])
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
+    audit_export(s, officer, what, flow_id=flow_id, file_format=file_format, rows=len(rows), now=now, ip=ip)
+    return body, media

@@ -52,6 +52,22 @@
     document.querySelectorAll("[data-line]").forEach(function (a) {
       a.addEventListener("click", function (event) { event.preventDefault(); focusLine(parseInt(a.getAttribute("data-line"), 10)); });
     });
+    var live = document.querySelector("[data-live-url]");
+    if (live && window.fetch) {
+      // Response counts refresh every 30 seconds while the home page is open.
+      setInterval(function () {
+        fetch(live.getAttribute("data-live-url"), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (counts) {
+            if (!counts) { return; }
+            live.querySelectorAll("[data-live-flow]").forEach(function (cell) {
+              var c = counts[cell.getAttribute("data-live-flow")];
+              if (c) { cell.textContent = String(c[cell.getAttribute("data-live-field")]); }
+            });
+          })
+          .catch(function () {});
+      }, 30000);
+    }
     var area = document.getElementById("source"), gutter = document.querySelector(".gutter");
     if (area && gutter) {
       area.addEventListener("input", function () {

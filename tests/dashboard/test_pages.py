@@ -271,3 +271,61 @@ def test_every_page_renders_for_an_admin(client, as_role):
         response = client.get(path)
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_officer_can_switch_the_dashboard_to_welsh(client, as_role):
+    token = as_role("viewer")
+    assert ">Home<" in client.get("/dashboard/").get_data(as_text=True)
+    response = client.post("/dashboard/language", data={"csrf_token": token, "language": "cy",
+                                                        "back": "/dashboard/results"})
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/results"
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert ">Hafan<" in html and "Allgofnodi" in html
+    assert client.post("/dashboard/language", data={"csrf_token": token, "language": "xx"}).status_code == 400
+
+
+def test_live_counts_for_open_consultations(client, as_role, services):
+    _answers(services, [({}, {"feel_safe": "safe"})])
+    as_role("viewer")
+    counts = client.get("/dashboard/live.json").get_json()
+    assert counts["street-safety"] == {"started": 1, "completed": 1}
+
+
+def test_the_you_said_we_did_record_exports_and_is_audited(client, as_role, services):
+    from engage import updates
+
+    _answers(services, [({}, {"feel_safe": "safe"})])
+    flow = services.registry.get("street-safety")
+    with services.db.session() as s:
+        updates.create_update(s, flow, {"en": {"said": "Dark streets", "did": "New lights", "why": "You asked"}},
+                              T0, title="Street lights")
+    as_role("viewer")
+    body = client.get("/dashboard/updates/export.csv").data.decode("utf-8-sig")
+    header, row = body.strip().splitlines()
+    assert header.startswith("update_id,flow_id,title,status,what_we_asked")
+    assert "Dark streets,New lights,You asked" in row
+    book = load_workbook(io.BytesIO(client.get("/dashboard/updates/export.xlsx").data))
+    assert list(book.active.iter_rows(values_only=True))[1][7:10] == ("Dark streets", "New lights", "You asked")
+    with services.db.session() as s:
+        details = [a.detail for a in s.scalars(select(AuditLog).where(AuditLog.action == "export.downloaded"))]
+    assert [d["what"] for d in details] == ["you_said_we_did", "you_said_we_did"]
+
+
+def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, services):
+    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
+    with services.db.session() as s:
+        contact_id = s.scalar(select(Answer.contact_id))
+    token = as_role("officer")
+    page = client.get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
+    assert "Download a subject access copy" in page
+    copy = client.post(f"/dashboard/contacts/{contact_id}/subject-access", data={"csrf_token": token})
+    assert copy.status_code == 200 and copy.headers["Content-Disposition"].endswith(f'contact-{contact_id}.json"')
+    refused = client.post(f"/dashboard/contacts/{contact_id}/erase", data={"csrf_token": token, "confirm": "yes"})
+    assert refused.status_code == 302
+    with services.db.session() as s:
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "contact.erased")) is None
+    erased = client.post(f"/dashboard/contacts/{contact_id}/erase", data={"csrf_token": token, "confirm": "ERASE"})
+    assert erased.status_code == 302
+    with services.db.session() as s:
+        actions = set(s.scalars(select(AuditLog.action)))
+    assert {"contact.subject_access", "contact.erased"} <= actions

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from engage import segments
 from engage.fatigue import recent_bulk_counts
+from engage.language_choice import BILINGUAL, choose_text
 from engage.outbox import PRIORITY_BULK
 from engage.quiet_hours import next_allowed_time
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
@@ -314,11 +315,15 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         if flow is not None:
             starts.append((cid, address.id))
             continue
-        lang = contact.language if contact.language in texts else base
+        # Their language, else the base; in Wales mode Welsh then English when we do not know theirs.
+        which, body = choose_text(texts, contact.language, settings, base)
+        lang = "cy" if which == BILINGUAL else which
+        payload = {"type": "text", "text": body, "lang": lang, "broadcast_id": broadcast_id}
+        if contact.language and contact.language != which:
+            payload["fallback_from"] = contact.language
         rows.append(dict(
             contact_id=cid, address_id=address.id, channel=address.channel, kind="broadcast",
-            priority=PRIORITY_BULK, payload={"type": "text", "text": texts[lang], "lang": lang,
-                                             "broadcast_id": broadcast_id},
+            priority=PRIORITY_BULK, payload=payload,
             language=lang, status="queued", created_at=now, updated_at=now, not_before=result.not_before,
             broadcast_id=broadcast_id, dedupe_key=keys[cid], attempts=0,
         ))

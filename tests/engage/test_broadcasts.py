@@ -271,3 +271,13 @@ def test_hundred_thousand_residents_get_exactly_one_each(services, db):
                        .where(OutboxMessage.broadcast_id == broadcast_id).group_by(OutboxMessage.contact_id)
                        .subquery())
         assert s.execute(select(func.count(), func.max(per_contact.c.n))).one() == (100_000, 1)
+
+
+def test_wales_mode_sends_welsh_then_english_when_the_language_is_unknown(db, clock, app_config):
+    services = engage_services(db, clock, {**app_config, "welsh_first": True})
+    with db.session() as s:
+        unknown = make_contact(s).id
+        english = make_contact(s, language="en").id
+    fire_broadcast(services, new_broadcast(services, {"all": []}))
+    texts = {r.contact_id: r.payload["text"] for r in rows(db)}
+    assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}", english: TEXTS["en"]}

@@ -296,7 +296,10 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             result.eligible += 1
             result.queued += 1
             continue
-        contact = contacts[cid]
+        contact = contacts.get(cid)
+        if contact is None:  # erased between the segment query and now
+            result.skipped["no_contact"] += 1
+            continue
         address, reason = choose_address(addresses.get(cid, []))
         if reason is None and contact.do_not_contact:
             reason = "objected"

@@ -195,6 +195,10 @@ def send_update(services, update_id: int) -> dict[str, Any]:
         update.sent_at = update.sent_at or now
         update.recipients = {"participants": counts["participants"], "queued": counts["queued"],
                              "skipped": {k: v for k, v in counts.items() if k not in ("participants", "queued")}}
+        if update.consultation_id is None:
+            # The calendar entry may have been added after the update was written.
+            update.consultation_id = s.scalar(select(Consultation.id).where(Consultation.flow_id == update.flow_id)
+                                              .order_by(Consultation.id.desc()).limit(1))
         if update.consultation_id:
             consultation = s.get(Consultation, update.consultation_id)
             consultation.status = "reported"

@@ -95,11 +95,16 @@ def test_update_waits_for_the_morning(services, db, took_part, clock):
     assert {r.not_before for r in updates_sent(db)} == {datetime(2027, 2, 2, 9, 0, tzinfo=UTC)}
 
 
-def test_update_is_recorded_with_the_consultation(services, db, took_part):
-    with db.session() as s:
-        consultation_id = create_consultation(s, flow_id="street-safety", opens=datetime(2026, 12, 1).date(),
-                                              closes=datetime(2026, 12, 31).date(), now=DEFAULT_NOW).id
+@pytest.mark.parametrize("calendar_first", [True, False])
+def test_update_is_recorded_with_the_consultation(services, db, took_part, calendar_first):
+    def add_to_calendar():
+        with db.session() as s:
+            return create_consultation(s, flow_id="street-safety", opens=datetime(2026, 12, 1).date(),
+                                       closes=datetime(2026, 12, 31).date(), now=DEFAULT_NOW).id
+
+    consultation_id = add_to_calendar() if calendar_first else None
     update_id = new_update(services)
+    consultation_id = consultation_id or add_to_calendar()
     send_update(services, update_id)
     with db.session() as s:
         update = s.get(Update, update_id)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from sqlalchemy import select
 
 from bot.render import parse_callback_data
 from bot.telegram import LANGUAGE_CALLBACK_PREFIX, record_chat_member_status
 from locales import languages
+from store.models import CONSENT_OPTED_OUT, Address
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +250,17 @@ def accept_update(services, update: Any) -> Accepted:
     """Store what must not be lost, before the update is acknowledged; raise MalformedUpdate/UnknownUpdate."""
     classified = classify_update(update, flow_resolver(services.registry))
     if isinstance(classified, ResidentMessage):
-        row_id, created = services.conversations.store_inbound(
-            "telegram", str(classified.update_id), classified.chat_id, classified.text, classified.payload)
+        consent = _chat_consent(services, classified.chat_id)
+        store = services.conversations.store_inbound
+        if classified.payload.get("command") == "start" and classified.text == "/start" and consent is None:
+            # A new chat's Start button: a welcome that says what to text, not START's "welcome back".
+            classified = replace(classified, text=None, payload={**classified.payload, "welcome": True})
+        if classified.payload.get("start_flow") and consent == CONSENT_OPTED_OUT:
+            # Opening a poster's link is asking to take part: opt back in first (stored first, processed first).
+            store("telegram", f"{classified.update_id}-start", classified.chat_id, "/start",
+                  {"command": "start", "telegram_message_id": classified.payload.get("telegram_message_id")})
+        row_id, created = store("telegram", str(classified.update_id), classified.chat_id, classified.text,
+                                classified.payload)
         return Accepted(classified, row_id, created)
     if isinstance(classified, MembershipChanged):
         with services.db.session() as s:
@@ -257,6 +269,12 @@ def accept_update(services, update: Any) -> Accepted:
             log.info("telegram update %s: the bot was %s", classified.update_id,
                      "blocked" if classified.status == "kicked" else "unblocked")
     return Accepted(classified)
+
+
+def _chat_consent(services, chat_id: str) -> str | None:
+    """Return the chat's consent state, or None for a chat never seen before."""
+    with services.db.session() as s:
+        return s.scalar(select(Address.consent).where(Address.channel == "telegram", Address.address == chat_id))
 
 
 def finish_update(services, accepted: Accepted, channel=None) -> None:

@@ -1,4 +1,4 @@
-"""Word handlers for what chat buttons and commands send: /language, a language button, a stale button, a sticker.
+"""Word handlers for what chat buttons and commands send: /start, /language, language and stale buttons, stickers.
 
 They run inside the conversation service's transaction (see
 `ConversationService.word_handlers`), after the consent checks, and read the
@@ -60,6 +60,14 @@ def handle_stale_button(s: Session, turn) -> bool:
     return True
 
 
+def handle_welcome(s: Session, turn) -> bool:
+    """Greet a new Telegram chat's first /start with what this is and which words start a flow."""
+    if not _inbound_payload(s, turn).get("welcome"):
+        return False
+    turn.help(None)
+    return True
+
+
 def handle_non_text(s: Session, turn) -> bool:
     """Ask for text when a resident sends a sticker, photo or voice note without words."""
     if not _inbound_payload(s, turn).get("non_text"):
@@ -68,7 +76,8 @@ def handle_non_text(s: Session, turn) -> bool:
     return True
 
 
-WORD_HANDLERS = (handle_language_command, handle_set_language, handle_stale_button, handle_non_text)
+WORD_HANDLERS = (handle_welcome, handle_language_command, handle_set_language, handle_stale_button,
+                 handle_non_text)
 
 
 def register_word_handlers(services) -> None:

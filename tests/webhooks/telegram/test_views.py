@@ -296,3 +296,30 @@ def test_outside_tests_the_update_is_processed_after_the_response(app_config, db
             assert s.scalar(select(Run.flow_id)) == "street-safety"
     finally:
         app.extensions["outreach"].extras["telegram"].close()
+
+
+def test_a_new_chats_start_button_gets_a_welcome_that_lists_what_to_text(client, services, db, fake_telegram):
+    assert post_update(client, text_update(700030, 5550005555, "/start")).status_code == 200
+    with db.session() as s:
+        row = s.scalar(select(InboundMessage))
+        assert (row.text, row.payload["command"], row.payload["welcome"]) == (None, "start", True)
+        assert s.scalar(select(Address.consent)) == "opted_in"
+    drain_outbox(services)
+    [sent] = fake_telegram.fake.sent_messages("5550005555")
+    assert "Harlow Council" in sent["text"]
+    assert "SAFE" in sent["text"]
+    assert "Welcome back" not in sent["text"]
+
+
+def test_a_poster_link_after_stop_opts_back_in_and_starts_the_flow(client, services, db, fake_telegram):
+    post_update(client, text_update(700040, int(DAFYDD), "/stop", language_code="cy"))
+    update = fixture("start_with_payload")
+    for _ in range(2):  # Telegram's retry stores nothing new
+        assert post_update(client, update).status_code == 200
+    with db.session() as s:
+        assert [r.provider_id for r in s.scalars(select(InboundMessage).order_by(InboundMessage.id))] == [
+            "700040", "815290002-start", "815290002"]
+        assert s.scalar(select(Address.consent)) == "opted_in"
+        assert s.scalar(select(Run.status).where(Run.flow_id == "street-safety")) == "active"
+    drain_outbox(services)
+    assert fake_telegram.fake.sent_messages(DAFYDD)[-1]["text"].startswith("Pa mor ddiogel")

@@ -5,7 +5,7 @@ import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
@@ -43,6 +43,14 @@ def _reminder_rules(args) -> dict | None:
 def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
     """Count SMS segments for each language's text."""
     return {lang: count_segments(text).__dict__ for lang, text in texts.items() if text}
+
+
+@bp.post("/sms-count")
+def sms_count():
+    """Count the SMS segments a text costs, for the message boxes to show as the officer types."""
+    info = count_segments(request.form.get("text", "")[:5000])
+    return jsonify(segments=info.segments, encoding=info.encoding, characters=info.characters,
+                   non_gsm="".join(info.non_gsm))
 
 
 @bp.get("/broadcasts")

@@ -52,6 +52,29 @@
     document.querySelectorAll("[data-line]").forEach(function (a) {
       a.addEventListener("click", function (event) { event.preventDefault(); focusLine(parseInt(a.getAttribute("data-line"), 10)); });
     });
+    var smsForm = document.querySelector("[data-sms-url]");
+    if (smsForm && window.fetch) {
+      // The server counts segments with the same code the sender uses; ask it as the officer types.
+      smsForm.querySelectorAll("[data-sms-count]").forEach(function (box) {
+        var timer = null, out = document.getElementById(box.getAttribute("data-sms-count"));
+        box.addEventListener("input", function () {
+          clearTimeout(timer);
+          timer = setTimeout(function () {
+            var body = new URLSearchParams();
+            body.set("text", box.value);
+            body.set("csrf_token", smsForm.querySelector("[name=csrf_token]").value);
+            fetch(smsForm.getAttribute("data-sms-url"), { method: "POST", body: body, credentials: "same-origin" })
+              .then(function (r) { return r.ok ? r.json() : null; })
+              .then(function (info) {
+                if (!info || !out) { return; }
+                out.textContent = info.segments + " SMS (" + info.encoding + ", " + info.characters + ")" +
+                  (info.non_gsm ? " – not GSM-7: " + info.non_gsm : "");
+              })
+              .catch(function () {});
+          }, 300);
+        });
+      });
+    }
     var live = document.querySelector("[data-live-url]");
     if (live && window.fetch) {
       // Response counts refresh every 30 seconds while the home page is open.

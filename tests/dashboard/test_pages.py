@@ -329,3 +329,11 @@ def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, servic
     with services.db.session() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"contact.subject_access", "contact.erased"} <= actions
+
+
+def test_sms_count_for_a_message_being_typed(client, as_role):
+    token = as_role("officer")
+    welsh = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": "Diolch yn fawr – ŵ"}).get_json()
+    assert welsh["encoding"] == "UCS-2" and welsh["segments"] == 1 and "ŵ" in welsh["non_gsm"]
+    long = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": "a" * 161}).get_json()
+    assert (long["encoding"], long["segments"]) == ("GSM-7", 2)

@@ -114,7 +114,7 @@ def did_you_mean(word: Any, options: Iterable[Any]) -> str:
 class _Constructor(RoundTripConstructor):
     """Keep scalars like 18_64, 010 or 0x1F as the text written: they are choice values, not numbers."""
 
-    def construct_yaml_int(self, node):  # noqa: ANN001, ANN201 - ruamel's signature
+    def construct_yaml_int(self, node):
         if not re.fullmatch(r"[-+]?(0|[1-9][0-9]*)", node.value):
             return self.construct_scalar(node)
         return super().construct_yaml_int(node)
@@ -176,7 +176,6 @@ class _Reader:
         self.problems: list[Problem] = []
         self.langs: list[str] = []
         self.step_pos: dict[str, Pos] = {}
-        self.step_nodes: dict[str, CommentedMap] = {}
         self.targets: list[tuple[str, Pos]] = []  # (goto target, where written)
         self.answer_tests: list[tuple[Condition, Pos, Pos | None]] = []  # (condition, name pos, operand pos)
         self.flow_id: str | None = None
@@ -513,7 +512,6 @@ class _Reader:
                 step_id = None
             else:
                 self.step_pos[step_id] = id_pos
-                self.step_nodes[step_id] = node
 
         kind = self.step_kind(node, pos, where)
         prompt_key = "say" if kind == SAY else "ask"

@@ -429,15 +429,15 @@ def _are_opposites(a: list[str], b: list[str]) -> bool:
                for x in a for y in b for na, ca in _readings(x) for nb, cb in _readings(y))
 
 
-_INDEX = re.compile(r"^(?:(?:no|number|option|opsiwn|rhif)\s*)?(\d+|[a-z])$")
+# "2", "no 2", "option 2", "rhif 2"; "b", "option b".
+_INDEX = re.compile(r"^(?:(?:no|number|option|opsiwn|rhif)\s*)?(\d+)$|^(?:(?:option|opsiwn)\s+)?([a-z])$")
 
 
 def _index_from(norm: str, count: int, langs: Sequence[str]) -> int | None:
     """Return the 1-based option a reply names by number, letter or number word."""
     found = _INDEX.match(norm)
     if found:
-        token = found.group(1)
-        index = int(token) if token.isdigit() else ord(token) - ord("a") + 1
+        index = int(found.group(1)) if found.group(1) else ord(found.group(2)) - ord("a") + 1
         return index if 1 <= index <= count else None
     value = words_to_number(norm.split(), langs)
     return value if value is not None and 1 <= value <= count else None

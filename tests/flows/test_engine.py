@@ -8,6 +8,8 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flows import engine
 from flows.engine import (
@@ -440,3 +442,16 @@ def test_question_for_is_public_for_resending() -> None:
     state, events = start(STREET, {"language": "cy"}, NOW)
     assert engine.question_for(STREET, STREET.step("feel_safe"), state, reprompt=True) == \
         QuestionAsked(**{**events[0].__dict__, "reprompt": True})
+
+
+@settings(max_examples=200, deadline=None)
+@given(replies=st.lists(st.text(max_size=40), max_size=12))
+def test_any_replies_keep_the_engine_sound(replies: list[str]) -> None:
+    for flow in (STREET, PARK):
+        state, _ = start(flow, {"language": "cy"}, NOW)
+        for reply in replies:
+            state, events = resume(flow, state, reply, {}, NOW)
+            json.dumps(state)
+            json.dumps([e.to_dict() for e in events])
+            assert state["status"] in ("active", "completed")
+            assert (state["step"] is None) == (state["status"] != "active")

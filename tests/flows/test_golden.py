@@ -6,7 +6,7 @@ one thing - `start`, `reply: text`, `press: value` (a button), `remind` or `expi
 
 To accept new behaviour, regenerate the expected output (then read the diff before committing):
 
-    OUTREACH_REGEN_GOLDEN=1 /work/venv/bin/pytest tests/flows/test_golden.py
+    OUTREACH_REGEN_GOLDEN=1 pytest tests/flows/test_golden.py   (not with -n: the tests rewrite shared files)
 """
 from __future__ import annotations
 

@@ -48,6 +48,9 @@ BINS = [
         ("2.", ["en"], "unsafe"),
         ("#2", ["en"], "unsafe"),
         ("option 3", ["en"], "unsure"),
+        ("number 2", ["en"], "unsafe"),
+        ("rhif 2", ["cy", "en"], "unsafe"),
+        ("option b", ["en"], "unsafe"),
         ("two", ["en"], "unsafe"),
         ("Three", ["en"], "unsure"),
         ("b", ["en"], "unsafe"),
@@ -103,6 +106,7 @@ BINS = [
         ("sa", ["en"], None),
         ("safe and unsure", ["en"], None),
         ("maybe", ["en"], None),
+        ("nob", ["en"], None),
     ],
 )
 def test_match_choice(text: str, langs: list[str], expected: str | None) -> None:

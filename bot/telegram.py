@@ -284,9 +284,22 @@ def build_channel(settings) -> TelegramChannel | None:
     return TelegramChannel(settings.telegram_token, settings.telegram_api_url)
 
 
+SANDBOX_TOKEN = "100000:sandbox-token-for-the-local-fake"
+
+
 def init_app(app, services) -> None:
-    """Add the Telegram channel when a token is configured."""
-    channel = build_channel(services.settings)
+    """Add the Telegram channel: the real Bot API with a token, else the local fake in the sandbox."""
+    settings = services.settings
+    channel = build_channel(settings)
+    if channel is None and settings.sandbox and not app.testing:
+        from bot.sandbox.telegram_server import FakeTelegram, TelegramServer
+
+        server = TelegramServer(FakeTelegram(SANDBOX_TOKEN, settings.telegram_bot_username or "outreach_sandbox_bot"))
+        services.extras["telegram_sandbox"] = server.start()
+        channel = TelegramChannel(SANDBOX_TOKEN, server.url)
+        log.info("Telegram channel on the sandbox: a local fake Bot API at %s (updates are polled)", server.url)
+    elif channel is None:
+        log.info("Telegram channel off: set OUTREACH_TELEGRAM_TOKEN and OUTREACH_TELEGRAM_SECRET")
     if channel is not None:
         services.extras["telegram"] = channel
         services.extras.setdefault("channels", {})["telegram"] = channel

@@ -18,7 +18,8 @@ def _services():
 
 def _channel(services):
     channel = services.extras.get("telegram")
-    if channel is None:
+    # Without a token the channel (if any) is the local sandbox fake, which has nothing to connect.
+    if channel is None or not services.settings.telegram_token:
         raise click.ClickException("Telegram is not configured: set OUTREACH_TELEGRAM_TOKEN")
     return channel
 

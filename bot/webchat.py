@@ -21,8 +21,10 @@ from locales import languages
 from store.models import Address, Contact, InboundMessage, OutboxMessage, Run
 
 CHANNEL = "web"
-# Statuses of outbox rows the page shows: what the sender let through.
-SHOWN = ("sent", "delivered")
+# Statuses of outbox rows the page shows: what the sender let through. `sending` counts
+# too: the web channel cannot fail, and a page read in the instant between claim and
+# record should not miss the reply.
+SHOWN = ("sending", "sent", "delivered")
 MAX_TEXT = 1600
 
 

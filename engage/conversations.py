@@ -57,6 +57,7 @@ REASONS = {
     "empty": _("Sorry, we did not get an answer."),
     "too_few": _("Sorry, please choose at least %(min)s."),
     "too_many": _("Sorry, please choose no more than %(max)s."),
+    "required": _("Sorry, this question can't be skipped. Please answer it."),
 }
 MOVING_ON = _("Let's move on to the next question.")
 STOPPED = _("You will get no more messages from %(council)s on this number. Reply START to join again.")

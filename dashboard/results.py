@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from flask import Response, abort, g, render_template, request, url_for
+from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, services
 from engage import exports, representativeness, results
 from store.models import FlowVersion
+from store.models.outreach import Broadcast
 
 PER_PAGE = 25
 
@@ -16,8 +18,6 @@ def _steps_for(flow_id: str):
     flow = svc.registry.get(flow_id)
     if flow is not None:
         return flow, results.flow_steps(flow.source)
-    from sqlalchemy import select
-
     with svc.db.session() as s:
         version = s.scalar(select(FlowVersion).where(FlowVersion.flow_id == flow_id)
                            .order_by(FlowVersion.created_at.desc(), FlowVersion.id.desc()).limit(1))
@@ -64,13 +64,21 @@ def results_flow(flow_id: str):
         funnel = results.funnel(s, flow_id, steps)
         medians = results.median_seconds(s, flow_id)
         broadcasts = results.broadcast_response_rates(s, flow_id)
+        broadcast_names = _broadcast_names(s, [b["broadcast_id"] for b in broadcasts])
     return render_template(
         "dashboard/results.html", flow=flow, flow_id=flow_id, steps=steps, summary=summary, questions=questions,
         filters=filters, dimension=dimension, dimensions=results.DIMENSIONS, breakdowns=breakdowns,
         text_steps=[st for st in steps if st.kind == "text"], text_step=text_step, texts=texts,
         text_total=text_total, search=search, page=page, pages=max((text_total + PER_PAGE - 1) // PER_PAGE, 1),
-        funnel=funnel, medians=medians, broadcasts=broadcasts, suppress_below=results.SUPPRESS_BELOW,
+        funnel=funnel, medians=medians, broadcasts=broadcasts, broadcast_names=broadcast_names,
+        suppress_below=results.SUPPRESS_BELOW,
     )
+
+
+def _broadcast_names(s, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return dict(s.execute(select(Broadcast.id, Broadcast.name).where(Broadcast.id.in_(ids))).all())
 
 
 @bp.get("/results/<flow_id>/export.<file_format>")

@@ -86,6 +86,10 @@ def test_a_button_press_moves_the_run_on_with_a_redirect(client, db):
     page = open_chat(client)
     assert "Which street or place feels least safe?" in page
     assert '<p class="message-text">Unsafe</p>' in page
+    # The redirect's #latest lands on the newest message.
+    assert page.count('id="latest"') == 1
+    assert re.search(r'id="latest" tabindex="-1">\s*<span class="visually-hidden">Council said:</span>\s*'
+                     r'<p class="message-text">Which street', page)
     assert answers(db) == {"feel_safe": "unsafe"}
     with db.session() as s:
         assert s.scalar(select(Answer.raw_text)) == "Unsafe"

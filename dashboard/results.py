@@ -65,12 +65,13 @@ def results_flow(flow_id: str):
         medians = results.median_seconds(s, flow_id)
         broadcasts = results.broadcast_response_rates(s, flow_id)
         broadcast_names = _broadcast_names(s, [b["broadcast_id"] for b in broadcasts])
+        choices = {name: results.field_values(s, flow_id, name) for name in ("ward", "age_band")}
     return render_template(
         "dashboard/results.html", flow=flow, flow_id=flow_id, steps=steps, summary=summary, questions=questions,
         filters=filters, dimension=dimension, dimensions=results.DIMENSIONS, breakdowns=breakdowns,
         text_steps=[st for st in steps if st.kind == "text"], text_step=text_step, texts=texts,
         text_total=text_total, search=search, page=page, pages=max((text_total + PER_PAGE - 1) // PER_PAGE, 1),
-        funnel=funnel, medians=medians, broadcasts=broadcasts, broadcast_names=broadcast_names,
+        funnel=funnel, medians=medians, broadcasts=broadcasts, broadcast_names=broadcast_names, choices=choices,
         suppress_below=results.SUPPRESS_BELOW,
     )
 

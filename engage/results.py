@@ -433,3 +433,13 @@ def response_counts(session: Session, flow_ids: list[str]) -> dict[str, dict[str
         .where(Run.flow_id.in_(flow_ids), _counted_runs()).group_by(Run.flow_id)
     ).all()
     return {flow_id: {"started": started, "completed": completed} for flow_id, started, completed in rows}
+
+
+def field_values(session: Session, flow_id: str, field_name: str) -> list[str]:
+    """List the values of a contact field among a flow's respondents (for filter menus)."""
+    column = Contact.fields[field_name].as_string()
+    rows = session.scalars(
+        select(column).distinct().select_from(Answer).join(Contact, Contact.id == Answer.contact_id)
+        .where(Answer.flow_id == flow_id, column.isnot(None)).order_by(column)
+    ).all()
+    return [str(v) for v in rows]

@@ -183,3 +183,12 @@ def test_summary_counts_runs_and_respondents(db):
     assert figures["started"] == 2 and figures["completed"] == 1 and figures["respondents"] == 2
     assert figures["assisted"] == 1 and figures["completion_rate"] == 50.0
     assert counts == {"street-safety": {"started": 2, "completed": 1}}
+
+
+def test_field_values_lists_respondents_wards(db):
+    with db.session() as s:
+        for ward in ("toddbrook", "mark_hall", "toddbrook", None):
+            contact, _ = respondent(s, fields={"ward": ward} if ward else {})
+            run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=T0)
+    with db.session() as s:
+        assert results.field_values(s, "street-safety", "ward") == ["mark_hall", "toddbrook"]

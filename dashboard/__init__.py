@@ -62,7 +62,15 @@ def _install_template_helpers(app: Flask, services) -> None:
             return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
         return f"{seconds / 86400:.1f} days"
 
+    def language_name(code) -> str:
+        """Show a language code as the language's own name (cy -> Cymraeg)."""
+        from locales.languages import BY_CODE
+
+        language = BY_CODE.get(str(code or ""))
+        return f"{language.native_name} ({code})" if language else str(code or "")
+
     app.jinja_env.globals["may"] = may
+    app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.globals.setdefault("council_name", services.settings.council_name)

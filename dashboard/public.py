@@ -4,10 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from sqlalchemy.orm import Session
 
-from engage.updates import PARTS, newsletter_text, published_updates
+from engage.updates import PARTS, WE_DID, WHY, YOU_SAID, newsletter_text, published_updates
+from locales import i18n
 from store.models.outreach import Update
 
 bp = Blueprint("public", __name__)
+# Already in the catalogs (the dashboard uses it), so looked up rather than marked again here.
+PAGE_TITLE = "You said, we did"
 
 
 def _services():
@@ -38,7 +41,9 @@ def you_said_we_did():
     lang = request.args.get("lang", "en")
     with services.db.session() as s:
         cards = [_card(s, u, services.registry.get(u.flow_id), lang) for u in published_updates(s)]
-    return render_template("public/you_said_we_did.html", cards=cards, lang=lang,
+    labels = {"title": i18n.gettext(lang, PAGE_TITLE), "said": i18n.gettext(lang, YOU_SAID),
+              "did": i18n.gettext(lang, WE_DID), "why": i18n.gettext(lang, WHY)}
+    return render_template("public/you_said_we_did.html", cards=cards, lang=lang, labels=labels,
                            council=services.settings.council_name)
 
 

@@ -168,12 +168,13 @@ def chat(flow_id: str):
 
 
 def _answer_from(form) -> tuple[str | None, dict[str, Any]]:
-    """Return (text, payload) for a posted answer: a pressed button's value, ticked boxes, SKIP or typed text."""
+    """Return (text, payload) for a posted answer: a pressed button's value, ticked values, SKIP or typed text."""
     if form.get("skip"):
         return "SKIP", {}
     picked = [v for v in form.getlist("choices") if v]
     if picked:
-        return ", ".join(picked), {}
+        # The ticked options' exact values, as a button press would carry them.
+        return ", ".join(picked), {"choice": picked}
     choice = form.get("choice")
     if choice:
         return choice, {"choice": choice}
@@ -199,7 +200,8 @@ def _accept(flow, token: str, preview: bool, form) -> tuple[int, str | None, boo
     if "choice" in payload:
         with _services().db.session() as s:
             shown = webchat.chat_view(s, token, flow.id).open_question
-        text = webchat.label_for(shown, payload["choice"]) or text
+        values = payload["choice"] if isinstance(payload["choice"], list) else [payload["choice"]]
+        text = ", ".join(webchat.label_for(shown, v) or v for v in values)
     payload.update(preview=preview, lang=lang)
     created = _store_and_process(token, str(message_id), text, payload)
     return 200, None, created

@@ -280,3 +280,40 @@ def test_after_stop_the_page_gets_nothing_more(client, db, clock):
         statuses = [r.status for r in s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
     assert statuses == ["sent", "sent"]
     assert answers(db) == {}
+
+
+MULTIPLE_FLOW = """\
+id: worries
+title: Worries
+languages: [en]
+keywords: [WORRIES]
+steps:
+  - id: worries
+    ask:
+      en: What worries you most?
+    multiple: true
+    choices:
+      - {value: asb, en: Anti-social behaviour}
+      - {value: drugs, en: Drugs}
+      - {value: burglary, en: Burglary}
+  - id: thanks
+    say:
+      en: Thank you.
+"""
+
+
+def test_ticked_boxes_are_stored_as_their_exact_values(client, services, db):
+    from flows.loader import load_flow_text
+
+    services.registry.add(load_flow_text(MULTIPLE_FLOW, "worries.yaml"))
+    page = open_chat(client, "worries")
+    assert re.findall(r'type="checkbox" id="pick-\d" name="choices" value="(\w+)"', page) == [
+        "asb", "drugs", "burglary"]
+    response = client.post("/chat/worries", data={"csrf_token": field(page, "csrf_token"),
+                                                  "message_id": field(page, "message_id"),
+                                                  "choices": ["asb", "burglary"]})
+    assert response.status_code == 303
+    with db.session() as s:
+        answer_row = s.scalar(select(Answer))
+        assert (answer_row.value, answer_row.raw_text) == (["asb", "burglary"], "Anti-social behaviour, Burglary")
+    assert "Thank you." in open_chat(client, "worries")

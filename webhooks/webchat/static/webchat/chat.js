@@ -64,9 +64,9 @@
       var picks = data.getAll("choices");
       if (picks.length) {
         body.choices = picks;
-        shown = picks.map(function (n) {
-          var label = form.querySelector('label[for="pick-' + n + '"]');
-          return label ? label.textContent.trim() : n;
+        shown = Array.prototype.map.call(form.querySelectorAll('input[name="choices"]:checked'), function (box) {
+          var label = form.querySelector('label[for="' + box.id + '"]');
+          return label ? label.textContent.trim() : box.value;
         }).join(", ");
       } else {
         body.text = (data.get("text") || "").trim();

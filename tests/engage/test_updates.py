@@ -77,7 +77,8 @@ def test_update_reaches_every_participant_once_on_their_channel_in_their_languag
     assert [(r.contact_id, r.channel, r.language) for r in rows] == [
         (took_part["en"], "sms", "en"), (took_part["cy"], "telegram", "cy"), (took_part["twice"], "sms", "en")]
     assert rows[0].payload["text"].startswith("You said: 62% of you said Town Park")
-    assert TEXTS["cy"]["did"] in rows[1].payload["text"]
+    assert rows[1].payload["text"].startswith(f"Dywedoch chi: {TEXTS['cy']['said']}")
+    assert f"Fe wnaethon ni: {TEXTS['cy']['did']}" in rows[1].payload["text"]
     assert rows[0].dedupe_key == f"update:{update_id}:contact:{took_part['en']}"
     assert {r.priority for r in rows} == {10}
     send_update(services, update_id)
@@ -182,6 +183,7 @@ def test_public_page_shows_published_updates_without_personal_data(services, db,
     assert not any(number in body for number in numbers)
     welsh = client.get("/you-said-we-did?lang=cy").get_data(as_text=True)
     assert "Parc y Dref" in welsh.replace("&#39;", "'")
+    assert "<h1>Dywedoch chi, fe wnaethon ni</h1>" in welsh and "<dt>Pam</dt>" in welsh
     text = client.get(f"/you-said-we-did/{update_id}.txt")
     assert text.mimetype == "text/plain" and "How many answered: 4" in text.get_data(as_text=True)
     assert client.get(f"/you-said-we-did/{draft}.txt").status_code == 404

@@ -215,7 +215,11 @@ class Leadership:
             self._conn.commit()
             return True
         except Exception:
-            self._conn = None
+            conn, self._conn = self._conn, None
+            try:
+                conn.invalidate()  # never hand a broken session, lock or not, back to the pool
+            except Exception:
+                log.warning("could not discard the scheduler lock's connection", exc_info=True)
             return False
 
     def release(self) -> None:

@@ -106,7 +106,11 @@ def _publish(flow, source: str) -> None:
     folder = svc.registry.flows_dir
     written = False
     if folder is not None and folder.is_dir():
-        target = Path(folder) / f"{flow.id}.yaml"
+        existing = svc.registry.get(flow.id)
+        existing_path = Path(existing.path) if existing is not None and getattr(existing, "path", None) else None
+        # Replace the flow's own file when it has one here, so the folder never holds the id twice.
+        target = (existing_path if existing_path is not None and existing_path.parent == Path(folder)
+                  else Path(folder) / f"{flow.id}.yaml")
         try:
             target.write_text(source, encoding="utf-8")
             written = True

@@ -337,3 +337,22 @@ def test_sms_count_for_a_message_being_typed(client, as_role):
     assert welsh["encoding"] == "UCS-2" and welsh["segments"] == 1 and "ŵ" in welsh["non_gsm"]
     long = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": "a" * 161}).get_json()
     assert (long["encoding"], long["segments"]) == ("GSM-7", 2)
+
+
+def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_version(client, as_role, services,
+                                                                                        app_config):
+    from pathlib import Path
+
+    folder = Path(app_config["flows_dir"])
+    (folder / "street-safety.yaml").rename(folder / "lights.yaml")
+    services.registry.reload()
+    _answers(services, [({}, {"feel_safe": "safe"})])
+    token = as_role("officer")
+    source = services.registry.get("street-safety").source.replace("after dark?", "after dark at night?")
+    response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish", "source": source})
+    assert response.status_code == 302
+    assert not (folder / "street-safety.yaml").exists()
+    assert "after dark at night?" in (folder / "lights.yaml").read_text(encoding="utf-8")
+    page = client.get("/dashboard/flows/street-safety").get_data(as_text=True)
+    versions = page.split("Version history")[1]
+    assert versions.count("<tr><td><a href=") == 2 and "current" in versions

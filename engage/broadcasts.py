@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from engage import segments
 from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
-from engage.outbox import PRIORITY_BULK
+from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
@@ -377,11 +377,13 @@ def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int,
 
 
 def _store_occurrence(s: Session, result: FiringResult, now: datetime) -> None:
+    # Insert-or-nothing first, so a firing from the CLI racing the scheduler cannot trip the unique key.
+    insert_ignoring_duplicates(s, BroadcastOccurrence, [dict(
+        broadcast_id=result.broadcast_id, occurrence=result.occurrence, fired_at=now, in_segment=0, eligible=0,
+        queued=0, skipped={}, language_fallbacks=0)], "broadcast_id", "occurrence")
     row = s.scalar(select(BroadcastOccurrence).where(BroadcastOccurrence.broadcast_id == result.broadcast_id,
-                                                     BroadcastOccurrence.occurrence == result.occurrence))
-    if row is None:
-        row = BroadcastOccurrence(broadcast_id=result.broadcast_id, occurrence=result.occurrence)
-        s.add(row)
+                                                     BroadcastOccurrence.occurrence == result.occurrence)
+                   .with_for_update())
     row.fired_at = now
     row.in_segment = result.in_segment
     row.eligible = result.eligible

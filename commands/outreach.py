@@ -246,6 +246,7 @@ REASON_WORDS = {
     "fatigue": "already messaged enough this week (fatigue cap)",
     "recently_answered": "answered this flow recently",
     "already_in_flow": "already answering this flow",
+    "in_conversation": "in the middle of another survey (send again later to reach them)",
     "consultation_closed": "the consultation has closed",
     "consultation_not_open": "the consultation is not open yet",
     "not_started": "the flow could not start",

@@ -36,6 +36,8 @@ BROADCAST_CHANNELS = ("sms", "telegram", "web")
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
              "sat": "Saturday", "sun": "Sunday", "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
              "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday"}
+# A resident who answered another flow this recently is mid-conversation; a re-send reaches them later.
+IN_CONVERSATION = timedelta(hours=2)
 ORDINALS = {"1-7": "first", "8-14": "second", "15-21": "third", "22-28": "fourth"}
 
 
@@ -284,9 +286,14 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         recently_done = set(s.scalars(select(Run.contact_id).where(
             Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "completed", Run.finished_at >= cutoff)))
     in_flow: set[int] = set()
+    chatting: set[int] = set()
     if flow is not None:
         in_flow = set(s.scalars(select(Run.contact_id).where(
             Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "active")))
+        # Starting a flow ends the resident's other run: never cut into a conversation happening now.
+        chatting = set(s.scalars(select(Run.contact_id).where(
+            Run.contact_id.in_(ids), Run.flow_id != flow.id, Run.status == "active",
+            Run.updated_at >= now - IN_CONVERSATION)))
 
     rows: list[dict[str, Any]] = []
     starts: list[tuple[int, int]] = []
@@ -309,6 +316,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             reason = "recently_answered"
         if reason is None and cid in in_flow:
             reason = "already_in_flow"
+        if reason is None and cid in chatting:
+            reason = "in_conversation"
         if reason is not None:
             result.skipped[reason] += 1
             continue

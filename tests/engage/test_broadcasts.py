@@ -281,3 +281,19 @@ def test_wales_mode_sends_welsh_then_english_when_the_language_is_unknown(db, cl
     fire_broadcast(services, new_broadcast(services, {"all": []}))
     texts = {r.contact_id: r.payload["text"] for r in rows(db)}
     assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}", english: TEXTS["en"]}
+
+
+def test_flow_broadcast_does_not_cut_into_a_conversation_happening_now(services, db, clock):
+    with db.session() as s:
+        chatting = make_contact(s)
+        make_run(s, chatting, "citizens-panel", "active", clock.now() - timedelta(minutes=20))
+        stale = make_contact(s)
+        make_run(s, stale, "citizens-panel", "active", clock.now() - timedelta(days=2))
+        ids = chatting.id, stale.id
+    broadcast_id = new_broadcast(services, {"all": []}, flow=services.registry.get("street-safety"))
+    result = fire_broadcast(services, broadcast_id)
+    assert (result.queued, dict(result.skipped)) == (1, {"in_conversation": 1})
+    clock.advance(hours=3)  # sending again later reaches only the one left out
+    again = fire_broadcast(services, broadcast_id)
+    assert (again.queued, again.newly_queued) == (2, 1)
+    assert sorted(r.contact_id for r in rows(db, broadcast_id=broadcast_id)) == sorted(ids)

@@ -61,6 +61,26 @@ def _iso(now: datetime) -> str:
     return now.isoformat()
 
 
+_CONTAINERS = (dict, list)
+
+
+def _copy_json(value: Any) -> Any:
+    if type(value) is dict:
+        return {k: v if type(v) not in _CONTAINERS else _copy_json(v) for k, v in value.items()}
+    if type(value) is list:
+        return [v if type(v) not in _CONTAINERS else _copy_json(v) for v in value]
+    if isinstance(value, (dict, list)):  # subclasses (rare): take the general road
+        return copy.deepcopy(value)
+    return value
+
+
+def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a run state that shares nothing mutable with it."""
+    # The state is JSON-shaped (it is stored as JSON), so a dict/list walk is enough and far
+    # cheaper than copy.deepcopy's memo bookkeeping.
+    return {k: v if type(v) not in _CONTAINERS else _copy_json(v) for k, v in state.items()}
+
+
 def _languages(flow: Flow, state: Mapping[str, Any]) -> list[str]:
     """Return the languages to read replies in: the run's, then the flow's base language."""
     return list(dict.fromkeys([state["lang"], flow.base_language]))
@@ -92,7 +112,7 @@ def resume(flow: Flow, state: Mapping[str, Any], reply: str | Reply, contact: Ma
     """
     contact = contact or {}
     reply = Reply(reply) if isinstance(reply, str) else reply
-    state = copy.deepcopy(dict(state))
+    state = _copy_state(state)
     if state["status"] != ACTIVE:
         return state, []
     if is_expired(flow, state, now):
@@ -149,7 +169,7 @@ def is_expired(flow: Flow, state: Mapping[str, Any], now: datetime) -> bool:
 
 def expire(flow: Flow, state: Mapping[str, Any], now: datetime) -> tuple[dict[str, Any], list[Event]]:
     """End an unfinished run as expired (whether or not its time is up: the caller decides)."""
-    state = copy.deepcopy(dict(state))
+    state = _copy_state(state)
     if state["status"] != ACTIVE:
         return state, []
     events: list[Event] = [RunExpired(state["step"])]
@@ -168,7 +188,7 @@ def reminder_due(flow: Flow, state: Mapping[str, Any], now: datetime) -> bool:
 
 def remind(flow: Flow, state: Mapping[str, Any], now: datetime) -> tuple[dict[str, Any], list[Event]]:
     """Send the reminder and the waiting question again, if a reminder is due."""
-    state = copy.deepcopy(dict(state))
+    state = _copy_state(state)
     if not reminder_due(flow, state, now):
         return state, []
     step = flow.step(state["step"])

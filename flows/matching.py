@@ -9,6 +9,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 from rapidfuzz import fuzz
@@ -183,8 +184,10 @@ def _ascii_digits(text: str) -> str:
     return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
 
 
+@lru_cache(maxsize=65536)
 def normalize(text: str) -> str:
     """Return the reply folded to lower-case words and digits separated by single spaces."""
+    # Cached: choice labels are normalised on every match, and replies repeat ("1", "yes").
     text = _KEYCAP.sub(r"\1", text.replace("🔟", "10"))
     text = _ascii_digits(fold(text)).replace("'", "")
     kept = [ch if unicodedata.category(ch)[0] in "LNM" else " " for ch in text]
@@ -383,7 +386,7 @@ def match_yes_no(text: str, langs: Sequence[str] = ("en",), numbered: bool = Tru
 def is_skip_word(text: str, extra: Iterable[str] = ()) -> bool:
     """Return True when the reply is a skip word in any language ("SKIP", "NEIDIO") or one of `extra`."""
     norm = normalize(text or "")
-    return bool(norm) and (norm in _SKIP or norm in _fold_set(extra))
+    return bool(norm) and (norm in _SKIP or any(normalize(w) == norm for w in extra))
 
 
 def match_text(text: str, max_length: int | None = None) -> Match:
@@ -417,11 +420,23 @@ def _readings(norm: str) -> list[tuple[bool, str]]:
     return readings
 
 
+# id(choice) -> (choice, its normalised texts); the choice is kept so its id cannot be reused meanwhile.
+_CHOICE_TEXTS: dict[int, tuple[ChoiceLike, list[str]]] = {}
+
+
 def _choice_texts(choice: ChoiceLike) -> list[str]:
+    cached = _CHOICE_TEXTS.get(id(choice))
+    if cached is not None and cached[0] is choice:
+        return cached[1]
     texts = [*choice.labels.values(), str(choice.value)]
     for words in getattr(choice, "synonyms", {}).values():
         texts.extend(words)
-    return [n for n in dict.fromkeys(normalize(t) for t in texts) if n]
+    normalised = [n for n in dict.fromkeys(normalize(t) for t in texts) if n]
+    if len(_CHOICE_TEXTS) >= 10000:
+        # Flows are reloaded rarely; a full cache is simply started again.
+        _CHOICE_TEXTS.clear()
+    _CHOICE_TEXTS[id(choice)] = (choice, normalised)
+    return normalised
 
 
 def _are_opposites(a: list[str], b: list[str]) -> bool:

@@ -46,6 +46,7 @@ def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
 
 
 @bp.post("/sms-count")
+@role_required("officer")
 def sms_count():
     """Count the SMS segments a text costs, for the message boxes to show as the officer types."""
     info = count_segments(request.form.get("text", "")[:5000])
@@ -285,4 +286,33 @@ def calendar_month():
         calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
         view = calendar.month_view(s, year, month, today)
         warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days)
-    return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date)
+    return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
+                           flows=svc.registry.all(), error=None, form={})
+
+
+@bp.post("/calendar")
+@role_required("officer")
+def calendar_add():
+    """Put a planned consultation in the calendar."""
+    svc = services()
+    form = request.form
+    try:
+        opens = date.fromisoformat(form.get("opens", ""))
+        closes = date.fromisoformat(form.get("closes", ""))
+    except ValueError:
+        flash(_("Give the opening and closing dates."), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    try:
+        with svc.db.session() as s:
+            consultation = calendar.create_consultation(
+                s, flow_id=form.get("flow_id", ""), opens=opens, closes=closes, now=now(),
+                title=form.get("title") or None, owner_service=form.get("owner_service") or None,
+                officer=g.officer.email, tz=svc.settings.timezone)
+            record(s, g.officer, "consultation.created", now(), target_type="consultation",
+                   target_id=consultation.id, summary=f"Planned “{consultation.title or consultation.flow_id}” "
+                   f"from {opens:%d %B %Y} to {closes:%d %B %Y}", ip=client_ip())
+    except calendar.CalendarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    flash(_("Added to the calendar."), "success")
+    return redirect(url_for("dashboard.calendar_month", year=opens.year, month=opens.month))

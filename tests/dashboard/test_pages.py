@@ -356,3 +356,18 @@ def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_
     page = client.get("/dashboard/flows/street-safety").get_data(as_text=True)
     versions = page.split("Version history")[1]
     assert versions.count("<tr><td><a href=") == 2 and "current" in versions
+
+
+def test_planning_a_short_consultation_warns_in_the_calendar(client, as_role, services):
+    token = as_role("officer")
+    response = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+                                                        "title": "Bus shelters", "opens": "2027-02-01",
+                                                        "closes": "2027-02-05"})
+    assert response.status_code == 302 and "year=2027&month=2" in response.headers["Location"]
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Bus shelters" in page and "open for 5 day(s)" in page
+    backwards = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+                                                         "opens": "2027-02-05", "closes": "2027-02-01"})
+    assert "closes before it opens" in client.get(backwards.headers["Location"]).get_data(as_text=True)
+    with services.db.session() as s:
+        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "consultation.created"))

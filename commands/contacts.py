@@ -144,15 +144,14 @@ def object_command(reference: str, withdraw: bool) -> None:
 @contacts.command("retention")
 @click.option("--dry-run", is_flag=True, help="Count what is due; change nothing.")
 @click.option("--months", type=click.IntRange(min=1), default=None,
-              help="Keep data this many months after a consultation closed (default: setting, else 24).")
+              help="Months to keep data after a consultation closed (default: OUTREACH_RETENTION_MONTHS, else 24).")
 def retention_command(dry_run: bool, months: int | None) -> None:
     """Anonymise answers and messages kept longer than the retention period."""
-    from engage.privacy import apply_retention
+    from engage.privacy import retention_months, run_retention
 
     services = _services()
-    months = months or int(services.settings.extra.get("retention_months", 24))
-    report = apply_retention(services.db, services.clock.now(), months, dry_run=dry_run,
-                             registry=services.registry, tz=services.settings.timezone)
+    months = months or retention_months(services.settings)
+    report = run_retention(services, dry_run=dry_run, months=months)
     verb = "Would anonymise" if dry_run else "Anonymised"
     click.echo(f"{verb} {report.answers} answer(s), {report.runs} run(s), {report.inbound} inbound and "
                f"{report.outbox} outbound message(s) older than {months} months.")

@@ -6,6 +6,7 @@ removed; free-text wording removed), so counts per answer do not change.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import threading
 from calendar import monthrange
@@ -442,6 +443,21 @@ def apply_retention(db, now: datetime, months: int = 24, *, dry_run: bool = Fals
     return report
 
 
+def retention_months(settings) -> int:
+    """Return the retention period: setting `retention_months`, else OUTREACH_RETENTION_MONTHS, else 24."""
+    raw = (settings.extra or {}).get("retention_months") or os.environ.get("OUTREACH_RETENTION_MONTHS") or 24
+    months = int(raw)
+    if months < 1:
+        raise ValueError("the retention period must be at least one month")
+    return months
+
+
+def run_retention(services, *, dry_run: bool = False, months: int | None = None) -> RetentionReport:
+    """Apply retention with the service's clock, flows and settings (the daily scheduled job calls this)."""
+    return apply_retention(services.db, services.clock.now(), months or retention_months(services.settings),
+                           dry_run=dry_run, registry=services.registry, tz=services.settings.timezone)
+
+
 # ----- wiring --------------------------------------------------------------------------------------------
 
 
@@ -461,4 +477,4 @@ def init_app(app, services) -> None:
         conversations.word_handlers.append(forget_word_handler)
     conversations.field_guard = special_category_guard
     services.loops["privacy"] = privacy_loop
-    services.extras["apply_retention"] = apply_retention
+    services.extras["run_retention"] = run_retention

@@ -101,9 +101,8 @@ def role_required(role: str):
 
 @bp.after_request
 def _no_store(response):
-    # Pages hold residents' data: no copies in shared browsers' caches.
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")
+    # Pages and exports hold residents' data: no copies in shared browsers' caches.
+    response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

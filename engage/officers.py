@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from store.models.officers import ROLE_RANK, ROLES, AuditLog, LoginAttempt, Officer
@@ -16,6 +16,7 @@ from store.models.officers import ROLE_RANK, ROLES, AuditLog, LoginAttempt, Offi
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
+ATTEMPTS_KEPT = timedelta(days=30)
 
 _hasher = PasswordHasher()
 _dummy_hash: str | None = None
@@ -144,6 +145,8 @@ def authenticate(s: Session, email: str, password: str, *, ip: str | None, now: 
         officer.password_hash = hash_password(password)
     officer.last_login_at = now
     s.add(LoginAttempt(email=email, ip=ip, succeeded=True, at=now))
+    # Attempts are kept a month for anyone looking into a break-in, then dropped.
+    s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
     record(s, officer, "officer.signed_in", now, target_type="officer", target_id=officer.id, ip=ip)
     return SignIn(officer)
 

@@ -102,3 +102,15 @@ def test_audit_page_filters_by_action_prefix_newest_first(db):
     with db.session() as s:
         rows, total = officers.audit_page(s, action="export")
     assert total == 2 and [r.at for r in rows] == [T0 + timedelta(minutes=2), T0]
+
+
+def test_sign_in_attempts_older_than_a_month_are_dropped(db):
+    from store.models.officers import LoginAttempt
+
+    with db.session() as s:
+        officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+        officers.authenticate(s, "a@b.uk", "wrong", ip=None, now=T0)
+    with db.session() as s:
+        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip=None, now=T0 + timedelta(days=31)).ok
+    with db.session() as s:
+        assert [a.succeeded for a in s.scalars(select(LoginAttempt))] == [True]

@@ -1,0 +1,108 @@
+"""The web chat in headless Chromium: live with JavaScript, the same with it off, and by keyboard alone.
+
+Chromium is Debian's package (/usr/bin/chromium); Playwright only drives it.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from store.models import Answer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def live_server(app):
+    """Serve the app on a free loopback port from a thread; yield its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_tab(browser, base_url: str, javascript: bool = True):
+    context = browser.new_context(base_url=base_url, java_script_enabled=javascript)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    return tab
+
+
+def answers(db) -> dict:
+    with db.session() as s:
+        return {a.step_id: a.value for a in s.scalars(select(Answer))}
+
+
+def test_with_javascript_answers_appear_without_reloading_the_page(browser, live_server, db):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety")
+    navigations = []
+    tab.on("framenavigated", lambda frame: navigations.append(frame.url))
+    tab.get_by_role("button", name="Unsafe").click()
+    log = tab.locator("#messages")
+    expect(log.locator(".message-resident")).to_have_text(["Unsafe"])
+    expect(log.locator(".message-council").last).to_contain_text("Which street or place feels least safe?")
+    tab.get_by_label("Your message").fill("Station Road <b>underpass</b>")
+    tab.get_by_role("button", name="Send").click()
+    expect(log.locator(".message-council").last).to_contain_text("How old are you?")
+    expect(log.locator(".message-resident").last).to_have_text("Station Road <b>underpass</b>")
+    assert navigations == []
+    assert answers(db) == {"feel_safe": "unsafe", "where": "Station Road <b>underpass</b>"}
+
+
+def test_with_javascript_off_the_plain_forms_do_the_same(browser, live_server, db):
+    tab = new_tab(browser, live_server, javascript=False)
+    tab.goto("/chat/street-safety")
+    tab.get_by_role("button", name="Safe", exact=True).click()
+    expect(tab.locator("#messages .message-council").last).to_contain_text("How old are you?")
+    assert tab.url.endswith("/chat/street-safety#latest")
+    tab.get_by_role("button", name="65 or over").click()
+    expect(tab.locator("#messages .message-council").last).to_contain_text("We will tell you what we did")
+    assert answers(db) == {"feel_safe": "safe", "age": "65_plus"}
+
+
+def test_a_resident_can_answer_with_the_keyboard_alone(browser, live_server, db):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety")
+    for _ in range(12):
+        tab.keyboard.press("Tab")
+        if tab.evaluate("document.activeElement.textContent.trim()") == "Not sure":
+            break
+    else:
+        pytest.fail("Tab never reached the 'Not sure' button")
+    tab.keyboard.press("Enter")
+    expect(tab.locator("#messages .message-council").last).to_contain_text("How old are you?")
+    # Focus moves to the next question's first button, ready for the next key press.
+    assert tab.evaluate("document.activeElement.textContent.trim()") == "Under 18"
+    assert answers(db) == {"feel_safe": "unsure"}
+
+
+def test_an_urdu_page_reads_right_to_left(browser, live_server):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety?lang=ur")
+    assert tab.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    assert tab.evaluate("document.querySelector('.message-council').dir") == "ltr"

@@ -48,7 +48,7 @@ UNBLOCKABLE_REASONS = (BLOCKED_REASON, "telegram error 403")
 LANGUAGE_CALLBACK_PREFIX = "lang:"
 # Updates a webhook or getUpdates should receive; the rest are never sent to us.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-# How long a wrong token or a flood reply keeps a message queued when Telegram gives no time.
+# How long a message waits before trying again after Telegram refused our token (a setup mistake).
 CONFIG_RETRY_SECONDS = 300.0
 
 _ = i18n.N_

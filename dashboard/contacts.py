@@ -21,31 +21,37 @@ from store.models import (
 )
 
 PER_PAGE = 50
-# Provider error codes in words an officer can act on.
+# Provider error codes in words an officer can act on: (channel, code) first, then the code alone.
 PROVIDER_ERRORS = {
-    "21610": "The resident texted STOP to their carrier; Twilio will not deliver until they text START.",
-    "21211": "The phone number is not valid.",
-    "21614": "The number cannot receive text messages (for example a landline).",
-    "21408": "Sending to this country is not switched on in the Twilio account.",
-    "30003": "The phone was switched off or out of signal and the carrier gave up.",
-    "30004": "The carrier blocked the message; the number may have blocked us.",
-    "30005": "The number does not exist or is no longer in use.",
-    "30006": "The number is a landline or cannot receive texts.",
-    "30007": "The carrier filtered the message as possible spam.",
-    "30008": "The carrier could not deliver the message for an unknown reason.",
-    "403": "The resident blocked the bot on Telegram.",
-    "telegram:403": "The resident blocked the bot on Telegram.",
-    "400": "Telegram refused the message: the chat may have been deleted.",
+    ("sms", "21610"): "The resident texted STOP to their carrier; Twilio will not deliver until they text START.",
+    ("sms", "21211"): "The phone number is not valid.",
+    ("sms", "21614"): "The number cannot receive text messages (for example a landline).",
+    ("sms", "21408"): "Sending to this country is not switched on in the Twilio account.",
+    ("sms", "30003"): "The phone was switched off or out of signal and the carrier gave up.",
+    ("sms", "30004"): "The carrier blocked the message; the number may have blocked us.",
+    ("sms", "30005"): "The number does not exist or is no longer in use.",
+    ("sms", "30006"): "The number is a landline or cannot receive texts.",
+    ("sms", "30007"): "The carrier filtered the message as possible spam.",
+    ("sms", "30008"): "The carrier could not deliver the message for an unknown reason.",
+    ("telegram", "403"): "The resident blocked the bot.",
+    ("telegram", "400"): "Telegram refused the message: the chat may have been deleted.",
+    ("telegram", "401"): "The bot's token was refused: check the Telegram settings.",
     "429": "The provider asked us to slow down; the message will be retried.",
+    "5xx": "The provider had a fault; the message will be retried.",
+    "timeout": "The provider did not answer in time, so we do not know if it was sent; it is not resent blindly.",
+    "network": "The provider could not be reached; the message will be retried.",
+    "connection": "The provider could not be reached; the message will be retried.",
+    "bad_reply": "The provider's answer could not be read, so we do not know if it was sent.",
+    "render": "The message could not be put into this channel's format.",
 }
 STATES = ("queued", "sending", "unknown", "sent", "delivered", "undelivered", "failed", "skipped")
 
 
-def explain_error(code: str | None) -> str | None:
+def explain_error(code: str | None, channel: str | None = None) -> str | None:
     """Put a provider error code into words."""
     if not code:
         return None
-    return PROVIDER_ERRORS.get(str(code)) or PROVIDER_ERRORS.get(str(code).split(":")[-1])
+    return PROVIDER_ERRORS.get((channel or "", str(code))) or PROVIDER_ERRORS.get(str(code))
 
 
 def mask_address(channel: str, value: str | None) -> str:
@@ -110,7 +116,7 @@ def contact_detail(contact_id: int):
                             .order_by(InboundMessage.received_at.desc()).limit(200)).all()
     messages = sorted([("in", m.received_at, m.text, m.channel, None, None) for m in inbound]
                       + [("out", m.created_at, (m.payload or {}).get("text"), m.channel, m.status,
-                          explain_error(m.error_code)) for m in outbound], key=lambda m: m[1], reverse=True)
+                          explain_error(m.error_code, m.channel)) for m in outbound], key=lambda m: m[1], reverse=True)
     return render_template("dashboard/contact_detail.html", contact=contact, addresses=addresses, consents=consents,
                            groups=groups, answers=answers, runs=runs, messages=messages, mask=mask_address,
                            privacy_ready=_privacy_ready())

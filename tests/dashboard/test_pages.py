@@ -371,3 +371,12 @@ def test_planning_a_short_consultation_warns_in_the_calendar(client, as_role, se
     assert "closes before it opens" in client.get(backwards.headers["Location"]).get_data(as_text=True)
     with services.db.session() as s:
         assert s.scalar(select(AuditLog.action).where(AuditLog.action == "consultation.created"))
+
+
+def test_telegram_and_sms_codes_are_explained_for_their_channel():
+    from dashboard.contacts import explain_error
+
+    assert explain_error("403", "telegram") == "The resident blocked the bot."
+    assert explain_error("30006", "sms") == "The number is a landline or cannot receive texts."
+    assert "slow down" in explain_error("429", "telegram")
+    assert explain_error("99999", "sms") is None and explain_error(None) is None

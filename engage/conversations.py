@@ -466,6 +466,7 @@ class Turn:
         for event in events:
             if isinstance(event, AnswerRecorded):
                 self._store_answer(run, event.step_id, event.value, event.raw_text, skipped=False)
+                self._record_consent_answer(flow, run, event)
             elif isinstance(event, StepSkipped):
                 self._store_answer(run, event.step_id, None, event.raw_text or None, skipped=True)
                 if event.reason == "too_many_attempts":
@@ -502,6 +503,19 @@ class Turn:
             # The flow lacks the resident's language: the dashboard counts these per flow and language.
             payload["fallback_from"] = self.contact.language
         self.queue(payload, lang=run.language)
+
+    def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:
+        """Keep a consent record when the step's yes/no is consent (special-category data)."""
+        step = flow.step(event.step_id) if flow.has_step(event.step_id) else None
+        if step is None or step.consent_for != "special_category" or not isinstance(event.value, bool):
+            return
+        from engage.contacts import has_special_category_consent, record_special_category_consent
+
+        if not event.value and not has_special_category_consent(self.s, self.contact.id):
+            return
+        record_special_category_consent(self.s, self.contact, self.now, source="flow",
+                                        wording=flow.text(step, run.language),
+                                        action="opt_in" if event.value else "opt_out")
 
     def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:
         answer = self.s.scalar(select(Answer).where(Answer.run_id == run.id, Answer.step_id == step_id))

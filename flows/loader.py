@@ -40,10 +40,13 @@ FLOW_KEYS = ("id", "title", "description", "languages", "keywords", "consultatio
              "restart_after_days", "reminder", "keep_free_text", "max_attempts", "skip_words", "steps")
 FLOW_REQUIRED = ("id", "title", "languages", "steps")
 STEP_KEYS = ("id", "ask", "say", "easy_read", "choices", "multiple", "min", "max", "yes_no", "number", "scale",
-             "text", "next", "optional", "max_attempts", "save_to", "skip_words", "special_category", "note")
+             "text", "next", "optional", "max_attempts", "save_to", "skip_words", "special_category", "consent_for",
+             "note")
 ANSWER_KEYS = ("choices", "yes_no", "number", "scale", "text")
 # Keys that only make sense on a question.
-QUESTION_ONLY = ("multiple", "min", "max", "optional", "max_attempts", "save_to", "skip_words")
+QUESTION_ONLY = ("multiple", "min", "max", "optional", "max_attempts", "save_to", "skip_words", "consent_for")
+# What a yes/no step's "yes" can be consent for (a consent record is kept for it).
+CONSENT_SCOPES = ("special_category",)
 CHOICE_KEYS = ("value", "also")
 CONSULTATION_KEYS = ("purpose", "info_url", "opens", "closes")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "at_least", "at_most", "more_than", "less_than", "exists")
@@ -557,12 +560,20 @@ class _Reader:
         attempts = self.integer(node, "max_attempts", 1) or max_attempts
         skip_words = self.words_per_language(node, "skip_words") if node.get("skip_words") is not None else {}
         special_category = self.boolean(node, "special_category")
+        consent_for = self.string(node, "consent_for", "'consent_for'")
+        if consent_for is not None and consent_for not in CONSENT_SCOPES:
+            self.error(node.lc.value("consent_for"), f"'consent_for' can be {', '.join(CONSENT_SCOPES)}, "
+                       f"not '{consent_for}'")
+            consent_for = None
+        if consent_for is not None and kind not in (YES_NO, None):
+            self.error(node.lc.key("consent_for"), "'consent_for' goes on a yes/no question: a yes is the consent")
+            consent_for = None
         note = self.string(node, "note", "'note'") or ""
         if step_id is None or kind is None:
             return None
         return Step(id=step_id, kind=kind, prompt=prompt, easy_read=easy_read, routes=routes, optional=optional,
                     max_attempts=attempts, save_to=save_to, skip_words=skip_words, special_category=special_category,
-                    note=note, line=pos[0] + 1, **spec)
+                    consent_for=consent_for, note=note, line=pos[0] + 1, **spec)
 
     def step_kind(self, node: CommentedMap, pos: Pos, where: str) -> str | None:
         answers = [k for k in ANSWER_KEYS if k in node]

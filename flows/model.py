@@ -76,6 +76,9 @@ class Step:
     skip_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Asks about ethnicity, health, religion...: only to be asked after consent (metadata for now).
     special_category: bool = False
+    # A yes/no step whose "yes" is consent for a kind of data ("special_category"): the
+    # conversation service keeps a consent record for the answer.
+    consent_for: str | None = None
     note: str = ""
     line: int = field(default=0, compare=False)  # 1-based line of the step in its file
 

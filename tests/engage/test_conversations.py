@@ -227,3 +227,40 @@ def test_a_run_keeps_the_flow_version_it_started_on(app_config, db, tmp_path):
     text_in(services, "SAFE", address="+447700900002")
     text_in(services, "1", address="+447700900002")
     assert last_payload(db)["question"] == "What is your age?"
+
+
+def _panel_until_special_consent(services, clock, phone):
+    clock.set(datetime(2027, 2, 1, 12, 0, tzinfo=timezone.utc))
+    for reply in ["PANEL", "yes", "2", "Netteswell", "1"]:
+        text_in(services, reply, address=phone)
+    assert last_payload_for(services, phone)["step_id"] == "sc_consent"
+
+
+def last_payload_for(services, phone):
+    with services.db.session() as s:
+        address_id = s.scalar(select(Address.id).where(Address.address == phone))
+        return s.scalars(select(OutboxMessage.payload).where(OutboxMessage.address_id == address_id)
+                         .order_by(OutboxMessage.id.desc())).first()
+
+
+def test_a_yes_to_special_category_consent_is_recorded_and_lets_ethnicity_be_saved(services, db, clock):
+    _panel_until_special_consent(services, clock, PHONE)
+    text_in(services, "yes")
+    text_in(services, "4")
+    with db.session() as s:
+        record = s.scalar(select(ConsentRecord).where(ConsentRecord.scope == "special_category"))
+        contact = s.scalar(select(Contact))
+    assert (record.action, record.source) == ("opt_in", "flow")
+    assert record.wording.startswith("May we also ask your ethnic group")
+    assert contact.fields["ethnicity"] == "black"
+    assert contact.fields["ward"] == "netteswell"
+
+
+def test_a_no_to_special_category_consent_records_nothing_and_asks_nothing_sensitive(services, db, clock):
+    _panel_until_special_consent(services, clock, PHONE)
+    text_in(services, "no")
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentRecord)
+                        .where(ConsentRecord.scope == "special_category")) == 0
+        assert "ethnicity" not in s.scalar(select(Contact)).fields
+    assert last_payload(db).get("step_id") not in ("ethnicity", "disability")

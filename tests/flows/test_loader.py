@@ -604,3 +604,37 @@ def test_lint_main(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\n", encoding="utf-8")
     assert main([str(bad)]) == 1
+
+
+# ---------------------------------------------------------------- consent_for
+
+
+def test_consent_for_on_a_yes_no_question_loads(tmp_path: Path) -> None:
+    flow = load_flow_text(HEAD + dedent("""\
+      - id: ok
+        ask: {en: May we ask about disability?, cy: Gawn ni ofyn am anabledd?}
+        yes_no: true
+        consent_for: special_category
+    """))
+    assert flow.step("ok").consent_for == "special_category"
+
+
+def test_consent_for_an_unknown_kind_of_data_is_an_error(tmp_path: Path) -> None:
+    problems = lint(tmp_path, HEAD + """\
+      - id: ok
+        ask: {en: May we?, cy: Gawn ni?}
+        yes_no: true
+        consent_for: marketing
+    """)
+    assert only(problems) == "flow.yaml:8:22: 'consent_for' can be special_category, not 'marketing'"
+
+
+def test_consent_for_on_a_choice_question_is_an_error(tmp_path: Path) -> None:
+    problems = lint(tmp_path, HEAD + """\
+      - id: ok
+        ask: {en: Pick, cy: Dewis}
+        choices:
+          - {value: a, en: A, cy: A}
+        consent_for: special_category
+    """)
+    assert only(problems) == "flow.yaml:9:9: 'consent_for' goes on a yes/no question: a yes is the consent"

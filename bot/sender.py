@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.channel import SendResult
@@ -143,24 +143,29 @@ def record_result(db, message_id: int, result: SendResult, now: datetime, policy
                   rng: random.Random) -> str:
     """Store what the provider said about one claimed row; return the row's new status."""
     with db.session() as s:
+        postgres = s.get_bind().dialect.name == "postgresql"
+        if postgres:
+            # Losing this commit to a database crash leaves the row `sending`, which later becomes
+            # `unknown`: never a second send. So it need not wait for the disk.
+            s.execute(text("SET LOCAL synchronous_commit = off"))
+        if result.status == "sent":
+            # One statement: a status callback may already have moved the row on (delivered); never move back.
+            before_sent = [state for state, order in OUTBOX_ORDER.items() if order < OUTBOX_ORDER["sent"]]
+            status = s.scalar(
+                update(OutboxMessage).where(OutboxMessage.id == message_id)
+                .values(attempts=OutboxMessage.attempts + 1, provider_id=result.provider_id, sent_at=now,
+                        segments=result.segments, error_code=None, error_message=None, updated_at=now,
+                        status=case((OutboxMessage.status.in_(before_sent), "sent"), else_=OutboxMessage.status))
+                .returning(OutboxMessage.status)
+            )
+            return status or "missing"
         stmt = select(OutboxMessage).where(OutboxMessage.id == message_id)
-        if s.get_bind().dialect.name == "postgresql":
+        if postgres:
             stmt = stmt.with_for_update()
         row = s.scalar(stmt)
         if row is None:
             return "missing"
         row.updated_at = now
-        if result.status == "sent":
-            row.attempts += 1
-            row.provider_id = result.provider_id
-            row.sent_at = now
-            row.segments = result.segments
-            row.error_code = None
-            row.error_message = None
-            # A status callback may already have moved it on (delivered); never move back.
-            if _moves_forward(row.status, "sent"):
-                row.status = "sent"
-            return row.status
         if result.status == "retry":
             row.attempts += 1
             row.error_code = result.error_code

@@ -234,6 +234,9 @@ class FakeTwilio:
 class _Handler(BaseHTTPRequestHandler):
     server: "TwilioServer"
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm and delayed ACKs
+    # add 40 ms to every reply.
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         # Quiet: request lines carry no secrets here, but tests want clean output.

@@ -22,7 +22,8 @@ REPLY_YES_NO = _("Reply YES or NO")
 REPLY_SCALE = _("Reply a number from %(min)s to %(max)s")
 REPLY_NUMBER = _("Reply with a number")
 REPLY_NUMBER_RANGE = _("Reply with a number from %(min)s to %(max)s")
-REPLY_SKIP = _("Reply SKIP to skip")
+# The skip word comes from the flow engine's hints ("SKIP", Welsh "NEIDIO").
+REPLY_SKIP = _("Reply %(word)s to skip")
 YES = _("Yes")
 NO = _("No")
 SKIP = _("Skip")
@@ -141,7 +142,8 @@ def render_sms(payload: dict[str, Any], lang: str | None = None) -> str:
             parts.append("\n".join(f"{point} = {label}" for point, label in labels.items()))
     hint = [reply_hint(payload, lang)] if reply_hint(payload, lang) else []
     if payload.get("optional"):
-        hint.append(i18n.gettext(lang, REPLY_SKIP))
+        word = (payload.get("hints") or {}).get("skip_word") or "SKIP"
+        hint.append(i18n.gettext(lang, REPLY_SKIP, word=word))
     if hint:
         parts.append("\n".join(hint))
     return "\n\n".join(parts)

@@ -96,6 +96,12 @@ def test_free_text_and_plain_messages_have_no_options():
     assert render_web(plain, "en")["buttons"] == []
 
 
+def test_the_skip_word_is_the_one_the_engine_gives():
+    payload = question(kind="text", choices=[], optional=True, text="Anything else?", lang="cy",
+                       hints={"skip_word": "NEIDIO"})
+    assert "NEIDIO" in render_sms(payload, "cy").splitlines()[-1]
+
+
 def test_a_number_question_with_bounds():
     payload = question(kind="number", choices=[], text="How many people live with you?", hints={"min": 0, "max": 20})
     assert render_sms(payload, "en").endswith("Reply with a number from 0 to 20")

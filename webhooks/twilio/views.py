@@ -84,6 +84,8 @@ def accept_sms(services, form: dict[str, Any]) -> tuple[int | None, bool]:
     sid = form.get("MessageSid") or form.get("SmsMessageSid")
     if not sid:
         raise ValueError("MessageSid is missing")
+    if not form.get("From"):
+        raise ValueError("From is missing")
     payload = {k: v for k, v in form.items()}
     return services.conversations.store_inbound("sms", sid, e164(form.get("From")), form.get("Body", ""), payload)
 

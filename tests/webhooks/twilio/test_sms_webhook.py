@@ -123,12 +123,13 @@ def test_a_post_signed_with_another_token_is_refused(client, db):
     assert inbound_rows(db) == []
 
 
-def test_a_post_without_a_message_sid_is_a_clear_error(client, db):
-    form = {k: v for k, v in load_fixture("sms_keyword.json").items()
-            if k not in ("MessageSid", "SmsMessageSid", "SmsSid")}
+@pytest.mark.parametrize("missing,fields", [("MessageSid", ("MessageSid", "SmsMessageSid", "SmsSid")),
+                                            ("From", ("From",))])
+def test_a_post_without_a_sid_or_sender_is_a_clear_error(client, db, missing, fields):
+    form = {k: v for k, v in load_fixture("sms_keyword.json").items() if k not in fields}
     response = post_signed(client, SMS, form)
     assert response.status_code == 400
-    assert "MessageSid" in response.get_json()["error"]
+    assert missing in response.get_json()["error"]
     assert inbound_rows(db) == []
 
 

@@ -7,15 +7,15 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engage.broadcasts import create_broadcast, fire_broadcast
 from engage.contacts import ContactError, create_contact, find_contact
 from engage.privacy import erase_contact
 from engage.reminders import send_reminders
 from engage.segments import create_segment
-from store.models import OutboxMessage
-from tests.conftest import DEFAULT_NOW, empty_tables
+from store.models import Base, OutboxMessage
+from tests.conftest import DEFAULT_NOW
 
 pytestmark = pytest.mark.fault
 
@@ -86,6 +86,13 @@ def apply_step(services, model: ConsentModel, op: tuple) -> None:
         clock.advance(hours=op[1])
 
 
+def delete_all_rows(db) -> None:
+    """Empty every table in one transaction; far cheaper than TRUNCATE for a thousand tiny examples."""
+    with db.session() as s:
+        for table in reversed(Base.metadata.sorted_tables):
+            s.execute(delete(table))
+
+
 def check_new_sends(services, sender, fake, model: ConsentModel, seen: int) -> int:
     """Run the sender; every message the fake accepted since `seen` must have been allowed."""
     sender.drain()
@@ -105,7 +112,7 @@ def check_new_sends(services, sender, fake, model: ConsentModel, seen: int) -> i
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step, min_size=1, max_size=6))
 def test_no_message_reaches_an_address_opted_out_at_send_time(services, sender, fake_twilio, db, steps):
-    empty_tables(db)
+    delete_all_rows(db)
     fake_twilio.fake.clear()
     services.clock.set(DEFAULT_NOW)
     model = ConsentModel()

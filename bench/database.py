@@ -1,0 +1,33 @@
+"""The benchmarks' own PostgreSQL database, rebuilt from the models for each run."""
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from store.db import Database, normalise_url
+from store.models import Base
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench"
+
+
+def bench_url() -> str:
+    return os.environ.get("OUTREACH_BENCH_DATABASE_URL", DEFAULT_URL)
+
+
+def fresh_database(url: str | None = None) -> Database:
+    """Create the database if needed, drop everything in it and build the schema."""
+    url = normalise_url(url or bench_url())
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    Base.metadata.create_all(db.engine)
+    return db

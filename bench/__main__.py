@@ -7,6 +7,9 @@ import sys
 
 BENCHMARKS = {
     "engine": "bench.engine",
+    "inbound": "bench.inbound",
+    "fanout": "bench.fanout",
+    "results": "bench.results",
 }
 
 

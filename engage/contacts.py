@@ -270,6 +270,8 @@ def create_contact(session: Session, now: datetime, *, name: str | None = None, 
     """Create a contact with its addresses; without a consent source it may not be messaged yet."""
     if not phone and telegram_id in (None, ""):
         raise ContactError("phone", "give a phone number or a Telegram chat id", "missing")
+    consent_source = _check_text("consent_source", consent_source, 500)
+    special_category_consent = _check_text("special_category_consent", special_category_consent, 500)
     e164 = normalise_phone(phone) if phone else None
     tg = normalise_telegram_id(telegram_id) if telegram_id not in (None, "") else None
     for channel, value, field in (("sms", e164, "phone"), ("telegram", tg, "telegram_id")):

@@ -10,16 +10,20 @@ YAML bodies are, rightly, answered 200 with problems.
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from engage.contacts import create_contact
 from tests.support.contacts import mobile
 
-EXAMPLES = 10
+# Raise with OUTREACH_API_EXAMPLES=200 for a deeper run by hand.
+EXAMPLES = int(os.environ.get("OUTREACH_API_EXAMPLES", "10"))
 
 
 @pytest.fixture
@@ -33,13 +37,19 @@ def api_schema(app, services):
 def check_operation(operation, mode, headers, excluded) -> None:
     """Send EXAMPLES generated calls to one operation and validate each answer."""
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    # The token is fixed in the strategy, so a "missing Authorization" mutation is never generated and then undone.
+    @given(case=operation.as_strategy(generation_mode=mode, headers=headers))
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
               phases=[Phase.explicit, Phase.generate])
     def answers_as_documented(case):
-        case.call_and_validate(headers=headers, excluded_checks=excluded)
+        case.call_and_validate(excluded_checks=excluded)
 
-    answers_as_documented()
+    try:
+        answers_as_documented()
+    except Unsatisfiable:
+        # With the token fixed, an operation without parameters or body has no invalid form.
+        if mode is not GenerationMode.NEGATIVE:
+            raise
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])

@@ -12,8 +12,13 @@ from store.models import Base
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 
 
-def bench_url() -> str:
-    return os.environ.get("OUTREACH_BENCH_DATABASE_URL", DEFAULT_URL)
+def bench_url(suffix: str = "") -> str:
+    """Return the benchmark database's URL; a suffix names a sibling database (so benchmarks never share)."""
+    url = os.environ.get("OUTREACH_BENCH_DATABASE_URL", DEFAULT_URL)
+    if not suffix:
+        return url
+    parsed = make_url(normalise_url(url))
+    return parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
 
 
 def fresh_database(url: str | None = None) -> Database:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select, text
 
-from bench.database import fresh_database
+from bench.database import bench_url, fresh_database
 from store.models import Answer
 
 FLOW = "street-safety"
@@ -69,7 +69,7 @@ def run(answers: int = 1_000_000) -> dict:
     from flows.loader import load_flow
     from tests.conftest import LIBRARY
 
-    db = fresh_database()
+    db = fresh_database(bench_url("results"))
     started = time.perf_counter()
     insert_answers(db, answers)
     load_seconds = time.perf_counter() - started

@@ -213,3 +213,20 @@ def test_officers_preview_cannot_erase(services, db, clock, resident):
     text_in(services, "FORGET YES", PHONE, preview=True)
     with db.session() as s:
         assert s.scalar(select(ErasureRecord)) is None
+
+
+def test_a_welsh_speaker_erases_with_anghofio_ie_and_is_told_in_welsh(services, db, clock, consultations):
+    with db.session() as s:
+        create_contact(s, clock.now(), phone=PHONE, language="cy", consent_source="Ffurflen")
+    for text in ("BINS", "1"):
+        text_in(services, text, PHONE)
+    text_in(services, "ANGHOFIO", PHONE)
+    with db.session() as s:
+        ask = s.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(1))
+        assert ask.payload["text"].startswith("Atebwch ANGHOFIO IE i ddileu popeth sydd gan Harlow Council")
+    text_in(services, "Anghofio ie", PHONE)
+    with db.session() as s:
+        done = s.scalar(select(OutboxMessage).where(OutboxMessage.kind == "stop_confirmation"))
+        assert done.payload["text"].startswith("Mae popeth oedd gan Harlow Council amdanoch chi wedi'i ddileu")
+        assert done.language == "cy"
+        assert s.scalar(select(ErasureRecord.status)) == "pending"

@@ -125,3 +125,14 @@ def test_a_shorter_period_reaches_further(db, clock, history):
     report = apply_retention(db, clock.now(), 12, dry_run=True)
     assert set(report.flows) == {"old", "recent", "edge-due", "edge-not-due", "kept", "open"}
     assert report.flows["open"] == 4
+
+
+def test_the_service_job_reads_the_period_from_the_environment(services, history, monkeypatch):
+    from engage.privacy import retention_months, run_retention
+
+    monkeypatch.setenv("OUTREACH_RETENTION_MONTHS", "12")
+    assert retention_months(services.settings) == 12
+    assert run_retention(services, dry_run=True).flows["open"] == 4
+    monkeypatch.setenv("OUTREACH_RETENTION_MONTHS", "0")
+    with pytest.raises(ValueError):
+        retention_months(services.settings)

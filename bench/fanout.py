@@ -147,7 +147,7 @@ def memory_probe(contacts: int) -> None:
 
     from engage.broadcasts import fire_broadcast
 
-    db = fresh_database()
+    db = fresh_database(bench_url("memory"))
     insert_contacts(db, contacts)
     services = services_for(db)
     broadcast_id = new_broadcast(services)
@@ -166,7 +166,10 @@ def memory_probe(contacts: int) -> None:
 
 def _memory(contacts: int) -> dict:
     out = subprocess.run([sys.executable, "-c", f"from bench.fanout import memory_probe; memory_probe({contacts})"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+                         cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(out.stderr[-2000:], file=sys.stderr)
+        return {"contacts": contacts, "seconds": None, "tracemalloc_peak_mb": None, "rss_growth_mb": None}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -201,7 +204,7 @@ def run(contacts: int = 100_000, senders: int = 4, send_seconds: int = 20,
         figures[f"enqueue_{n}_seconds"] = probe["seconds"]
         figures[f"enqueue_{n}_tracemalloc_peak_mb"] = probe["tracemalloc_peak_mb"]
         figures[f"enqueue_{n}_rss_growth_mb"] = probe["rss_growth_mb"]
-    peaks = [p["tracemalloc_peak_mb"] for p in memory]
+    peaks = [p["tracemalloc_peak_mb"] for p in memory if p["tracemalloc_peak_mb"] is not None]
     flat = (max(peaks) - min(peaks)) <= 50 if peaks else None
     return emit(
         "fanout", figures,

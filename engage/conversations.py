@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -144,6 +144,11 @@ class ConversationService:
     def _process_inbound(self, inbound_id: int) -> None:
         while True:
             with self.db.session() as s:
+                if self.db.is_postgres:
+                    # Safe not to wait for the disk: a lost commit leaves the inbound row pending, so it is
+                    # processed again; and a reply cannot be sent first, as the sender's claim commits
+                    # synchronously, which flushes this earlier commit with it.
+                    s.execute(text("SET LOCAL synchronous_commit = off"))
                 row = s.get(InboundMessage, inbound_id)
                 if row is None or row.status != "pending":
                     return

@@ -26,7 +26,7 @@ JOBS_TABLE = "scheduler_jobs"
 LEADER_LOCK_KEY = 727_001
 DEFAULT_MISFIRE_GRACE_SECONDS = 6 * 3600
 SYNC_SECONDS = 30
-PERIODIC_SECONDS = {"expire-runs": 300, "close-consultations": 600, "reminders": 600}
+PERIODIC_SECONDS = {"expire-runs": 300, "close-consultations": 600, "reminders": 600, "retention": 24 * 3600}
 
 # The services the running scheduler's jobs act on. Jobs are stored pickled in
 # the database, so they name a module function rather than carry objects;
@@ -60,6 +60,13 @@ def reminders_job() -> None:
     from engage.reminders import send_reminders
 
     send_reminders(_active_services)
+
+
+def retention_job() -> None:
+    from engage.privacy import run_retention
+
+    report = run_retention(_active_services)
+    log.info("retention: %s", report.as_dict())
 
 
 def sync_job() -> None:
@@ -168,7 +175,8 @@ def start_scheduler(services, *, periodic: bool = True):
                 "expire-runs": ("engage.scheduling:expire_runs_job", PERIODIC_SECONDS["expire-runs"]),
                 "close-consultations": ("engage.scheduling:close_consultations_job",
                                         PERIODIC_SECONDS["close-consultations"]),
-                "reminders": ("engage.scheduling:reminders_job", PERIODIC_SECONDS["reminders"])}
+                "reminders": ("engage.scheduling:reminders_job", PERIODIC_SECONDS["reminders"]),
+                "retention": ("engage.scheduling:retention_job", PERIODIC_SECONDS["retention"])}
         for name, (func, seconds) in jobs.items():
             scheduler.add_job(func, IntervalTrigger(seconds=seconds), id=f"outreach:{name}", name=name,
                               replace_existing=True)

@@ -10,6 +10,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Tables other libraries create in our database and manage themselves (APScheduler's job store).
+FOREIGN_TABLES = frozenset({"scheduler_jobs"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Tell Alembic to leave other libraries' tables alone."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def normalise_url(url: str) -> str:

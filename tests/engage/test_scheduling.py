@@ -111,7 +111,7 @@ def test_sync_adds_jobs_for_scheduled_broadcasts_and_drops_cancelled_ones(servic
     job = scheduler.get_job(scheduling.broadcast_job_id(broadcast_id))
     assert job.next_run_time == later
     assert {j.id for j in scheduler.get_jobs()} >= {"outreach:sync", "outreach:reminders", "outreach:expire-runs",
-                                                     "outreach:close-consultations"}
+                                                     "outreach:close-consultations", "outreach:retention"}
     assert job.misfire_grace_time == scheduling.DEFAULT_MISFIRE_GRACE_SECONDS and job.coalesce is True
     with db.session() as s:
         s.get(Broadcast, broadcast_id).status = "cancelled"

@@ -3,7 +3,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
-from store.db import Database, normalise_url
+from store.db import Database, include_object, normalise_url
 from store.models import Base
 
 
@@ -24,7 +24,7 @@ def test_upgrade_head_matches_the_models(database, tmp_path):
     migrated = Database(normalise_url(_fresh_url(database, tmp_path)))
     migrated.upgrade()
     with migrated.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         differences = compare_metadata(context, Base.metadata)
     migrated.dispose()
     assert differences == []

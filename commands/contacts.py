@@ -7,18 +7,7 @@ from pathlib import Path
 
 import click
 
-
-def _services():
-    """Return the services of the app this command runs in (the test app under a Flask CLI runner)."""
-    ctx = click.get_current_context()
-    load_app = getattr(ctx.obj, "load_app", None)
-    if load_app is not None:
-        app = load_app()
-    else:
-        from app import create_app
-
-        app = create_app()
-    return app.extensions["outreach"]
+from commands.context import current_services
 
 
 def _contact_or_fail(session, reference: str):
@@ -44,7 +33,7 @@ def import_command(path: str, mode: str) -> None:
     """Import contacts from a CSV file: phone, telegram_id, name, language, ward, groups, consent_source, ..."""
     from engage.contact_import import check_import, import_contacts
 
-    services = _services()
+    services = current_services()
     now = services.clock.now()
     data = Path(path).read_bytes()
     region = services.settings.extra.get("phone_region", "GB")
@@ -77,7 +66,7 @@ def export_command(output: str | None) -> None:
     """Write every contact (not erased) as CSV."""
     from engage.contacts import export_contacts_csv
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         text = export_contacts_csv(s)
     if output:
@@ -95,7 +84,7 @@ def export_data_command(reference: str, html_path: str | None, json_path: str | 
     """Subject access: everything held on one person (phone number, telegram:ID or contact id)."""
     from engage.privacy import subject_access, subject_access_html
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         contact = _contact_or_fail(s, reference)
         data = subject_access(s, contact.id, services.clock.now())
@@ -119,7 +108,7 @@ def erase_command(reference: str, yes: bool) -> None:
 
     if not yes:
         raise click.UsageError("erasure cannot be undone; add --yes to confirm")
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         contact = _contact_or_fail(s, reference)
         record = erase_contact(s, contact.id, services.clock.now(), source="officer")
@@ -134,7 +123,7 @@ def object_command(reference: str, withdraw: bool) -> None:
     """Right to object: send this person no broadcasts, reminders or updates."""
     from engage.contacts import set_do_not_contact
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         contact = _contact_or_fail(s, reference)
         set_do_not_contact(s, contact, services.clock.now(), objected=not withdraw, source="officer")
@@ -149,7 +138,7 @@ def retention_command(dry_run: bool, months: int | None) -> None:
     """Anonymise answers and messages kept longer than the retention period."""
     from engage.privacy import retention_months, run_retention
 
-    services = _services()
+    services = current_services()
     months = months or retention_months(services.settings)
     report = run_retention(services, dry_run=dry_run, months=months)
     verb = "Would anonymise" if dry_run else "Anonymised"
@@ -172,7 +161,7 @@ def api_token_create(name: str, scope: str) -> None:
     """Create a token; it is shown once and only its hash is kept."""
     from api.tokens import create_api_token
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         row, token = create_api_token(s, name, scope, services.clock.now(), created_by="command line")
         token_id = row.id
@@ -184,7 +173,7 @@ def api_token_list() -> None:
     """List tokens (never the tokens themselves)."""
     from api.tokens import list_api_tokens
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         for row in list_api_tokens(s):
             state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
@@ -198,7 +187,7 @@ def api_token_revoke(token_id: int) -> None:
     """Revoke a token by its number."""
     from api.tokens import revoke_api_token
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         if not revoke_api_token(s, token_id, services.clock.now()):
             raise click.ClickException(f"no token {token_id}")

@@ -4,19 +4,8 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import ScriptInfo
 
-
-def _services():
-    """Return the services of the app this command runs in (the test app under a test runner)."""
-    info = click.get_current_context().find_object(ScriptInfo)
-    if info is not None and info.create_app is not None:
-        app = info.load_app()
-    else:
-        from app import create_app
-
-        app = create_app()
-    return app.extensions["outreach"]
+from commands.context import current_services
 
 
 @click.group()
@@ -38,7 +27,7 @@ def create(email: str, role: str, name: str | None, password_stdin: bool) -> Non
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    services = _services()
+    services = current_services()
     try:
         with services.db.session() as s:
             officer = create_officer(s, email, password, role, name=name, now=services.clock.now())
@@ -55,7 +44,7 @@ def list_officers() -> None:
 
     from store.models.officers import Officer
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         for officer in s.scalars(select(Officer).order_by(Officer.email)):
             state = "" if officer.active else " (switched off)"

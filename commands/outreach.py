@@ -6,20 +6,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import click
-from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-
-def _services():
-    """Return the services of the app this command runs in (the test app under a test runner)."""
-    info = click.get_current_context().find_object(ScriptInfo)
-    if info is not None and info.create_app is not None:
-        app = info.load_app()
-    else:
-        from app import create_app
-
-        app = create_app()
-    return app.extensions["outreach"]
+from commands.context import current_services
 
 
 def _rules(text: str) -> dict:
@@ -80,7 +69,7 @@ def segments_create(name: str, rules: str, description: str | None, created_by: 
     """
     from engage.segments import SegmentError, create_segment, describe, segment_size
 
-    services = _services()
+    services = current_services()
     parsed = _rules(rules)
     try:
         with services.db.session() as s:
@@ -100,7 +89,7 @@ def segments_list() -> None:
     from engage.segments import describe, segment_size
     from store.models.outreach import Segment
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         rows = s.scalars(select(Segment).order_by(Segment.id)).all()
         if not rows:
@@ -116,7 +105,7 @@ def segments_show(segment: str) -> None:
     """Show one segment (by id or name): its rules, in words, and its size."""
     from engage.segments import describe, find_segment, segment_size
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         found = find_segment(s, segment)
         if found is None:
@@ -138,7 +127,7 @@ def segments_size(rules: str) -> None:
     """
     from engage.segments import SegmentError, describe, segment_size
 
-    services = _services()
+    services = current_services()
     parsed = _rules(rules)
     try:
         with services.db.session() as s:
@@ -187,7 +176,7 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
     from engage.broadcasts import BroadcastError, create_broadcast, describe_schedule, fire_broadcast
     from engage.segments import find_segment
 
-    services = _services()
+    services = current_services()
     tz = services.settings.timezone
     chosen = [x for x in (send_at, cron, send_now) if x]
     if len(chosen) != 1:
@@ -262,7 +251,7 @@ def broadcasts_list() -> None:
     from engage.broadcasts import describe_schedule
     from store.models.outreach import Broadcast
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         rows = s.scalars(select(Broadcast).order_by(Broadcast.id)).all()
         if not rows:
@@ -280,7 +269,7 @@ def broadcasts_show(broadcast_id: int) -> None:
     from engage.segments import describe
     from store.models.outreach import Broadcast, Segment
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         b = s.get(Broadcast, broadcast_id)
         if b is None:
@@ -311,7 +300,7 @@ def broadcasts_send_now(broadcast_id: int) -> None:
     """Send a broadcast straight away (safe to repeat: nobody gets it twice)."""
     from engage.broadcasts import BroadcastError, fire_broadcast
 
-    services = _services()
+    services = current_services()
     try:
         _echo_result(fire_broadcast(services, broadcast_id), services.settings.timezone)
     except BroadcastError as exc:
@@ -325,7 +314,7 @@ def broadcasts_cancel(broadcast_id: int) -> None:
     from engage.broadcasts import cancel_broadcast
     from store.models.outreach import Broadcast
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         b = s.get(Broadcast, broadcast_id)
         if b is None:
@@ -372,7 +361,7 @@ def updates_create(flow_id, said, did, why, title, include_started, created_by) 
     """
     from engage.updates import UpdateError, create_update
 
-    services = _services()
+    services = current_services()
     flow = services.registry.get(flow_id)
     if flow is None:
         raise click.ClickException(f"no published flow '{flow_id}'")
@@ -401,7 +390,7 @@ def updates_preview(update_id: int, lang: str | None) -> None:
     from engage.updates import newsletter_text, participants_count
     from store.models.outreach import Update
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         update = s.get(Update, update_id)
         if update is None:
@@ -421,7 +410,7 @@ def updates_send(update_id: int) -> None:
     """Publish the update on /you-said-we-did and send it to everyone who took part (once each)."""
     from engage.updates import UpdateError, send_update
 
-    services = _services()
+    services = current_services()
     try:
         result = send_update(services, update_id)
     except UpdateError as exc:
@@ -437,7 +426,7 @@ def updates_list() -> None:
     from engage.updates import delivery_counts
     from store.models.outreach import Update
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         rows = s.scalars(select(Update).order_by(Update.id)).all()
         if not rows:
@@ -476,7 +465,7 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
     from engage.calendar import CalendarError, create_consultation, warnings
     from engage.segments import find_segment
 
-    services = _services()
+    services = current_services()
     flow = services.registry.get(flow_id)
     try:
         with services.db.session() as s:
@@ -509,7 +498,7 @@ def consultations_list(sync: bool) -> None:
     from engage.calendar import local_today, status_on, sync_from_flows, window_days
     from store.models.outreach import Consultation
 
-    services = _services()
+    services = current_services()
     tz = services.settings.timezone
     with services.db.session() as s:
         if sync:
@@ -530,7 +519,7 @@ def consultations_calendar(month: str | None) -> None:
     """Show one month: which consultations are open on which days."""
     from engage.calendar import local_today, month_view
 
-    services = _services()
+    services = current_services()
     today = local_today(services.clock.now(), services.settings.timezone)
     year, number = today.year, today.month
     if month:
@@ -563,7 +552,7 @@ def consultations_warnings() -> None:
     """List windows that are too short and consultations asking the same residents at the same time."""
     from engage.calendar import warnings
 
-    services = _services()
+    services = current_services()
     with services.db.session() as s:
         found = warnings(s, services.clock.now(), services.settings.min_consultation_days)
     if not found:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 import segno
-from flask.cli import ScriptInfo
 
 from bot.telegram import deep_link
+from commands.context import current_services
 
 # Telegram's /start parameter: up to 64 of A-Z, a-z, 0-9, _ and -.
 _START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -61,15 +61,6 @@ def write_code(code: PosterCode, out_dir: Path, stem: str, scale: int) -> list[P
     return [png, svg]
 
 
-def _services():
-    info = click.get_current_context().find_object(ScriptInfo)
-    if info is not None and info.create_app is not None:
-        app = info.load_app()
-    else:
-        from app import create_app
-
-        app = create_app()
-    return app.extensions["outreach"]
 
 
 @click.command("qr")
@@ -80,7 +71,7 @@ def _services():
               help="Pixels per QR module in the PNG.")
 def qr(flow: str, out_dir: str, scale: int) -> None:
     """Write QR codes for posters: the Telegram deep link and an SMS keyword, as PNG and SVG."""
-    services = _services()
+    services = current_services()
     found = services.registry.get(flow) or services.registry.by_keyword(flow)
     if found is None:
         known = ", ".join(f.id for f in services.registry.all()) or "none"

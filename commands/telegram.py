@@ -2,18 +2,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import ScriptInfo
 
-
-def _services():
-    info = click.get_current_context().find_object(ScriptInfo)
-    if info is not None and info.create_app is not None:
-        app = info.load_app()
-    else:
-        from app import create_app
-
-        app = create_app()
-    return app.extensions["outreach"]
+from commands.context import current_services
 
 
 def _channel(services):
@@ -36,7 +26,7 @@ def telegram_poll(timeout: int, max_polls: int | None, with_sender: bool) -> Non
 
     from webhooks.telegram.updates import poll_updates
 
-    services = _services()
+    services = current_services()
     channel = _channel(services)
     try:
         channel.delete_webhook()
@@ -68,7 +58,7 @@ def webhook_set() -> None:
     """Register OUTREACH_PUBLIC_URL/webhooks/telegram with the secret Telegram must send back."""
     from telegram.error import TelegramError
 
-    services = _services()
+    services = current_services()
     settings = services.settings
     if not settings.telegram_secret:
         raise click.ClickException("set OUTREACH_TELEGRAM_SECRET first: without it the webhook refuses every call")
@@ -88,7 +78,7 @@ def webhook_set() -> None:
 @telegram_webhook.command("delete")
 def webhook_delete() -> None:
     """Stop Telegram calling the webhook (updates wait for `telegram-poll`)."""
-    services = _services()
+    services = current_services()
     channel = _channel(services)
     try:
         channel.delete_webhook()

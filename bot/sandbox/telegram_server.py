@@ -14,9 +14,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.sandbox.local_server import LocalServer
 
 # Parameters whose form value is JSON (python-telegram-bot JSON-encodes non-string values).
 _JSON_PARAMS = frozenset({"reply_markup", "allowed_updates", "entities", "link_preview_options", "reply_parameters"})
@@ -355,37 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class TelegramServer(ThreadingHTTPServer):
+class TelegramServer(LocalServer):
     """The fake Bot API served over HTTP in a background thread."""
 
-    daemon_threads = True
-    allow_reuse_address = True
+    handler = _Handler
+    thread_name = "fake-telegram"
 
     def __init__(self, fake: FakeTelegram | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.fake = fake or FakeTelegram()
-        super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the base URL; give the SDK `url + "/bot"` as its base_url."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "TelegramServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-telegram", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> "TelegramServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().__init__(fake or FakeTelegram(), host, port)

@@ -19,9 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
+
+from bot.sandbox.local_server import LocalServer
 
 # The sandbox's credentials: the app signs and checks sandbox webhooks with this token.
 SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
@@ -282,38 +284,11 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-class TwilioServer(ThreadingHTTPServer):
+class TwilioServer(LocalServer):
     """The fake Messages API served over HTTP on 127.0.0.1 in a background thread."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+    handler = _Handler
+    thread_name = "fake-twilio"
 
     def __init__(self, fake: FakeTwilio | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.fake = fake or FakeTwilio()
-        super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the base URL to give the Twilio client in place of https://api.twilio.com."""
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> "TwilioServer":
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-twilio", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> "TwilioServer":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        super().__init__(fake or FakeTwilio(), host, port)

@@ -1,0 +1,45 @@
+"""An HTTP server on the loopback address, served from a background thread (the fake providers' base)."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class LocalServer(ThreadingHTTPServer):
+    """Serve a fake provider (`self.fake`) on 127.0.0.1; port 0 picks a free port."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    handler: type[BaseHTTPRequestHandler]
+    thread_name = "fake-provider"
+
+    def __init__(self, fake: Any, host: str = "127.0.0.1", port: int = 0):
+        self.fake = fake
+        super().__init__((host, port), self.handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the real SDK is pointed at."""
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self):
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

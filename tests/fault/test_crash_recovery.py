@@ -85,11 +85,12 @@ def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp
         env = service_env(db.url, fake.url, base)
         web = gunicorn(env, port, tmp_path / "web.log").start()
         sender = worker(env, tmp_path / "worker.log").start()
+        done = threading.Event()
+        killer = None
         try:
             wait_until_healthy(base)
             acknowledged: set[str] = set()
             lock = threading.Lock()
-            done = threading.Event()
 
             def kill_at_random() -> None:
                 # Each process is killed KILLS times at a random moment, then started again; the web
@@ -119,6 +120,10 @@ def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp
             # The inbound sweep picks up messages a killed web process acknowledged but never processed.
             wait_until_settled(db)
         finally:
+            # Stop the killer first, so it cannot start a process again after these are stopped.
+            done.set()
+            if killer is not None:
+                killer.join()
             web.stop()
             sender.stop()
 

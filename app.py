@@ -93,6 +93,9 @@ def cli(ctx: click.Context, host: str, port: int) -> None:
     """Outreach: ask residents short questions and tell them what happened next."""
     logging.basicConfig(level=os.environ.get("OUTREACH_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO, and Bot API URLs carry the bot's token.
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve, host=host, port=port)
 

@@ -81,9 +81,14 @@ def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v if type(v) not in _CONTAINERS else _copy_json(v) for k, v in state.items()}
 
 
-def _languages(flow: Flow, state: Mapping[str, Any]) -> list[str]:
-    """Return the languages to read replies in: the run's, then the flow's base language."""
-    return list(dict.fromkeys([state["lang"], flow.base_language]))
+def _languages(flow: Flow, state: Mapping[str, Any], contact: Mapping[str, Any] | None = None) -> list[str]:
+    """Return the languages to read replies in: the run's, the resident's own, then the flow's base language.
+
+    The resident's own language comes second so that "tak" is a yes from a Polish speaker even in a
+    flow written only in English and Welsh.
+    """
+    own = (contact or {}).get("language")
+    return list(dict.fromkeys([lang for lang in (state["lang"], own, flow.base_language) if lang]))
 
 
 def start(flow: Flow, contact: Mapping[str, Any] | None, now: datetime,
@@ -135,7 +140,7 @@ def resume(flow: Flow, state: Mapping[str, Any], reply: str | Reply, contact: Ma
         return state, events
 
     # A skip word on a question that needs an answer is never taken as the answer itself.
-    found = Match(reason="required") if skip else _match(flow, step, state, reply)
+    found = Match(reason="required") if skip else _match(flow, step, state, reply, contact)
     if found.ok:
         events.append(AnswerRecorded(step.id, found.value, raw, found.confidence))
         state["answers"][step.id] = found.value
@@ -346,12 +351,13 @@ def _match_button(step: Step, choice: Any) -> Match | None:
     return None
 
 
-def _match(flow: Flow, step: Step, state: Mapping[str, Any], reply: Reply) -> Match:
+def _match(flow: Flow, step: Step, state: Mapping[str, Any], reply: Reply,
+           contact: Mapping[str, Any] | None = None) -> Match:
     if reply.choice is not None:
         pressed = _match_button(step, reply.choice)
         if pressed is not None:
             return pressed
-    text, langs = reply.text, _languages(flow, state)
+    text, langs = reply.text, _languages(flow, state, contact)
     if step.kind == CHOICE:
         return matching.match_choice(text, step.choices, langs)
     if step.kind == MULTIPLE:

@@ -455,3 +455,20 @@ def test_any_replies_keep_the_engine_sound(replies: list[str]) -> None:
             json.dumps([e.to_dict() for e in events])
             assert state["status"] in ("active", "completed")
             assert (state["step"] is None) == (state["status"] != "active")
+
+
+def test_a_resident_is_understood_in_their_own_language_when_the_flow_lacks_it() -> None:
+    flow = make_flow("""\
+      - id: fruit
+        ask: {en: Which fruit?, cy: Pa ffrwyth?}
+        choices:
+          - {value: apple, en: Apple, cy: Afal}
+          - {value: pear, en: Pear, cy: Gellygen}
+    """)
+    state, _ = start(flow, {"language": "pl"}, NOW)
+    assert state["lang"] == "en"
+    state, _ = resume(flow, state, "dwa", {"language": "pl"}, NOW)
+    assert state["answers"] == {"fruit": "pear"}
+    state, _ = start(flow, {}, NOW)
+    _, events = resume(flow, state, "dwa", {}, NOW)
+    assert events[0].type == "answer_rejected"

@@ -137,7 +137,9 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     page.get_by_role("button", name="Publish").click()
     page.wait_for_url("**/dashboard/flows/bins")
     shot(page, "flow-detail")
-    # The web chat forbids framing (frame-ancestors 'none'), so the preview opens in its own tab.
+    # The preview runs in an embedded web chat, and can also open in its own tab.
+    frame = page.frame_locator("#preview-frame")
+    expect(frame.get_by_text("Are you happy with bin collections?").first).to_be_visible()
     with page.context.expect_page() as opened:
         page.locator("#preview-link").click()
     chat = opened.value

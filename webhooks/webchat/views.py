@@ -146,9 +146,11 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
         chat_url=_chat_url(flow.id, preview), api_url=_api_url(flow.id, preview), restart_id=str(uuid.uuid4()),
     )
     response = make_response(html, status)
+    # Only an officer's preview may be framed, and only by our own dashboard.
+    ancestors = "'self'" if preview else "'none'"
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'")
+        f"frame-ancestors {ancestors}; form-action 'self'")
     response.headers["Cache-Control"] = "no-store"
     return _with_cookie(response, token)
 

@@ -267,6 +267,20 @@ def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock
         assert s.scalar(select(Answer.value).where(Answer.flow_id == "climate-pulse")) in (4, "4")
 
 
+def test_only_an_officers_preview_may_be_framed_and_only_by_the_dashboard(client, db, clock):
+    resident_page = client.get("/chat/climate-pulse?preview=1")
+    assert "frame-ancestors 'none'" in resident_page.headers["Content-Security-Policy"]
+    with db.session() as s:
+        officer = create_officer(s, "preview@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
+        s.flush()
+        officer_id, epoch = officer.id, officer.session_epoch
+    officer_client = client.application.test_client()
+    with officer_client.session_transaction() as sess:
+        sess["officer_id"], sess["epoch"] = officer_id, epoch
+    preview = officer_client.get("/chat/climate-pulse?preview=1")
+    assert "frame-ancestors 'self'" in preview.headers["Content-Security-Policy"]
+
+
 def test_after_stop_the_page_gets_nothing_more(client, db, clock):
     page = open_chat(client)
     clock.advance(seconds=1)

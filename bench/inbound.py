@@ -94,19 +94,27 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
     db = fresh_database()
     app_max, app_fixed = measure("app:create_app()", env, port, workers, make, seconds, concurrency, rate, log,
                                  sms_requests(public_url, residents, 1, next(sids)))
-    with db.session() as s:
-        processed = s.scalar(select(func.count()).select_from(InboundMessage)
-                             .where(InboundMessage.status == "processed"))
-        stored = s.scalar(select(func.count()).select_from(InboundMessage))
-        queued = s.scalar(select(func.count()).select_from(OutboxMessage))
-    db.dispose()
+    return report("inbound", "answers", db, app_max, app_fixed, bare_max, bare_fixed, rate=rate, workers=workers,
+                  concurrency=concurrency,
+                  command=f"python -m bench inbound --workers={workers} --seconds={seconds} "
+                          f"--concurrency={concurrency} --rate={rate}")
 
+
+def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: dict, bare_fixed: dict, *,
+           rate: int, workers: int, concurrency: int, command: str) -> dict:
+    """Count what the service stored and queued, and print the figures beside the bare-Flask ceiling."""
     from bench.report import emit
 
+    with db.session() as s:
+        stored = s.scalar(select(func.count()).select_from(InboundMessage))
+        processed = s.scalar(select(func.count()).select_from(InboundMessage)
+                             .where(InboundMessage.status == "processed"))
+        queued = s.scalar(select(func.count()).select_from(OutboxMessage))
+    db.dispose()
     ratio = app_max["per_second"] / bare_max["per_second"]
     return emit(
-        "inbound" if channel == "sms" else f"inbound-{channel}",
-        {"answers_per_second_max": app_max["per_second"], "p50_ms_max": app_max["p50_ms"],
+        name,
+        {f"{unit}_per_second_max": app_max["per_second"], "p50_ms_max": app_max["p50_ms"],
          "p99_ms_max": app_max["p99_ms"], "errors_max": app_max["errors"],
          f"p50_ms_at_{rate}_per_s": app_fixed["p50_ms"], f"p99_ms_at_{rate}_per_s": app_fixed["p99_ms"],
          f"achieved_at_{rate}_per_s": app_fixed["per_second"], "errors_fixed": app_fixed["errors"],
@@ -114,9 +122,8 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
          "gunicorn_workers": workers, "client_concurrency": concurrency},
         baseline={"bare_flask_per_second_max": bare_max["per_second"], "bare_p50_ms_max": bare_max["p50_ms"],
                   "bare_p99_ms_max": bare_max["p99_ms"], f"bare_p99_ms_at_{rate}_per_s": bare_fixed["p99_ms"]},
-        ratios={"answers_vs_bare_ceiling": round(ratio, 3)},
+        ratios={f"{unit}_vs_bare_ceiling": round(ratio, 3)},
         targets={"ratio_at_least": 0.4, f"p99_ms_at_{rate}_per_s_below": 50,
                  "met": ratio >= 0.4 and app_fixed["p99_ms"] < 50},
-        command=f"python -m bench inbound --workers={workers} --seconds={seconds} --concurrency={concurrency} "
-                f"--rate={rate}",
+        command=command,
     )

@@ -18,9 +18,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.database import bench_url, fresh_database
-from bench.inbound import measure, service_env
+from bench.inbound import measure, report, service_env
 from bench.load import Request, free_port
-from store.models import Address, InboundMessage, OutboxMessage, Run
+from store.models import Address, Run
 
 PATH = "/webhooks/telegram"
 TOKEN = "123456:BENCH-token-for-the-fake"
@@ -97,29 +97,7 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
                                      log, warm())
     finally:
         fake.terminate()
-    with db.session() as s:
-        stored = s.scalar(select(func.count()).select_from(InboundMessage))
-        processed = s.scalar(select(func.count()).select_from(InboundMessage)
-                             .where(InboundMessage.status == "processed"))
-        queued = s.scalar(select(func.count()).select_from(OutboxMessage))
-    db.dispose()
-
-    from bench.report import emit
-
-    ratio = app_max["per_second"] / bare_max["per_second"]
-    return emit(
-        "inbound-telegram",
-        {"updates_per_second_max": app_max["per_second"], "p50_ms_max": app_max["p50_ms"],
-         "p99_ms_max": app_max["p99_ms"], "errors_max": app_max["errors"],
-         f"p50_ms_at_{rate}_per_s": app_fixed["p50_ms"], f"p99_ms_at_{rate}_per_s": app_fixed["p99_ms"],
-         f"achieved_at_{rate}_per_s": app_fixed["per_second"], "errors_fixed": app_fixed["errors"],
-         "inbound_stored": stored, "inbound_processed": processed, "outbox_rows_queued": queued,
-         "gunicorn_workers": workers, "client_concurrency": concurrency},
-        baseline={"bare_flask_per_second_max": bare_max["per_second"], "bare_p50_ms_max": bare_max["p50_ms"],
-                  "bare_p99_ms_max": bare_max["p99_ms"], f"bare_p99_ms_at_{rate}_per_s": bare_fixed["p99_ms"]},
-        ratios={"updates_vs_bare_ceiling": round(ratio, 3)},
-        targets={"ratio_at_least": 0.4, f"p99_ms_at_{rate}_per_s_below": 50,
-                 "met": ratio >= 0.4 and app_fixed["p99_ms"] < 50},
-        command=f"python -m bench inbound --channel=telegram --workers={workers} --seconds={seconds} "
-                f"--concurrency={concurrency} --rate={rate}",
-    )
+    return report("inbound-telegram", "updates", db, app_max, app_fixed, bare_max, bare_fixed, rate=rate,
+                  workers=workers, concurrency=concurrency,
+                  command=f"python -m bench inbound --channel=telegram --workers={workers} --seconds={seconds} "
+                          f"--concurrency={concurrency} --rate={rate}")

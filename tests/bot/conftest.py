@@ -3,18 +3,10 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from store.models import Address, Contact, OutboxMessage
-from tests.support.twilio_fake import running_fake_twilio
+from tests.support.twilio_fake import fake_twilio  # noqa: F401  (fixture)
 
 _phones = itertools.count(100)
-
-
-@pytest.fixture
-def fake_twilio():
-    with running_fake_twilio() as server:
-        yield server
 
 
 def add_resident(db, clock, phone=None, consent="opted_in", channel="sms", **contact_fields) -> Address:

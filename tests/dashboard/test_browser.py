@@ -17,6 +17,7 @@ from playwright.sync_api import expect
 from twilio.request_validator import RequestValidator
 
 from tests.dashboard.conftest import PASSWORD
+from tests.support.dashboard import BAD_FLOW
 
 pytestmark = pytest.mark.browser
 
@@ -26,20 +27,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 AUTH_TOKEN = "browser-test-auth-token"
 PUBLIC_URL = "http://outreach.test"
-BAD_FLOW = """id: bins
-title: Bin collections
-languages: [en]
-keywords: [BINS]
-steps:
-  - id: happy
-    ask:
-      en: Are you happy with bin collections?
-    choices:
-      - {value: happy, en: Happy}
-      - {value: unhappy, en: Not happy}
-    next:
-      default: nowhere
-"""
 _sids = itertools.count(1)
 
 

@@ -10,23 +10,9 @@ from sqlalchemy import select
 
 from store.models import Answer, OutboxMessage, Run
 from store.models.officers import AuditLog
-from tests.support.dashboard import respondent, run_with_answers
+from tests.support.dashboard import BAD_FLOW, respondent, run_with_answers
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
-BAD_FLOW = """id: bins
-title: Bin collections
-languages: [en]
-keywords: [BINS]
-steps:
-  - id: happy
-    ask:
-      en: Are you happy with bin collections?
-    choices:
-      - {value: happy, en: Happy}
-      - {value: unhappy, en: Not happy}
-    next:
-      default: nowhere
-"""
 
 
 def _answers(services, rows):

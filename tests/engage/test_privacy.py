@@ -13,6 +13,7 @@ from engage.results import flow_steps, question_result, summary
 from store.models import Address, Answer, Contact, FlowVersion, InboundMessage, OutboxMessage, Run
 from store.models.contacts import ErasureRecord
 from tests.support.contacts import consultation_flow, find_traces, mobile, publish, text_in
+from tests.support.twilio_fake import app_config_with_fake_twilio, fake_twilio  # noqa: F401  (fixtures)
 
 PHONE = mobile(1)
 OTHER = mobile(2)
@@ -141,22 +142,10 @@ def _send_all(services):
     return OutboxSender.from_services(services, services.extras["channels"]).drain()
 
 
-@pytest.fixture
-def twilio():
-    from tests.support.twilio_fake import running_fake_twilio
-
-    with running_fake_twilio() as server:
-        yield server
 
 
-@pytest.fixture
-def app_config(app_config, twilio):
-    from tests.support.twilio_fake import twilio_settings
-
-    return {**app_config, **twilio_settings(twilio)}
-
-
-def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, clock, resident, twilio):
+def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, clock, resident,
+                                                                  fake_twilio):  # noqa: F811  (a fixture)
     before = results_of(db)
     with db.session() as s:
         s.execute(OutboxMessage.__table__.update().values(status="sent"))
@@ -183,7 +172,7 @@ def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, 
     text_in(services, "BINS", PHONE)
     assert complete_erasures(db, clock.now()) == 0
     assert _send_all(services) == 1
-    sent = twilio.fake.messages_to(PHONE)
+    sent = fake_twilio.fake.messages_to(PHONE)
     assert len(sent) == 1
     assert "Everything Harlow Council held about you has been deleted" in sent[0].body
     assert complete_erasures(db, clock.now()) == 1
@@ -194,7 +183,7 @@ def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, 
         assert (record.status, record.pending_contact_id, record.pending_address_id) == ("completed", None, None)
         assert s.scalar(select(InboundMessage).where(InboundMessage.status == "pending")) is None
     assert _send_all(services) == 0
-    assert len(twilio.fake.messages_to(PHONE)) == 1
+    assert len(fake_twilio.fake.messages_to(PHONE)) == 1
 
 
 def test_an_erasure_whose_confirmation_never_leaves_completes_after_a_day(services, db, clock, resident):

@@ -8,6 +8,22 @@ from typing import Any
 
 from store.models import Address, Answer, Contact, FlowVersion, OutboxMessage, Run
 
+# A flow an officer uploads with one mistake: its `next` names a step that does not exist (line 13).
+BAD_FLOW = """id: bins
+title: Bin collections
+languages: [en]
+keywords: [BINS]
+steps:
+  - id: happy
+    ask:
+      en: Are you happy with bin collections?
+    choices:
+      - {value: happy, en: Happy}
+      - {value: unhappy, en: Not happy}
+    next:
+      default: nowhere
+"""
+
 _numbers = itertools.count(1)
 
 

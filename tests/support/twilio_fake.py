@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from twilio.request_validator import RequestValidator
 
 from bot.sandbox.twilio_server import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, TwilioServer
@@ -25,6 +27,29 @@ def running_fake_twilio() -> Iterator[TwilioServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_twilio():
+    """A fake Twilio for the length of one test (import into a conftest to use it)."""
+    with running_fake_twilio() as server:
+        yield server
+
+
+@pytest.fixture(name="app_config")
+def app_config_with_fake_twilio(app_config, fake_twilio):
+    """The app's settings with its SMS channel pointed at the fake Twilio."""
+    return {**app_config, **twilio_settings(fake_twilio)}
+
+
+@pytest.fixture
+def sender(services):
+    """The sender a worker would run, without rate limits and with seeded jitter, drained by hand."""
+    from bot.ratelimit import RateLimiter
+    from bot.sender import OutboxSender
+
+    return OutboxSender.from_services(services, services.extras["channels"], limiter=RateLimiter({}),
+                                      rng=random.Random(7))
 
 
 def twilio_settings(server: TwilioServer) -> dict[str, Any]:

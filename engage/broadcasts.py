@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from engage import segments
+from engage.consent import may_send
 from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
@@ -271,7 +272,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
     already = _already_queued(s, broadcast_id, ids, keys)
     # Plain rows, not ORM objects: a batch is 1,000 residents and most need only these columns.
     contacts = {c.id: c for c in s.execute(
-        select(Contact.id, Contact.language, Contact.do_not_contact).where(_batch(Contact.id, ids)))
+        select(Contact.id, Contact.language, Contact.do_not_contact, Contact.erased_at)
+        .where(_batch(Contact.id, ids)))
         if c.id in wanted}
     addresses: dict[int, list] = {}
     for address in s.execute(select(Address.id, Address.contact_id, Address.channel, Address.consent,
@@ -308,8 +310,9 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             result.skipped["no_contact"] += 1
             continue
         address, reason = choose_address(addresses.get(cid, []))
-        if reason is None and contact.do_not_contact:
-            reason = "objected"
+        if reason is None:
+            # The one consent check every send path passes (it runs again at send time).
+            reason = may_send(contact, address, "broadcast")[1]
         if reason is None and fatigue.get(cid, 0) >= settings.fatigue_cap:
             reason = "fatigue"
         if reason is None and cid in recently_done:

@@ -36,11 +36,13 @@ def insert_answers(db, answers: int) -> None:
             {"n": contacts, "t": t})
         conn.execute(text(
             "INSERT INTO runs (contact_id, flow_id, flow_version_id, channel, language, status, state, started_at,"
-            " updated_at, started_by) "
+            " updated_at, started_by, answered_at) "
             "SELECT 1 + i % :c, :f, (SELECT id FROM flow_versions LIMIT 1), "
             " (ARRAY['sms','telegram','web'])[1 + i % 3], 'en',"
             " CASE WHEN i % 7 = 0 THEN 'active' ELSE 'completed' END, '{}'::json, :t, :t, "
-            " CASE WHEN i % 100 = 0 THEN 'preview' ELSE 'keyword' END FROM generate_series(1, :r) i"),
+            " CASE WHEN i % 100 = 0 THEN 'preview' ELSE 'keyword' END,"
+            # Every run answers feel_safe (never skipped), so each was answered when it started.
+            " :t FROM generate_series(1, :r) i"),
             {"c": contacts, "f": FLOW, "r": runs, "t": t})
         conn.execute(text(
             "INSERT INTO answers (run_id, flow_id, step_id, contact_id, value, raw_text, skipped, language, channel,"

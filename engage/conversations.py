@@ -533,6 +533,9 @@ class Turn:
         answer.language = run.language
         answer.channel = self.address.channel
         answer.answered_at = self.now
+        if not skipped and run.answered_at is None:
+            # Results count respondents from runs; a run keeps the time of its first real answer.
+            run.answered_at = self.now
         self.s.flush()
 
     def _set_field(self, field: str, value: Any) -> None:

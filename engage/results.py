@@ -240,21 +240,37 @@ def _suppress(count: int, suppress: bool) -> int | None:
 
 
 def summary(session: Session, flow_id: str) -> dict[str, Any]:
-    """Count runs started, completed and the people who answered at least once."""
+    """Count runs started, completed and the people who answered at least once.
+
+    One pass over the flow's runs, grouped by contact: respondents are the people with a run
+    that has a real answer (`Run.answered_at`, kept by the conversation service), so the
+    million answers of a big consultation are never read.
+    """
+    per_contact = (
+        select(
+            Run.contact_id.label("contact_id"),
+            func.count(Run.id).label("started"),
+            func.count(case((Run.status == "completed", Run.id))).label("completed"),
+            func.count(case((Run.status == "active", Run.id))).label("active"),
+            func.count(case((Run.channel == "assisted", Run.id))).label("assisted"),
+            func.count(Run.answered_at).label("answered"),
+        )
+        .where(Run.flow_id == flow_id, _counted_runs())
+        .group_by(Run.contact_id)
+        .subquery()
+    )
     row = session.execute(
         select(
-            func.count(Run.id),
-            func.count(case((Run.status == "completed", Run.id))),
-            func.count(case((Run.status == "active", Run.id))),
-            func.count(distinct(Run.contact_id)),
-            func.count(case((Run.channel == "assisted", Run.id))),
-        ).where(Run.flow_id == flow_id, _counted_runs())
+            func.coalesce(func.sum(per_contact.c.started), 0),
+            func.coalesce(func.sum(per_contact.c.completed), 0),
+            func.coalesce(func.sum(per_contact.c.active), 0),
+            # Erased residents' runs are kept without a contact: counted as runs, not as people.
+            func.count(per_contact.c.contact_id),
+            func.count(case((per_contact.c.answered > 0, per_contact.c.contact_id))),
+            func.coalesce(func.sum(per_contact.c.assisted), 0),
+        )
     ).one()
-    respondents = session.scalar(
-        select(func.count(distinct(Answer.contact_id))).select_from(Answer).join(Run, Run.id == Answer.run_id)
-        .where(Answer.flow_id == flow_id, _counted_runs(), Answer.skipped.is_(False))
-    ) or 0
-    started, completed, active, people, assisted = row
+    started, completed, active, people, respondents, assisted = (int(v or 0) for v in row)
     return {
         "started": started, "completed": completed, "active": active, "people": people,
         "respondents": respondents, "assisted": assisted,
@@ -380,10 +396,8 @@ def _median(session: Session, durations) -> float | None:
 
 def median_seconds(session: Session, flow_id: str) -> dict[str, float | None]:
     """Median seconds from a run's start to its first answer, and to completion."""
-    first = (select(Answer.run_id.label("run_id"), func.min(Answer.answered_at).label("first_at"))
-             .where(Answer.flow_id == flow_id, Answer.skipped.is_(False)).group_by(Answer.run_id).subquery())
-    to_first = (select(_seconds_between(session, first.c.first_at, Run.started_at).label("seconds"))
-                .join(first, first.c.run_id == Run.id).where(_counted_runs()).subquery())
+    to_first = (select(_seconds_between(session, Run.answered_at, Run.started_at).label("seconds"))
+                .where(Run.flow_id == flow_id, Run.answered_at.isnot(None), _counted_runs()).subquery())
     to_finish = (select(_seconds_between(session, Run.finished_at, Run.started_at).label("seconds"))
                  .where(Run.flow_id == flow_id, Run.status == "completed", Run.finished_at.isnot(None),
                         _counted_runs()).subquery())
@@ -395,10 +409,9 @@ def broadcast_response_rates(session: Session, flow_id: str | None = None) -> li
     runs_where = [Run.broadcast_id.isnot(None), _counted_runs()]
     if flow_id:
         runs_where.append(Run.flow_id == flow_id)
-    answered_run = select(Answer.run_id).where(Answer.skipped.is_(False)).distinct().subquery()
     responded = dict(session.execute(
         select(Run.broadcast_id, func.count(distinct(Run.contact_id)))
-        .join(answered_run, answered_run.c.run_id == Run.id).where(*runs_where).group_by(Run.broadcast_id)
+        .where(*runs_where, Run.answered_at.isnot(None)).group_by(Run.broadcast_id)
     ).all())
     ids_stmt = select(Run.broadcast_id).where(*runs_where).distinct()
     outbox_where = [OutboxMessage.broadcast_id.isnot(None), OutboxMessage.kind.in_(("broadcast", "reminder"))]

@@ -153,6 +153,9 @@ class Run(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
     expires_at: Mapped[datetime | None] = mapped_column()
+    # When the run's first real (not skipped) answer was stored: results count respondents and time to
+    # first answer from runs (330k narrow rows) instead of joining a million answers to them.
+    answered_at: Mapped[datetime | None] = mapped_column()
     # What started it: a keyword, a broadcast, a reminder, an officer (assisted).
     started_by: Mapped[str | None] = mapped_column(String(32))
     broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -73,6 +73,19 @@ def test_a_whole_run_stores_each_answer_once_and_saves_contact_fields(services, 
     assert "We will tell you what we did" in last_payload(db)["text"]
 
 
+def test_a_run_keeps_the_time_of_its_first_answer_for_results(services, db, clock):
+    text_in(services, "SAFE")
+    with db.session() as s:
+        assert s.scalar(select(Run.answered_at)) is None  # asked, not yet answered: not a respondent
+    clock.advance(minutes=3)
+    first = clock.now()
+    text_in(services, "2")
+    clock.advance(minutes=5)
+    text_in(services, "Station Road")
+    with db.session() as s:
+        assert s.scalar(select(Run.answered_at)) == first
+
+
 def test_the_branch_skips_the_follow_up_for_residents_who_feel_safe(services, db):
     for reply in ["SAFE", "safe"]:
         text_in(services, reply)

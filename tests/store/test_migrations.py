@@ -38,3 +38,29 @@ def test_upgrade_twice_changes_nothing(tmp_path):
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     migrated.dispose()
     assert version is not None
+
+
+def test_upgrading_from_the_first_schema_fills_in_when_runs_were_first_answered(tmp_path):
+    from alembic import command
+
+    from store.db import alembic_config
+
+    migrated = Database(f"sqlite:///{tmp_path / 'from0001.sqlite3'}")
+    command.upgrade(alembic_config(migrated.url, migrated.engine), "0001")
+    with migrated.engine.begin() as conn:
+        conn.execute(text("INSERT INTO flow_versions (id, flow_id, version, source, created_at) "
+                          "VALUES (1, 'f', 'v', '', '2026-12-01 09:00:00')"))
+        for run_id in (1, 2, 3):
+            conn.execute(text("INSERT INTO runs (id, flow_id, flow_version_id, channel, status, state, started_at,"
+                              " updated_at) VALUES (:id, 'f', 1, 'sms', 'active', '{}', '2026-12-01 09:00:00',"
+                              " '2026-12-01 09:00:00')"), {"id": run_id})
+        answers = [(1, "a", False, "2026-12-01 09:05:00"), (1, "b", False, "2026-12-01 09:01:00"),
+                   (2, "a", True, "2026-12-01 09:02:00")]  # run 2 only skipped; run 3 never answered
+        for run_id, step, skipped, at in answers:
+            conn.execute(text("INSERT INTO answers (run_id, flow_id, step_id, skipped, answered_at) "
+                              "VALUES (:r, 'f', :s, :k, :at)"), {"r": run_id, "s": step, "k": skipped, "at": at})
+    migrated.upgrade()
+    with migrated.engine.connect() as conn:
+        filled = dict(conn.execute(text("SELECT id, answered_at FROM runs ORDER BY id")).all())
+    migrated.dispose()
+    assert filled == {1: "2026-12-01 09:01:00", 2: None, 3: None}

@@ -70,6 +70,8 @@ def run_with_answers(s, flow_id: str, contact: Contact, answers: dict[str, Any],
         s.add(Answer(run_id=run.id, flow_id=flow_id, step_id=step_id, contact_id=contact.id, value=value,
                      raw_text=(raw or {}).get(step_id, value if isinstance(value, str) else str(value)),
                      skipped=step_id in skipped, language=language, channel=channel, answered_at=when))
+        if step_id not in skipped and run.answered_at is None:
+            run.answered_at = when  # as the conversation service keeps it
     if status == "completed":
         run.finished_at = when
     s.flush()

@@ -9,18 +9,19 @@ the sweep picks it up again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from engage.consent import STOP_CONFIRMATION, record_consent
 from engage.keywords import KEYWORDS, normalise
-from engage.outbox import enqueue, insert_ignoring_duplicates
+from engage.outbox import enqueue, insert_returning_new_ids
 from flows import engine
 from flows.events import (
     AnswerRecorded,
@@ -117,31 +118,45 @@ class ConversationService:
         """Commit the raw inbound row; return (row id, True when new). A repeat stores nothing."""
         now = self.clock.now()
         with self.db.session() as s:
-            inserted = insert_ignoring_duplicates(
+            new_ids = insert_returning_new_ids(
                 s, InboundMessage,
                 [dict(channel=channel, provider_id=str(provider_id), address=address, text=text,
                       payload=payload, received_at=now, status="pending", attempts=0)],
                 "channel", "provider_id",
             )
+            if new_ids:
+                return new_ids[0], True
             row_id = s.scalar(select(InboundMessage.id).where(
                 InboundMessage.channel == channel, InboundMessage.provider_id == str(provider_id)))
-        return row_id, bool(inserted)
+        return row_id, False
 
     def process_inbound(self, inbound_id: int) -> None:
         """Process a stored message, and any older pending ones from the same resident first."""
-        for _attempt in range(3):
+        # The message being worked on: an older pending one from the same resident goes first, and if
+        # that one fails it is the one counted (and in the end marked failed), not the newer message.
+        working = [inbound_id]
+        clashes = 0
+        while True:
             try:
-                self._process_inbound(inbound_id)
+                self._process_inbound(inbound_id, working)
                 return
             except IntegrityError:
-                # Another process created the same contact or answer first; try again.
-                continue
+                # Another process created the same contact or answer first; try again. Forget the flow
+                # version ids this process remembers too, in case the database was restored under it.
+                self.registry.forget_versions()
+                clashes += 1
+                if clashes < 3:
+                    continue
+                log.error("processing inbound message %s kept clashing with other writes", working[0])
             except Exception:
-                log.exception("processing inbound message %s failed", inbound_id)
-                self._mark_failed(inbound_id)
+                log.exception("processing inbound message %s failed", working[0])
+            gave_up = self._mark_failed(working[0])
+            if not (gave_up and working[0] != inbound_id):
                 return
+            # An older message was given up: this resident's later messages go on (a STOP behind it).
+            working[0], clashes = inbound_id, 0
 
-    def _process_inbound(self, inbound_id: int) -> None:
+    def _process_inbound(self, inbound_id: int, working: list[int]) -> None:
         while True:
             with self.db.session() as s:
                 if self.db.is_postgres:
@@ -163,7 +178,7 @@ class ConversationService:
                 )
                 if oldest is None:
                     return
-                oldest.attempts += 1
+                working[0] = oldest.id
                 payload = oldest.payload or {}
                 incoming = Incoming(
                     channel=oldest.channel, address=oldest.address, text=oldest.text,
@@ -172,6 +187,8 @@ class ConversationService:
                     preview=bool(payload.get("preview")),
                 )
                 self.handle(s, incoming, address=address)
+                # Counted with the outcome, in one UPDATE: a failed try rolls back and _mark_failed counts it.
+                oldest.attempts += 1
                 oldest.status = "processed"
                 oldest.processed_at = self.clock.now()
                 oldest.contact_id = address.contact_id if address else None
@@ -179,7 +196,8 @@ class ConversationService:
             if done:
                 return
 
-    def _mark_failed(self, inbound_id: int) -> None:
+    def _mark_failed(self, inbound_id: int) -> bool:
+        """Count a failed try; return True when this one gave the message up (failed five times)."""
         with self.db.session() as s:
             row = s.get(InboundMessage, inbound_id)
             if row is not None and row.status == "pending":
@@ -187,6 +205,8 @@ class ConversationService:
                 if row.attempts >= 5:
                     row.status = "failed"
                     row.error = "processing failed five times; see the service log"
+                    return True
+        return False
 
     def process_pending(self, older_than_seconds: float = 0, limit: int = 200) -> int:
         """Process messages left pending (after a crash, or by the webhook); return how many."""
@@ -207,7 +227,9 @@ class ConversationService:
     def _lock_address(self, s: Session, channel: str, value: str | None) -> Address | None:
         if value is None:
             return None
-        stmt = select(Address).where(Address.channel == channel, Address.address == value).with_for_update()
+        # The contact comes in the same query (only the address row is locked): the turn needs both.
+        stmt = (select(Address).join(Address.contact).options(contains_eager(Address.contact))
+                .where(Address.channel == channel, Address.address == value).with_for_update(of=Address))
         address = s.scalar(stmt)
         if address is None:
             contact = Contact(fields={}, created_at=self.clock.now(), updated_at=self.clock.now())
@@ -423,11 +445,11 @@ class Turn:
                 return None
         for old in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
             self._finish(old, "ended")
-        version = self.service.registry.version_row(self.s, flow)
+        version_id = self.service.registry.version_id(self.s, flow)
         lang = self.contact.language if self.contact.language in flow.languages else None
         state, events = engine.start(flow, self._contact_view(), self.now, lang=lang)
         run = Run(
-            contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version.id, address_id=self.address.id,
+            contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version_id, address_id=self.address.id,
             channel=self.address.channel, language=state.get("lang"), status="active", state=state,
             started_at=self.now, updated_at=self.now,
             # An officer's preview is marked so results never count it (engage.results.PREVIEW_STARTED_BY).
@@ -450,12 +472,8 @@ class Turn:
         state, events = engine.resume(flow, run.state, reply, self._contact_view(), self.now)
         self._apply(run, flow, state, events)
 
-    def _contact_view(self) -> dict[str, Any]:
-        view = dict(self.contact.fields or {})
-        view["language"] = self.contact.language
-        view["groups"] = [g.name for g in self.contact.groups]
-        view["channel"] = self.address.channel
-        return view
+    def _contact_view(self) -> "ContactView":
+        return ContactView(self.contact, self.address.channel)
 
     def _finish(self, run: Run, status: str) -> None:
         run.status = status
@@ -523,20 +541,21 @@ class Turn:
                                         action="opt_in" if event.value else "opt_out")
 
     def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:
-        answer = self.s.scalar(select(Answer).where(Answer.run_id == run.id, Answer.step_id == step_id))
-        if answer is None:
-            answer = Answer(run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id)
-            self.s.add(answer)
-        answer.value = value
-        answer.raw_text = raw
-        answer.skipped = skipped
-        answer.language = run.language
-        answer.channel = self.address.channel
-        answer.answered_at = self.now
+        # One statement whether or not the step was answered before (a resident going back changes it).
+        values = dict(run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id, value=value,
+                      raw_text=raw, skipped=skipped, language=run.language, channel=self.address.channel,
+                      answered_at=self.now)
+        module = postgresql if self.s.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = module.insert(Answer).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_id", "step_id"],
+            set_={k: stmt.excluded[k] for k in ("value", "raw_text", "skipped", "language", "channel",
+                                                 "answered_at")},
+        )
+        self.s.execute(stmt.execution_options(synchronize_session=False))
         if not skipped and run.answered_at is None:
             # Results count respondents from runs; a run keeps the time of its first real answer.
             run.answered_at = self.now
-        self.s.flush()
 
     def _set_field(self, field: str, value: Any) -> None:
         guard = self.service.field_guard
@@ -550,3 +569,27 @@ class Turn:
             # Reassign so SQLAlchemy sees the JSON column change.
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
+
+
+class ContactView(Mapping):
+    """What the engine may read of a contact: its fields, language, channel and groups.
+
+    Groups are loaded only when a flow's condition asks for them (most never do), which
+    saves a query on every turn.
+    """
+
+    def __init__(self, contact: Contact, channel: str):
+        self._contact = contact
+        self._data: dict[str, Any] = {**(contact.fields or {}), "language": contact.language, "channel": channel}
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "groups":
+            return [g.name for g in self._contact.groups]
+        return self._data[key]
+
+    def __iter__(self):
+        yield from self._data
+        yield "groups"
+
+    def __len__(self) -> int:
+        return len(self._data) + 1

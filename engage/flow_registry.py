@@ -6,7 +6,7 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from store.models import FlowVersion
@@ -25,6 +25,8 @@ class FlowRegistry:
         self._by_keyword: dict[str, str] = {}
         self._stamp: tuple = ()
         self.problems: list = []
+        self._version_ids: dict[tuple[str, str], int] = {}
+        self._versions_by_id: dict[int, tuple[str, str]] = {}
         self.reload()
 
     def _folder_stamp(self) -> tuple:
@@ -73,6 +75,23 @@ class FlowRegistry:
         flow_id = self._by_keyword.get(word.strip().upper())
         return self._merged.get(flow_id) if flow_id else None
 
+    # Flow versions are content-addressed and never change once stored, so each process keeps the ids
+    # it has seen: a turn then needs no query to find its flow. Only committed rows are remembered,
+    # so a rolled-back insert can never leave an id behind that the database does not have.
+
+    def _remember_after_commit(self, session: Session, version_id: int, flow_id: str, version: str) -> None:
+        pending = session.info.get("flow_versions_seen")
+        if pending is None:
+            pending = session.info["flow_versions_seen"] = []
+
+            def remember(committed: Session) -> None:
+                for vid, fid, ver in committed.info.pop("flow_versions_seen", []):
+                    self._version_ids[(fid, ver)] = vid
+                    self._versions_by_id[vid] = (fid, ver)
+
+            event.listen(session, "after_commit", remember, once=True)
+        pending.append((version_id, flow_id, version))
+
     def version_row(self, session: Session, flow) -> FlowVersion:
         """Return the stored version of this flow's source, storing it the first time."""
         row = session.scalar(
@@ -83,16 +102,33 @@ class FlowRegistry:
                               path=str(flow.path) if flow.path else None)
             session.add(row)
             session.flush()
+        self._remember_after_commit(session, row.id, row.flow_id, row.version)
         return row
+
+    def forget_versions(self) -> None:
+        """Drop the remembered version ids (after a write failed: the database may not be the one they came from)."""
+        self._version_ids.clear()
+        self._versions_by_id.clear()
+
+    def version_id(self, session: Session, flow) -> int:
+        """Return the id of this flow's stored version (a query only the first time in a process)."""
+        known = self._version_ids.get((flow.id, flow.version))
+        return known if known is not None else self.version_row(session, flow).id
 
     def flow_for_version(self, session: Session, version_id: int):
         """Return the flow a run started on, even when the folder has moved on."""
+        known = self._versions_by_id.get(version_id)
+        if known is not None:
+            current = self.get(known[0])
+            if current is not None and current.version == known[1]:
+                return current
         row = session.get(FlowVersion, version_id)
-        current = self.get(row.flow_id) if row else None
-        if current is not None and current.version == row.version:
-            return current
         if row is None:
             return None
+        self._remember_after_commit(session, row.id, row.flow_id, row.version)
+        current = self.get(row.flow_id)
+        if current is not None and current.version == row.version:
+            return current
         from flows.loader import load_flow_text
 
         return _cached_flow(row.source, row.path or f"<{row.flow_id}@{row.version[:8]}>", load_flow_text)

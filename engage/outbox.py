@@ -69,8 +69,13 @@ def enqueue(
 
 def insert_ignoring_duplicates(session: Session, model, rows: list[dict[str, Any]], *conflict_columns: str) -> int:
     """Insert rows, skipping any that clash on a unique key; return how many were inserted."""
+    return len(insert_returning_new_ids(session, model, rows, *conflict_columns))
+
+
+def insert_returning_new_ids(session: Session, model, rows: list[dict[str, Any]], *conflict_columns: str) -> list:
+    """Insert rows, skipping any that clash on a unique key; return the new rows' ids."""
     if not rows:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     table = model.__table__
@@ -78,4 +83,4 @@ def insert_ignoring_duplicates(session: Session, model, rows: list[dict[str, Any
     # Count the returned keys: psycopg reports rowcount -1 for INSERT ... ON CONFLICT. Passing the rows
     # as parameters (not .values(rows)) lets SQLAlchemy batch them and reuse one compiled statement.
     stmt = stmt.returning(*table.primary_key.columns)
-    return len(session.execute(stmt, rows).all())
+    return [row[0] for row in session.execute(stmt, rows).all()]

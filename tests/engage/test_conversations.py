@@ -221,6 +221,26 @@ def test_pending_messages_left_by_a_crash_are_picked_up(services, db):
     assert services.conversations.process_pending() == 0
 
 
+def test_a_message_that_always_fails_is_marked_failed_and_does_not_block_a_later_stop(services, db):
+    def breaks_on_boom(s, turn):
+        if turn.incoming.text == "BOOM":
+            raise RuntimeError("a bug in a word handler")
+        return False
+
+    services.conversations.word_handlers.append(breaks_on_boom)
+    conv = services.conversations
+    boom, _ = conv.store_inbound("sms", "SMboom", PHONE, "BOOM", {})
+    stop, _ = conv.store_inbound("sms", "SMstop", PHONE, "STOP", {})
+    for _ in range(5):  # the webhook, then the sweep, try again until the broken message is given up
+        conv.process_inbound(stop)
+    with db.session() as s:
+        rows = {r.id: r for r in s.scalars(select(InboundMessage))}
+        assert (rows[boom].status, rows[boom].attempts) == ("failed", 5)
+        # The failures were the older message's, not counted against the STOP behind it.
+        assert rows[stop].status == "processed"
+        assert s.scalar(select(Address)).consent == CONSENT_OPTED_OUT
+
+
 def test_a_run_keeps_the_flow_version_it_started_on(app_config, db, tmp_path):
     from app import create_app
 

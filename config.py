@@ -25,6 +25,10 @@ class Settings:
     # "embedded": sender and scheduler run inside the web process (SQLite);
     # "scaled": they run as separate `worker` and `scheduler` processes.
     mode: str = "embedded"
+    # Where residents' messages are acted on once stored: "web" (in the web process, after the
+    # provider has its answer) or "worker" (by `worker` processes, so the web only checks, stores
+    # and answers). Empty: "worker" in scaled mode, "web" in embedded mode.
+    inbound_processing: str = ""
     council_name: str = "Your council"
     help_contact: str = ""
     # Twilio
@@ -85,6 +89,12 @@ class Settings:
         return settings
 
     @property
+    def inbound_in_web(self) -> bool:
+        """True when the web process acts on residents' messages itself, False when workers do."""
+        choice = (self.inbound_processing or ("worker" if self.mode == "scaled" else "web")).lower()
+        return choice != "worker"
+
+    @property
     def twilio_enabled(self) -> bool:
         sender = self.twilio_from or self.twilio_messaging_service_sid
         return bool(self.twilio_account_sid and self.twilio_auth_token and sender)
@@ -92,3 +102,4 @@ class Settings:
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_token)
+

@@ -130,16 +130,19 @@ class ConversationService:
                 InboundMessage.channel == channel, InboundMessage.provider_id == str(provider_id)))
         return row_id, False
 
-    def process_inbound(self, inbound_id: int) -> None:
-        """Process a stored message, and any older pending ones from the same resident first."""
+    def process_inbound(self, inbound_id: int, skip_busy: bool = False) -> bool:
+        """Process a stored message, and any older pending ones from the same resident first.
+
+        With `skip_busy` (workers), a resident another worker is already on is left for later:
+        return False then, True otherwise.
+        """
         # The message being worked on: an older pending one from the same resident goes first, and if
         # that one fails it is the one counted (and in the end marked failed), not the newer message.
         working = [inbound_id]
         clashes = 0
         while True:
             try:
-                self._process_inbound(inbound_id, working)
-                return
+                return self._process_inbound(inbound_id, working, skip_busy)
             except IntegrityError:
                 # Another process created the same contact or answer first; try again. Forget the flow
                 # version ids this process remembers too, in case the database was restored under it.
@@ -152,11 +155,11 @@ class ConversationService:
                 log.exception("processing inbound message %s failed", working[0])
             gave_up = self._mark_failed(working[0])
             if not (gave_up and working[0] != inbound_id):
-                return
+                return True
             # An older message was given up: this resident's later messages go on (a STOP behind it).
             working[0], clashes = inbound_id, 0
 
-    def _process_inbound(self, inbound_id: int, working: list[int]) -> None:
+    def _process_inbound(self, inbound_id: int, working: list[int], skip_busy: bool = False) -> bool:
         while True:
             with self.db.session() as s:
                 if self.db.is_postgres:
@@ -166,7 +169,12 @@ class ConversationService:
                     s.execute(text("SET LOCAL synchronous_commit = off"))
                 row = s.get(InboundMessage, inbound_id)
                 if row is None or row.status != "pending":
-                    return
+                    return True
+                if skip_busy and self.db.is_postgres and not s.scalar(
+                        text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+                        {"key": f"inbound:{row.channel}:{row.address}"}):
+                    # Another worker is on this resident's messages; it takes this one too, or we do later.
+                    return False
                 address = self._lock_address(s, row.channel, row.address)
                 oldest = s.scalar(
                     select(InboundMessage)
@@ -177,7 +185,7 @@ class ConversationService:
                     .with_for_update(skip_locked=False)
                 )
                 if oldest is None:
-                    return
+                    return True
                 working[0] = oldest.id
                 payload = oldest.payload or {}
                 incoming = Incoming(
@@ -194,7 +202,7 @@ class ConversationService:
                 oldest.contact_id = address.contact_id if address else None
                 done = oldest.id == inbound_id
             if done:
-                return
+                return True
 
     def _mark_failed(self, inbound_id: int) -> bool:
         """Count a failed try; return True when this one gave the message up (failed five times)."""
@@ -221,6 +229,19 @@ class ConversationService:
         for inbound_id in ids:
             self.process_inbound(inbound_id)
         return len(ids)
+
+    def process_waiting(self, limit: int = 100) -> int:
+        """Act on messages the web stored for workers (scaled mode); return how many were taken.
+
+        Several workers walk the same pending rows; each resident's messages are taken by
+        one worker at a time and in order, and a worker skips residents another is on.
+        """
+        with self.db.session() as s:
+            ids = s.scalars(
+                select(InboundMessage.id).where(InboundMessage.status == "pending")
+                .order_by(InboundMessage.id).limit(limit)
+            ).all()
+        return sum(1 for inbound_id in ids if self.process_inbound(inbound_id, skip_busy=True))
 
     # ----- contacts ----------------------------------------------------------------
 

@@ -68,7 +68,16 @@ def build_services(settings, *, database: Database | None = None, clock=None) ->
     conversations = ConversationService(db, registry, clock, settings)
     services = Services(settings=settings, db=db, clock=clock, registry=registry, conversations=conversations)
     services.loops["inbound-sweep"] = inbound_sweep_loop
+    if not settings.inbound_in_web:
+        services.loops["inbound"] = inbound_loop
     return services
+
+
+def inbound_loop(services: Services, stop: threading.Event, idle_wait: float = 0.05) -> None:
+    """Act on residents' messages as the web stores them (scaled mode: the web only stores and answers)."""
+    while not stop.is_set():
+        if services.conversations.process_waiting() == 0:
+            stop.wait(idle_wait)
 
 
 def inbound_sweep_loop(services: Services, stop: threading.Event, interval: float = 5.0) -> None:

@@ -117,7 +117,7 @@ def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp
             killer.join()
             assert web.kills >= 2 and sender.kills >= 2, (web.kills, sender.kills)
             wait_until_healthy(base)
-            # The inbound sweep picks up messages a killed web process acknowledged but never processed.
+            # Workers act on every acknowledged message, including those a killed worker was part-way through.
             wait_until_settled(db)
         finally:
             # Stop the killer first, so it cannot start a process again after these are stopped.

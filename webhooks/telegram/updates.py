@@ -285,7 +285,9 @@ def finish_update(services, accepted: Accepted, channel=None) -> None:
     if classified.callback_query_id and channel is not None:
         channel.acknowledge_button(classified.callback_query_id, classified.chat_id,
                                    classified.keyboard_message_id, classified.button_label)
-    services.conversations.process_inbound(accepted.row_id)
+    if services.settings.inbound_in_web:
+        # Otherwise a worker acts on it (scaled mode: engage.services.inbound_loop).
+        services.conversations.process_inbound(accepted.row_id)
 
 
 def poll_updates(services, channel, *, timeout: int = 30, max_polls: int | None = None, stop=None) -> int:

@@ -92,7 +92,8 @@ def accept_sms(services, form: dict[str, Any]) -> tuple[int | None, bool]:
 
 @bp.post("/webhooks/twilio/sms")
 def receive_sms():
-    """Store an inbound SMS and acknowledge it with empty TwiML; processing happens after the response."""
+    """Store an inbound SMS and acknowledge it with empty TwiML; it is acted on after the response,
+    by this process (embedded mode) or by a worker (scaled mode)."""
     if not signature_is_valid():
         return jsonify(error="forbidden"), 403
     services = _services()
@@ -100,6 +101,10 @@ def receive_sms():
         row_id, _created = accept_sms(services, request.form.to_dict())
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
+
+    if not services.settings.inbound_in_web:
+        # Scaled mode: a worker acts on it (engage.services.inbound_loop); the web only stores and answers.
+        return _twiml()
 
     def after_response() -> None:
         # Also when the row is a repeat: processing an already processed row does nothing.

@@ -124,11 +124,21 @@ def serve(host: str, port: int) -> None:
 
 
 @cli.command()
-def worker() -> None:
-    """Run a sender worker (scaled mode; start as many as you like on PostgreSQL)."""
+@click.option("--loop", "only", multiple=True, metavar="NAME",
+              help="Run only this loop (repeatable), e.g. --loop inbound for a worker that only acts on "
+                   "residents' messages, --loop sender for one that only sends.")
+def worker(only: tuple[str, ...]) -> None:
+    """Run a worker: it sends the outbox and, in scaled mode, acts on residents' messages.
+
+    Start as many as you like on PostgreSQL."""
     app = create_app()
     services = services_of(app)
-    services.start_loops([name for name in services.loops if name != "scheduler"])
+    names = [name for name in services.loops if name != "scheduler"]
+    unknown = set(only) - set(names)
+    if unknown:
+        raise click.BadParameter(f"no loop called {', '.join(sorted(unknown))}; this worker has: "
+                                 f"{', '.join(names)}", param_hint="--loop")
+    services.start_loops(list(only) or names)
     _wait_forever(services)
 
 

@@ -53,7 +53,8 @@ def _request(update: dict, key: int) -> Request:
                    {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}, key)
 
 
-def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000) -> dict:
+def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000,
+        processing: str = "worker", inbound_workers: int = 2) -> dict:
     port_out = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_fake_telegram, args=(port_out,), daemon=True)
     fake.start()
@@ -63,7 +64,7 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
     rounds = max(2, int(max(rate, 2000) * seconds / residents) + 2)
     db = fresh_database()
     port = free_port()
-    env = service_env(bench_url(), f"http://127.0.0.1:{port}")
+    env = service_env(bench_url(), f"http://127.0.0.1:{port}", processing)
     env.update({"OUTREACH_TELEGRAM_TOKEN": TOKEN, "OUTREACH_TELEGRAM_SECRET": SECRET,
                 "OUTREACH_TELEGRAM_API_URL": api_url, "OUTREACH_TELEGRAM_BOT_USERNAME": "bench_bot"})
     log = Path(tempfile.gettempdir()) / "bench-inbound-telegram.log"
@@ -94,10 +95,11 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
                                        concurrency, rate, log, warm())
         db = fresh_database()
         app_max, app_fixed = measure("app:create_app()", env, port, workers, make, seconds, concurrency, rate,
-                                     log, warm())
+                                     log, warm(), db=db, inbound_workers=inbound_workers)
     finally:
         fake.terminate()
     return report("inbound-telegram", "updates", db, app_max, app_fixed, bare_max, bare_fixed, rate=rate,
-                  workers=workers, concurrency=concurrency,
-                  command=f"python -m bench inbound --channel=telegram --workers={workers} --seconds={seconds} "
+                  workers=workers, concurrency=concurrency, processing=processing, inbound_workers=inbound_workers,
+                  command=f"python -m bench inbound --channel=telegram --processing={processing} "
+                          f"--workers={workers} --inbound-workers={inbound_workers} --seconds={seconds} "
                           f"--concurrency={concurrency} --rate={rate}")

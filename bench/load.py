@@ -149,3 +149,29 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Workers:
+    """`python app.py worker --loop ...` processes, each in its own process group."""
+
+    def __init__(self, count: int, env: dict[str, str], log: Path, loops: tuple[str, ...] = ("inbound",)):
+        self.argv = [str(VENV_BIN / "python"), "app.py", "worker", *(f"--loop={name}" for name in loops)]
+        self.count, self.env, self.log = count, env, log
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> "Workers":
+        for _ in range(self.count):
+            out = open(self.log, "ab")  # noqa: SIM115 - closed below, the child keeps its copy
+            self.processes.append(subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=out,
+                                                   start_new_session=True))
+            out.close()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -250,7 +250,9 @@ def accept_update(services, update: Any) -> Accepted:
     """Store what must not be lost, before the update is acknowledged; raise MalformedUpdate/UnknownUpdate."""
     classified = classify_update(update, flow_resolver(services.registry))
     if isinstance(classified, ResidentMessage):
-        consent = _chat_consent(services, classified.chat_id)
+        starting = classified.payload.get("command") == "start" or classified.payload.get("start_flow")
+        # Only /start depends on whether the chat is new or opted out: ordinary messages skip the query.
+        consent = _chat_consent(services, classified.chat_id) if starting else None
         store = services.conversations.store_inbound
         if classified.payload.get("command") == "start" and classified.text == "/start" and consent is None:
             # A new chat's Start button: a welcome that says what to text, not START's "welcome back".

@@ -13,8 +13,9 @@ def fake_telegram():
 
 
 @pytest.fixture
-def app_config(app_config, fake_telegram):
-    return {**app_config, **telegram_settings(fake_telegram)}
+def app_config(request, app_config, fake_telegram):
+    # A test may add settings with @pytest.mark.parametrize("app_config", [{...}], indirect=True).
+    return {**app_config, **telegram_settings(fake_telegram), **getattr(request, "param", {})}
 
 
 @pytest.fixture(autouse=True)

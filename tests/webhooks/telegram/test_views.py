@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from store.models import (
@@ -323,3 +324,25 @@ def test_a_poster_link_after_stop_opts_back_in_and_starts_the_flow(client, servi
         assert s.scalar(select(Run.status).where(Run.flow_id == "street-safety")) == "active"
     drain_outbox(services)
     assert fake_telegram.fake.sent_messages(DAFYDD)[-1]["text"].startswith("Pa mor ddiogel")
+
+
+# ----- scaled mode: a worker acts on the update ----------------------------------------------------
+
+
+@pytest.mark.parametrize("app_config", [{"inbound_processing": "worker"}], indirect=True)
+def test_in_scaled_mode_the_button_is_acknowledged_at_once_and_a_worker_records_the_choice(
+        client, services, db, fake_telegram):
+    assert post_update(client, text_update(700001, int(RHIAN), "SAFE")).status_code == 200
+    assert count(db, Run) == 0  # stored, left for a worker
+    assert services.conversations.process_waiting() == 1
+    drain_outbox(services)
+    with db.session() as s:
+        run_id = s.scalar(select(Run.id))
+    update = json.loads(json.dumps(fixture("callback_query")).replace("a:1:", f"a:{run_id}:"))
+    assert post_update(client, update).status_code == 200
+    # The spinner on the resident's button stops straight away; the answer waits for the worker.
+    assert len(fake_telegram.fake.calls_of("answerCallbackQuery")) == 1
+    assert count(db, Answer) == 0
+    assert services.conversations.process_waiting() == 1
+    with db.session() as s:
+        assert s.scalar(select(Answer.value)) == "unsafe"

@@ -12,9 +12,10 @@ import inspect
 import logging
 import random
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import case, or_, select, text, update
@@ -36,8 +37,15 @@ class SenderPolicy:
     max_attempts: int = 5
     backoff_base: float = 10.0  # seconds before the first retry
     backoff_cap: float = 900.0  # never wait longer than this between tries
-    batch: int = 20
-    # Longer than a batch of provider timeouts (20 x 10 s): a row older than this has lost its worker.
+    # The most rows one claim takes. Fewer when the channels are rate-limited: what their limits let
+    # out in `batch_seconds` (Twilio's 10 a second: 20 rows), so a live reply queued behind a bulk
+    # batch waits seconds, not minutes. With the limits lifted a large claim costs far less a message.
+    batch: int = 200
+    batch_seconds: float = 2.0
+    # A batch still sending after this many seconds (a provider timing out call after call) hands
+    # its untried rows back rather than let them look stuck.
+    batch_time_limit: float = 60.0
+    # Longer than a batch's time limit plus a provider timeout: a row older than this has lost its worker.
     stuck_after: timedelta = timedelta(minutes=5)
     idle_wait: float = 0.25
 
@@ -86,14 +94,15 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
     claimed: list[ClaimedMessage] = []
     with db.session() as s:
         stmt = (
-            select(OutboxMessage)
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address_id, OutboxMessage.contact_id,
+                   OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.language, OutboxMessage.attempts)
             .where(OutboxMessage.status == "queued",
                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
                    OutboxMessage.channel.in_(channels))
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
         )
-        rows = s.scalars(_lock_due(s, stmt)).all()
+        rows = s.execute(_lock_due(s, stmt)).all()
         if not rows:
             return []
         addresses = {a.id: a for a in s.scalars(
@@ -101,26 +110,33 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
         contacts = {c.id: c for c in s.scalars(
             select(Contact).where(Contact.id.in_({r.contact_id for r in rows if r.contact_id})))}
         release = None
+        refused: dict[str | None, list[int]] = {}
+        deferred: list[int] = []
         for row in rows:
             address = addresses.get(row.address_id)
             allowed, reason = may_send(contacts.get(row.contact_id), address, row.kind)
             if not allowed:
-                row.status = "skipped"
-                row.error_code = reason
-                row.updated_at = now
+                refused.setdefault(reason, []).append(row.id)
                 continue
             if row.kind in BULK_KINDS:
                 if release is None:
                     release = next_allowed_time(now, quiet.timezone, quiet.start, quiet.end)
                 if release > now:
-                    row.not_before = release
-                    row.updated_at = now
+                    deferred.append(row.id)
                     continue
-            row.status = "sending"
-            row.sending_at = now
-            row.updated_at = now
             claimed.append(ClaimedMessage(row.id, row.channel, address.address, dict(row.payload or {}),
                                           row.language, row.kind, row.attempts))
+        # A few set-based statements rather than one UPDATE a row: the rows are locked (or, on SQLite,
+        # the database is) until this transaction ends.
+        for reason, ids in refused.items():
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                      .values(status="skipped", error_code=reason, updated_at=now))
+        if deferred:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(deferred))
+                      .values(not_before=release, updated_at=now))
+        if claimed:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in claimed]))
+                      .values(status="sending", sending_at=now, updated_at=now))
     return claimed
 
 
@@ -139,64 +155,133 @@ def _moves_forward(current: str, new: str) -> bool:
     return OUTBOX_ORDER.get(new, 0) > OUTBOX_ORDER.get(current, 0)
 
 
-def record_result(db, message_id: int, result: SendResult, now: datetime, policy: SenderPolicy,
-                  rng: random.Random) -> str:
-    """Store what the provider said about one claimed row; return the row's new status."""
+# States a "sent" result may move a row out of; a status callback may already have moved it further.
+BEFORE_SENT = tuple(state for state, order in OUTBOX_ORDER.items() if order < OUTBOX_ORDER["sent"])
+
+# PostgreSQL: every "sent" result of a batch in one statement. The text is the same whatever the batch
+# size, so the server plans it once per connection.
+_RECORD_SENT_POSTGRES = text("""
+    UPDATE outbox AS o
+    SET attempts = o.attempts + 1, provider_id = v.provider_id, segments = v.segments,
+        sent_at = v.at, updated_at = v.at,
+        error_code = CASE WHEN o.status = ANY(CAST(:before_sent AS varchar[])) THEN NULL ELSE o.error_code END,
+        error_message = CASE WHEN o.status = ANY(CAST(:before_sent AS varchar[])) THEN NULL
+                             ELSE o.error_message END,
+        status = CASE WHEN o.status = ANY(CAST(:before_sent AS varchar[])) THEN 'sent' ELSE o.status END
+    FROM unnest(CAST(:ids AS bigint[]), CAST(:provider_ids AS varchar[]), CAST(:segments AS integer[]),
+                CAST(:ats AS timestamp[])) AS v(id, provider_id, segments, at)
+    WHERE o.id = v.id
+    RETURNING o.id, o.status
+""")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider said about one claimed row, and when the answer came back."""
+
+    message_id: int
+    result: SendResult
+    at: datetime
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def record_results(db, outcomes: Sequence[Outcome], policy: SenderPolicy, rng: random.Random, *,
+                   release: Iterable[int] = ()) -> dict[int, str]:
+    """Store a batch's results in one transaction and hand `release` back to the queue; return new statuses.
+
+    Rows a status callback has already moved past `sent` stay where they are. A failure that opts an
+    address out or marks it unusable is committed together with the release of that address's other
+    rows, so the claim that next sees those rows also sees the address closed.
+    """
+    release = list(release)
+    statuses: dict[int, str] = {}
+    if not outcomes and not release:
+        return statuses
     with db.session() as s:
         postgres = s.get_bind().dialect.name == "postgresql"
         if postgres:
-            # Losing this commit to a database crash leaves the row `sending`, which later becomes
+            # Losing this commit to a database crash leaves the rows `sending`, which later become
             # `unknown`: never a second send. So it need not wait for the disk.
             s.execute(text("SET LOCAL synchronous_commit = off"))
-        if result.status == "sent":
-            # One statement: a status callback may already have moved the row on (delivered); never move back.
-            before_sent = [state for state, order in OUTBOX_ORDER.items() if order < OUTBOX_ORDER["sent"]]
+        sent = [o for o in outcomes if o.result.status == "sent"]
+        others = [o for o in outcomes if o.result.status != "sent"]
+        if sent and postgres:
+            statuses.update(s.execute(_RECORD_SENT_POSTGRES, {
+                "before_sent": list(BEFORE_SENT),
+                "ids": [o.message_id for o in sent],
+                "provider_ids": [o.result.provider_id for o in sent],
+                "segments": [o.result.segments for o in sent],
+                "ats": [_naive_utc(o.at) for o in sent],
+            }).all())
+        moves_on = OutboxMessage.status.in_(BEFORE_SENT)
+        for outcome in sent if not postgres else ():
+            # SQLite: one statement a row, all in this one transaction (the commit is what costs).
             status = s.scalar(
-                update(OutboxMessage).where(OutboxMessage.id == message_id)
-                .values(attempts=OutboxMessage.attempts + 1, provider_id=result.provider_id, sent_at=now,
-                        segments=result.segments, error_code=None, error_message=None, updated_at=now,
-                        status=case((OutboxMessage.status.in_(before_sent), "sent"), else_=OutboxMessage.status))
+                update(OutboxMessage).where(OutboxMessage.id == outcome.message_id)
+                .values(attempts=OutboxMessage.attempts + 1, provider_id=outcome.result.provider_id,
+                        sent_at=outcome.at, segments=outcome.result.segments, updated_at=outcome.at,
+                        error_code=case((moves_on, None), else_=OutboxMessage.error_code),
+                        error_message=case((moves_on, None), else_=OutboxMessage.error_message),
+                        status=case((moves_on, "sent"), else_=OutboxMessage.status))
                 .returning(OutboxMessage.status)
             )
-            return status or "missing"
-        stmt = select(OutboxMessage).where(OutboxMessage.id == message_id)
-        if postgres:
-            stmt = stmt.with_for_update()
-        row = s.scalar(stmt)
-        if row is None:
-            return "missing"
-        row.updated_at = now
-        if result.status == "retry":
-            row.attempts += 1
-            row.error_code = result.error_code
-            row.error_message = result.error_message
-            if row.status != "sending":
-                return row.status
-            if row.attempts >= policy.max_attempts:
-                row.status = "failed"
-                row.error_message = f"gave up after {row.attempts} attempts: {result.error_message or ''}".strip()
-                return row.status
-            row.status = "queued"
-            row.sending_at = None
-            row.not_before = now + timedelta(seconds=backoff_delay(row.attempts, policy, rng, result.retry_after))
+            if status is not None:
+                statuses[outcome.message_id] = status
+        if others:
+            stmt = select(OutboxMessage).where(OutboxMessage.id.in_({o.message_id for o in others}))
+            if postgres:
+                stmt = stmt.with_for_update()
+            rows = {row.id: row for row in s.scalars(stmt)}
+            for outcome in others:
+                row = rows.get(outcome.message_id)
+                if row is not None:
+                    statuses[row.id] = _apply_unsent(s, row, outcome, policy, rng)
+        if release:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(release), OutboxMessage.status == "sending")
+                      .values(status="queued", sending_at=None))
+    return statuses
+
+
+def _apply_unsent(s: Session, row: OutboxMessage, outcome: Outcome, policy: SenderPolicy,
+                  rng: random.Random) -> str:
+    """Apply a retry, failed or unknown result to a locked row; return its new status."""
+    result, now = outcome.result, outcome.at
+    row.updated_at = now
+    row.attempts += 1
+    row.error_code = result.error_code
+    row.error_message = result.error_message
+    if result.status == "retry":
+        if row.status != "sending":
             return row.status
-        if result.status == "failed":
-            row.attempts += 1
-            row.error_code = result.error_code
-            row.error_message = result.error_message
-            if _moves_forward(row.status, "failed"):
-                row.status = "failed"
-            address = s.get(Address, row.address_id) if row.address_id else None
-            if address is not None:
-                mark_address(s, address, result, now)
+        if row.attempts >= policy.max_attempts:
+            row.status = "failed"
+            row.error_message = f"gave up after {row.attempts} attempts: {result.error_message or ''}".strip()
             return row.status
-        # unknown: the request may have reached the provider; never re-queued.
-        row.attempts += 1
-        row.error_code = result.error_code or "unknown"
-        row.error_message = result.error_message
-        if _moves_forward(row.status, "unknown"):
-            row.status = "unknown"
+        row.status = "queued"
+        row.sending_at = None
+        row.not_before = now + timedelta(seconds=backoff_delay(row.attempts, policy, rng, result.retry_after))
         return row.status
+    if result.status == "failed":
+        if _moves_forward(row.status, "failed"):
+            row.status = "failed"
+        address = s.get(Address, row.address_id) if row.address_id else None
+        if address is not None:
+            mark_address(s, address, result, now)
+        return row.status
+    # unknown: the request may have reached the provider; never re-queued.
+    row.error_code = result.error_code or "unknown"
+    if _moves_forward(row.status, "unknown"):
+        row.status = "unknown"
+    return row.status
+
+
+def record_result(db, message_id: int, result: SendResult, now: datetime, policy: SenderPolicy,
+                  rng: random.Random) -> str:
+    """Store what the provider said about one claimed row; return the row's new status."""
+    return record_results(db, [Outcome(message_id, result, now)], policy, rng).get(message_id, "missing")
 
 
 def mark_address(s: Session, address: Address, result: SendResult, now: datetime) -> None:
@@ -235,6 +320,7 @@ class OutboxSender:
     policy: SenderPolicy = field(default_factory=SenderPolicy)
     quiet: QuietHours = field(default_factory=QuietHours)
     rng: random.Random = field(default_factory=random.Random)
+    _takes_id: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_services(cls, services, channels: dict[str, Any], **kwargs) -> "OutboxSender":
@@ -242,55 +328,103 @@ class OutboxSender:
         kwargs.setdefault("limiter", RateLimiter(limits_from_settings(settings)))
         kwargs.setdefault("quiet", QuietHours.from_settings(settings))
         extra = settings.extra or {}
-        if "policy" not in kwargs and "sender_max_attempts" in extra:
-            kwargs["policy"] = SenderPolicy(max_attempts=int(extra["sender_max_attempts"]))
+        if "policy" not in kwargs:
+            chosen = {"max_attempts": int(extra["sender_max_attempts"])} if "sender_max_attempts" in extra else {}
+            if "sender_batch" in extra:
+                chosen["batch"] = int(extra["sender_batch"])
+            if chosen:
+                kwargs["policy"] = SenderPolicy(**chosen)
         return cls(services.db, services.clock, channels, **kwargs)
 
+    def batch_size(self) -> int:
+        """Return how many rows to claim: the policy's batch, or what the rate limits send in `batch_seconds`."""
+        limits = getattr(self.limiter, "limits", None) or {}
+        rates = [limit.overall for name in self.channels
+                 if (limit := limits.get(name)) is not None and limit.overall]
+        if not rates:
+            return self.policy.batch
+        return max(1, min(self.policy.batch, int(min(rates) * self.policy.batch_seconds)))
+
     def send_due(self, stop: threading.Event | None = None, limit: int | None = None) -> int:
-        """Claim one batch and send it; return how many rows were claimed."""
-        claimed = claim_due_messages(self.db, self.clock.now(), limit or self.policy.batch, self.channels,
+        """Claim one batch, send it and record the results; return how many rows were claimed.
+
+        Results are written together when the batch ends (or the sender stops, or something raises),
+        not one transaction a message. Until then the sent rows stay `sending`: a worker that dies
+        mid-batch leaves them to become `unknown`, never to be sent again.
+        """
+        claimed = claim_due_messages(self.db, self.clock.now(), limit or self.batch_size(), self.channels,
                                      quiet=self.quiet)
+        outcomes: list[Outcome] = []
+        release: list[int] = []
         closed: set[tuple[str, str]] = set()
-        for position, message in enumerate(claimed):
-            if (message.channel, message.address) in closed:
-                # The address opted out or proved unusable earlier in this batch: the next claim skips it.
-                self._release([message.id])
-                continue
-            self._wait_for_token(message, stop)
-            if stop is not None and stop.is_set():
-                # Stopping: hand the rest back untouched rather than leave them to become unknown.
-                self._release([m.id for m in claimed[position:]])
-                break
-            result = self.send_one(message)
-            if result.opted_out or result.address_unusable:
-                closed.add((message.channel, message.address))
+        began = time.monotonic()
+        try:
+            for position, message in enumerate(claimed):
+                if position and time.monotonic() - began > self.policy.batch_time_limit:
+                    # Slow going: hand the untried rows back for the next claim.
+                    release.extend(m.id for m in claimed[position:])
+                    break
+                if (message.channel, message.address) in closed:
+                    # The address opted out or proved unusable earlier in this batch: the next claim skips it.
+                    release.append(message.id)
+                    continue
+                self._wait_for_token(message, stop)
+                if stop is not None and stop.is_set():
+                    # Stopping: hand the rest back untouched rather than leave them to become unknown.
+                    release.extend(m.id for m in claimed[position:])
+                    break
+                result = self._call(message)
+                outcomes.append(Outcome(message.id, result, self.clock.now()))
+                if result.opted_out or result.address_unusable:
+                    closed.add((message.channel, message.address))
+                    # Rare: write it now, so other workers' claims skip this address from now on.
+                    self._record(outcomes, release)
+        finally:
+            self._record(outcomes, release)
         return len(claimed)
 
+    def _record(self, outcomes: list[Outcome], release: list[int]) -> None:
+        """Write what is pending and forget it (so a later flush does not write it twice)."""
+        if outcomes or release:
+            pending, handed_back = outcomes[:], release[:]
+            outcomes.clear()
+            release.clear()
+            record_results(self.db, pending, self.policy, self.rng, release=handed_back)
+
     def _wait_for_token(self, message: ClaimedMessage, stop: threading.Event | None) -> None:
+        if not self._limited(message.channel):
+            return  # nothing to wait for, so no need to price the message
         channel = self.channels[message.channel]
         cost_of = getattr(channel, "cost", None)
         cost = cost_of(message.payload, message.language) if cost_of else 1
         self.limiter.acquire(message.channel, message.address, cost, stop)
 
-    def send_one(self, message: ClaimedMessage) -> SendResult:
-        """Call the channel for one claimed row, record the result and return it."""
+    def _limited(self, channel: str) -> bool:
+        limits = getattr(self.limiter, "limits", None)
+        if limits is None:
+            return True  # a limiter we cannot see into: ask it every time
+        limit = limits.get(channel)
+        return limit is not None and bool(limit.overall or limit.per_address)
+
+    def _call(self, message: ClaimedMessage) -> SendResult:
+        """Call the channel for one claimed row and return what it said (nothing is recorded)."""
         channel = self.channels[message.channel]
+        if message.channel not in self._takes_id:
+            self._takes_id[message.channel] = _takes_outbox_id(channel)
         try:
-            if _takes_outbox_id(channel):
-                result = channel.send(message.address, message.payload, message.language, outbox_id=message.id)
-            else:
-                result = channel.send(message.address, message.payload, message.language)
+            if self._takes_id[message.channel]:
+                return channel.send(message.address, message.payload, message.language, outbox_id=message.id)
+            return channel.send(message.address, message.payload, message.language)
         except Exception as exc:
             # The call may have gone out before the adapter failed: unknown, not retried.
             log.exception("channel %s raised while sending outbox row %s", message.channel, message.id)
-            result = SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
+            return SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
+
+    def send_one(self, message: ClaimedMessage) -> SendResult:
+        """Call the channel for one claimed row, record the result at once and return it."""
+        result = self._call(message)
         record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
         return result
-
-    def _release(self, ids: list[int]) -> None:
-        with self.db.session() as s:
-            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
-                      .values(status="queued", sending_at=None))
 
     def recover_stuck(self) -> int:
         return recover_stuck_sending(self.db, self.clock.now(), self.policy.stuck_after)

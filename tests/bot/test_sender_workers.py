@@ -70,7 +70,7 @@ def test_two_worker_processes_send_every_row_exactly_once(db, fake_twilio):
     ids = fill_outbox(db)
     workers = [start_worker(db, fake_twilio) for _ in range(2)]
     try:
-        # About 40 s on an idle two-core machine; the margin is for a loaded one.
+        # About 10 s on an idle two-core machine; the margin is for a loaded one.
         deadline = time.monotonic() + 150
         while time.monotonic() < deadline:
             with db.session() as s:

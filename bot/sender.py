@@ -2,7 +2,9 @@
 
 A row is marked `sending` (and committed) before the provider is called, so a
 worker killed mid-call leaves a row that `recover_stuck_sending` turns into
-`unknown`: it is shown to officers and never sent again blindly. Several
+`unknown`: it is shown to officers and never sent again blindly. A batch's
+results are written together when the batch ends, so a worker killed mid-batch
+leaves the rows it had sent that way too, never queued again. Several
 workers may drain one PostgreSQL outbox (`FOR UPDATE SKIP LOCKED`); on SQLite
 one process sends and `BEGIN IMMEDIATE` serialises the claims.
 """

@@ -14,11 +14,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.sandbox.local_server import LocalServer
+from bot.sandbox.local_server import LocalHandler, LocalServer
 
 # Parameters whose form value is JSON (python-telegram-bot JSON-encodes non-string values).
 _JSON_PARAMS = frozenset({"reply_markup", "allowed_updates", "entities", "link_preview_options", "reply_parameters"})
@@ -298,13 +297,8 @@ def _decode_params(raw: dict[str, str]) -> dict[str, Any]:
     return params
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     server: "TelegramServer"
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        # Quiet: the URL holds the bot token.
-        pass
 
     def do_GET(self):
         self._serve({})

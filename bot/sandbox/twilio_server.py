@@ -19,11 +19,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bot.sandbox.local_server import LocalServer
+from bot.sandbox.local_server import LocalHandler, LocalServer
 
 # The sandbox's credentials: the app signs and checks sandbox webhooks with this token.
 SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
@@ -233,16 +232,8 @@ class FakeTwilio:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     server: "TwilioServer"
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without this, Nagle's algorithm and delayed ACKs
-    # add 40 ms to every reply.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        # Quiet: request lines carry no secrets here, but tests want clean output.
-        pass
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -9,6 +9,7 @@ the sweep picks it up again.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -237,10 +238,13 @@ class ConversationService:
         one worker at a time and in order, and a worker skips residents another is on.
         """
         with self.db.session() as s:
-            ids = s.scalars(
+            ids = list(s.scalars(
                 select(InboundMessage.id).where(InboundMessage.status == "pending")
                 .order_by(InboundMessage.id).limit(limit)
-            ).all()
+            ))
+        # Each worker walks the oldest rows in its own order, so two rarely reach for the same resident
+        # at once. Order per resident still holds: a message is only acted on after its older ones.
+        random.shuffle(ids)
         return sum(1 for inbound_id in ids if self.process_inbound(inbound_id, skip_busy=True))
 
     # ----- contacts ----------------------------------------------------------------

@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from engage.consent import STOP_CONFIRMATION, record_consent
 from engage.keywords import KEYWORDS, normalise
-from engage.outbox import enqueue, insert_returning_new_ids
+from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from flows import engine
 from flows.events import (
     AnswerRecorded,
@@ -570,8 +569,7 @@ class Turn:
         values = dict(run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id, value=value,
                       raw_text=raw, skipped=skipped, language=run.language, channel=self.address.channel,
                       answered_at=self.now)
-        module = postgresql if self.s.get_bind().dialect.name == "postgresql" else sqlite
-        stmt = module.insert(Answer).values(values)
+        stmt = upsert_insert(self.s, Answer).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["run_id", "step_id"],
             set_={k: stmt.excluded[k] for k in ("value", "raw_text", "skipped", "language", "channel",

@@ -76,11 +76,15 @@ def insert_returning_new_ids(session: Session, model, rows: list[dict[str, Any]]
     """Insert rows, skipping any that clash on a unique key; return the new rows' ids."""
     if not rows:
         return []
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     table = model.__table__
-    stmt = module.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
+    stmt = upsert_insert(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns) or None)
     # Count the returned keys: psycopg reports rowcount -1 for INSERT ... ON CONFLICT. Passing the rows
     # as parameters (not .values(rows)) lets SQLAlchemy batch them and reuse one compiled statement.
     stmt = stmt.returning(*table.primary_key.columns)
     return [row[0] for row in session.execute(stmt, rows).all()]
+
+
+def upsert_insert(session: Session, table):
+    """Return an INSERT for `table` that can take ON CONFLICT (both engines speak it, with their own class)."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table)

@@ -1,7 +1,10 @@
 """Scaled mode: the web checks, stores and answers; `worker` processes act on residents' messages."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +12,7 @@ from sqlalchemy import select
 from config import Settings
 from engage.services import inbound_loop
 from store.models import Answer, InboundMessage, OutboxMessage, Run
+from tests.support.fault_processes import ROOT, service_env, worker
 from tests.support.twilio_fake import load_fixture, post_signed
 
 SMS = "/webhooks/twilio/sms"
@@ -86,3 +90,29 @@ def test_two_workers_share_the_messages_and_keep_each_residents_order(client, se
                    for v in per_run.values())
         # One question or thank-you per message, never two.
         assert len(s.scalars(select(OutboxMessage)).all()) == len(residents) * len(SCRIPT)
+
+
+def test_a_worker_started_for_inbound_only_acts_on_messages_and_sends_nothing(services, db, tmp_path):
+    env = service_env(db.url, "http://127.0.0.1:9", "http://testserver")
+    for n, body in enumerate(SCRIPT):
+        services.conversations.store_inbound("sms", f"SMw{n:031d}", "+447700900123", body, {})
+    process = worker(env, tmp_path / "worker.log", loops=("inbound",)).start()
+    try:
+        deadline = time.monotonic() + 60
+        while "pending" in statuses(db):
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]
+            time.sleep(0.1)
+    finally:
+        process.stop()
+    assert statuses(db) == ["processed"] * len(SCRIPT)
+    with db.session() as s:
+        # Four replies queued by the turns; none sent, as this worker runs no sender.
+        assert [r.status for r in s.scalars(select(OutboxMessage))] == ["queued"] * len(SCRIPT)
+
+
+def test_a_worker_asked_for_a_loop_it_does_not_have_says_which_it_has(db, tmp_path):
+    env = service_env(db.url, "http://127.0.0.1:9", "http://testserver")
+    done = subprocess.run([sys.executable, "app.py", "worker", "--loop", "inbox"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "no loop called inbox" in done.stderr and "inbound" in done.stderr and "sender" in done.stderr

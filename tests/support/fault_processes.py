@@ -82,8 +82,9 @@ def gunicorn(env: dict[str, str], port: int, log_path: Path, workers: int = 2) -
                            "--graceful-timeout", "1", "app:create_app()"], env, log_path)
 
 
-def worker(env: dict[str, str], log_path: Path) -> ServiceProcess:
-    return ServiceProcess([str(VENV_BIN / "python"), "app.py", "worker"], env, log_path)
+def worker(env: dict[str, str], log_path: Path, loops: tuple[str, ...] = ()) -> ServiceProcess:
+    return ServiceProcess([str(VENV_BIN / "python"), "app.py", "worker", *(f"--loop={name}" for name in loops)],
+                          env, log_path)
 
 
 def wait_until_healthy(base_url: str, timeout: float = 30.0) -> None:

@@ -65,8 +65,8 @@ def test_two_workers_share_the_messages_and_keep_each_residents_order(client, se
             text_in(client, body, f"SM{round_:02d}{r:030d}", phone)
     stop = threading.Event()
     workers = [threading.Thread(target=inbound_loop, args=(services, stop, 0.01)) for _ in range(2)]
-    for worker in workers:
-        worker.start()
+    for thread in workers:
+        thread.start()
     try:
         for _ in range(600):
             if "pending" not in statuses(db):
@@ -74,8 +74,8 @@ def test_two_workers_share_the_messages_and_keep_each_residents_order(client, se
             stop.wait(0.05)
     finally:
         stop.set()
-        for worker in workers:
-            worker.join(10)
+        for thread in workers:
+            thread.join(10)
     assert statuses(db) == ["processed"] * (len(residents) * len(SCRIPT))
     with db.session() as s:
         runs = s.scalars(select(Run)).all()

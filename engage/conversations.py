@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -471,7 +471,7 @@ class Turn:
             self._finish(old, "ended")
         version_id = self.service.registry.version_id(self.s, flow)
         lang = self.contact.language if self.contact.language in flow.languages else None
-        state, events = engine.start(flow, self._contact_view(), self.now, lang=lang)
+        state, events = engine.start(flow, self._contact_view(flow), self.now, lang=lang)
         run = Run(
             contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version_id, address_id=self.address.id,
             channel=self.address.channel, language=state.get("lang"), status="active", state=state,
@@ -493,11 +493,17 @@ class Turn:
             self._finish(run, "ended")
             return
         reply = engine.Reply(text=self.incoming.text or "", choice=self.incoming.choice)
-        state, events = engine.resume(flow, run.state, reply, self._contact_view(), self.now)
+        state, events = engine.resume(flow, run.state, reply, self._contact_view(flow), self.now)
         self._apply(run, flow, state, events)
 
-    def _contact_view(self) -> "ContactView":
-        return ContactView(self.contact, self.address.channel)
+    def _contact_view(self, flow) -> dict[str, Any]:
+        """What the engine may read of the contact. Groups cost a query, so they are loaded only
+        for a flow whose conditions test them; the engine gets plain data either way."""
+        view = dict(self.contact.fields or {})
+        view["language"] = self.contact.language
+        view["groups"] = [g.name for g in self.contact.groups] if reads_groups(flow) else []
+        view["channel"] = self.address.channel
+        return view
 
     def _finish(self, run: Run, status: str) -> None:
         run.status = status
@@ -594,25 +600,12 @@ class Turn:
         self.contact.updated_at = self.now
 
 
-class ContactView(Mapping):
-    """What the engine may read of a contact: its fields, language, channel and groups.
 
-    Groups are loaded only when a flow's condition asks for them (most never do), which
-    saves a query on every turn.
-    """
+def reads_groups(flow) -> bool:
+    """Return True when one of the flow's conditions tests the contact's groups (few do)."""
 
-    def __init__(self, contact: Contact, channel: str):
-        self._contact = contact
-        self._data: dict[str, Any] = {**(contact.fields or {}), "language": contact.language, "channel": channel}
+    def reads(cond) -> bool:
+        return cond is not None and ((cond.subject == "field" and cond.name == "groups")
+                                     or any(reads(part) for part in cond.parts))
 
-    def __getitem__(self, key: str) -> Any:
-        if key == "groups":
-            return [g.name for g in self._contact.groups]
-        return self._data[key]
-
-    def __iter__(self):
-        yield from self._data
-        yield "groups"
-
-    def __len__(self) -> int:
-        return len(self._data) + 1
+    return any(reads(route.when) for step in flow.steps for route in step.routes)

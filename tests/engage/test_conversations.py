@@ -262,6 +262,44 @@ def test_a_run_keeps_the_flow_version_it_started_on(app_config, db, tmp_path):
     assert last_payload(db)["question"] == "What is your age?"
 
 
+GROUP_FLOW = """\
+id: forum-check
+title: Forum check
+languages: [en]
+keywords: [FORUM]
+steps:
+  - id: hello
+    say: {en: Hello.}
+    next:
+      - if: {field: groups, equals: Green Forum}
+        goto: members
+      - goto: everyone
+  - id: members
+    say: {en: Thank you for being in the Green Forum.}
+    next:
+      - goto: end
+  - id: everyone
+    say: {en: Would you like to join the Green Forum?}
+"""
+
+
+def test_a_flow_that_tests_groups_sees_the_residents_groups(app_config, db, tmp_path):
+    from app import create_app
+    from store.models import ContactGroup
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "forum-check.yaml").write_text(GROUP_FLOW)
+    services = create_app({**app_config, "flows_dir": str(folder)}).extensions["outreach"]
+    text_in(services, "FORUM", address="+447700900011")
+    assert "join the Green Forum" in last_payload(db)["text"]
+    with db.session() as s:
+        contact_id = s.scalar(select(Address.contact_id).where(Address.address == "+447700900011"))
+        s.add(ContactGroup(contact_id=contact_id, name="Green Forum"))
+    text_in(services, "FORUM", address="+447700900011")
+    assert "Thank you for being in the Green Forum" in last_payload(db)["text"]
+
+
 def _panel_until_special_consent(services, clock, phone):
     clock.set(datetime(2027, 2, 1, 12, 0, tzinfo=timezone.utc))
     for reply in ["PANEL", "yes", "2", "Netteswell", "1"]:

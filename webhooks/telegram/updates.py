@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.render import parse_callback_data
-from bot.telegram import LANGUAGE_CALLBACK_PREFIX, record_chat_member_status
+from bot.telegram import LANGUAGE_CALLBACK_PREFIX, button_answer, record_chat_member_status
 from locales import languages
 from store.models import CONSENT_OPTED_OUT, Address
 
@@ -279,14 +279,24 @@ def _chat_consent(services, chat_id: str) -> str | None:
         return s.scalar(select(Address.consent).where(Address.channel == "telegram", Address.address == chat_id))
 
 
-def finish_update(services, accepted: Accepted, channel=None) -> None:
-    """Do the work that follows the acknowledgement: answer the button, then process the message."""
+def button_answer_for(accepted: Accepted) -> dict[str, Any] | None:
+    """The answer to a new button press, to send back as the webhook's response; None for anything else."""
+    classified = accepted.classified
+    if not isinstance(classified, ResidentMessage) or not accepted.created or not classified.callback_query_id:
+        return None
+    return button_answer(classified.callback_query_id, classified.button_label)
+
+
+def finish_update(services, accepted: Accepted, channel=None, *, button_answered: bool = False) -> None:
+    """Do the work that follows the acknowledgement: answer the button (unless the webhook's response
+    did), take its keyboard away, then process the message."""
     classified = accepted.classified
     if not isinstance(classified, ResidentMessage) or not accepted.created:
         return
     if classified.callback_query_id and channel is not None:
         channel.acknowledge_button(classified.callback_query_id, classified.chat_id,
-                                   classified.keyboard_message_id, classified.button_label)
+                                   classified.keyboard_message_id, classified.button_label,
+                                   answered=button_answered)
     if services.settings.inbound_in_web:
         # Otherwise a worker acts on it (scaled mode: engage.services.inbound_loop).
         services.conversations.process_inbound(accepted.row_id)

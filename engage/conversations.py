@@ -572,16 +572,10 @@ class Turn:
 
     def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:
         # One statement whether or not the step was answered before (a resident going back changes it).
-        values = dict(run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id, value=value,
-                      raw_text=raw, skipped=skipped, language=run.language, channel=self.address.channel,
-                      answered_at=self.now)
-        stmt = upsert_insert(self.s, Answer).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_id", "step_id"],
-            set_={k: stmt.excluded[k] for k in ("value", "raw_text", "skipped", "language", "channel",
-                                                 "answered_at")},
-        )
-        self.s.execute(stmt.execution_options(synchronize_session=False))
+        self.s.execute(_answer_upsert(self.s), dict(
+            run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id, value=value,
+            raw_text=raw, skipped=skipped, language=run.language, channel=self.address.channel,
+            answered_at=self.now))
         if not skipped and run.answered_at is None:
             # Results count respondents from runs; a run keeps the time of its first real answer.
             run.answered_at = self.now
@@ -599,6 +593,23 @@ class Turn:
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
 
+
+
+_ANSWER_UPSERTS: dict[str, Any] = {}
+
+
+def _answer_upsert(session: Session):
+    """INSERT ... ON CONFLICT (run, step) DO UPDATE for answers, built once per engine and run with parameters."""
+    dialect = session.get_bind().dialect.name
+    stmt = _ANSWER_UPSERTS.get(dialect)
+    if stmt is None:
+        insert = upsert_insert(session, Answer)
+        stmt = _ANSWER_UPSERTS[dialect] = insert.on_conflict_do_update(
+            index_elements=["run_id", "step_id"],
+            set_={k: insert.excluded[k] for k in ("value", "raw_text", "skipped", "language", "channel",
+                                                   "answered_at")},
+        )
+    return stmt
 
 
 def reads_groups(flow) -> bool:

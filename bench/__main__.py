@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = {
     "engine": "bench.engine",
     "inbound": "bench.inbound",
+    "inbound-profile": "bench.inbound_profile",
     "inbound-telegram": "bench.inbound_telegram",
     "fanout": "bench.fanout",
     "results": "bench.results",

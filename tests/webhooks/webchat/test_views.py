@@ -248,8 +248,8 @@ def test_a_closed_consultation_says_so_to_residents(client):
     assert "closed on 25 October 2026" in page
 
 
-def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock):
-    assert "closed on" in open_chat(client, "climate-pulse", "?preview=1")
+def signed_in_officer(client, db, clock):
+    """A second browser, signed in as a council officer."""
     with db.session() as s:
         officer = create_officer(s, "officer@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
         s.flush()
@@ -257,6 +257,12 @@ def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock
     officer_client = client.application.test_client()
     with officer_client.session_transaction() as sess:
         sess["officer_id"], sess["epoch"] = officer_id, epoch
+    return officer_client
+
+
+def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock):
+    assert "closed on" in open_chat(client, "climate-pulse", "?preview=1")
+    officer_client = signed_in_officer(client, db, clock)
     page = open_chat(officer_client, "climate-pulse", "?preview=1")
     assert "How worried are you about climate change?" in page
     assert "Preview: consultation dates are not enforced." in page
@@ -270,13 +276,7 @@ def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock
 def test_only_an_officers_preview_may_be_framed_and_only_by_the_dashboard(client, db, clock):
     resident_page = client.get("/chat/climate-pulse?preview=1")
     assert "frame-ancestors 'none'" in resident_page.headers["Content-Security-Policy"]
-    with db.session() as s:
-        officer = create_officer(s, "preview@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
-        s.flush()
-        officer_id, epoch = officer.id, officer.session_epoch
-    officer_client = client.application.test_client()
-    with officer_client.session_transaction() as sess:
-        sess["officer_id"], sess["epoch"] = officer_id, epoch
+    officer_client = signed_in_officer(client, db, clock)
     preview = officer_client.get("/chat/climate-pulse?preview=1")
     assert "frame-ancestors 'self'" in preview.headers["Content-Security-Policy"]
 

@@ -45,6 +45,8 @@ def mask_text(text: str) -> str:
 
 # Seven digits, a few other characters apart at most: no number to mask without them (a cheap first look).
 _SOME_DIGITS = re.compile(r"\d(?:\D{0,3}\d){6}")
+# Seven digits with nothing but a number's separators between them: the matcher has work only then.
+_WRITTEN_DIGITS = re.compile(r"\d(?:[\s().\-]{0,3}\d){6}")
 # A query-string parameter's value: after `?` or `&` and `name=`, up to `&`, `#`, a quote or a space.
 _QUERY_VALUE = re.compile(r"(?<=[?&;])([^=&#\s\"'<>]*=)([^&#\s\"'<>]*)")
 # An E.164 number whose plus is percent-encoded (`%2B447...`).
@@ -65,6 +67,8 @@ def _mask_written_numbers(text: str) -> str:
     phonenumbers' matcher (with UK as the home region) finds them; its VALID leniency keeps dates,
     times, sums and identifiers out, which a pattern of our own could not tell apart from numbers.
     """
+    if not _WRITTEN_DIGITS.search(text):
+        return text
     found = list(phonenumbers.PhoneNumberMatcher(text, "GB", leniency=phonenumbers.Leniency.VALID))
     for match in reversed(found):
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)

@@ -207,6 +207,9 @@ def _add_command_groups() -> None:
 
     for command in (qr, telegram_poll, telegram_webhook):
         cli.add_command(command)
+    from commands.check import check
+
+    cli.add_command(check)
 
 
 _add_command_groups()

@@ -143,10 +143,6 @@ class Database:
         with self.engine.connect() as conn:
             return frozenset(MigrationContext.configure(conn).get_current_heads())
 
-    def is_migrated(self) -> bool:
-        """True when the database's schema is at the newest migration this code ships."""
-        return self.schema_revisions() == self.head_revisions()
-
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
         from alembic import command

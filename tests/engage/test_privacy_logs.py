@@ -115,6 +115,7 @@ def test_the_access_log_masks_numbers_in_query_strings_however_they_are_encoded(
                 http.get(query)
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(5)
         access_log.removeHandler(handler)
         access_log.setLevel(level)

@@ -51,7 +51,11 @@ def run_check(app_config, **changes):
     from app import create_app
 
     app = create_app({**app_config, **changes})
-    result = app.test_cli_runner().invoke(check, [])
+    try:
+        result = app.test_cli_runner().invoke(check, [])
+    finally:
+        if "database_url" in changes:
+            app.extensions["outreach"].db.dispose()
     lines = {}
     for line in result.output.splitlines():
         status, _, rest = line.partition("  ")

@@ -80,13 +80,26 @@ def twilio_config() -> dict[str, Any]:
             "twilio_from": "+447700900000", "twilio_api_url": "http://127.0.0.1:9", "sandbox": False}
 
 
+_own_databases: list[Database] = []
+
+
 def make_app(app_config: dict[str, Any], **settings: Any):
     from app import create_app
 
     config = {**app_config, **twilio_config(), **settings}
     if "database_url" in settings:
         config.pop("database")
-    return create_app(config)
+    app = create_app(config)
+    if "database_url" in settings:
+        _own_databases.append(app.extensions["outreach"].db)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _dispose_own_databases():
+    yield
+    while _own_databases:
+        _own_databases.pop().dispose()
 
 
 def inbound_count(db: Database, sid: str) -> int:

@@ -126,3 +126,44 @@ def test_the_access_log_masks_numbers_in_query_strings_however_they_are_encoded(
         assert needle not in logged
     assert logged.count("7•••+•••+456") == len(queries), logged
     assert "page=2" in logged  # the rest of the query is left as it was
+
+
+def test_gunicorns_access_log_masks_numbers_in_query_strings(tmp_path):
+    """The scaled form's web server writes its own access log (gunicorn.access): masked all the same."""
+    import os
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from tests.support.fault_processes import VENV_BIN, ServiceProcess, free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+    env.update({"OUTREACH_DATABASE_URL": f"sqlite:///{tmp_path / 'web.sqlite3'}", "OUTREACH_SANDBOX": "false",
+                "OUTREACH_FLOWS_RELOAD": "false", "OUTREACH_SECRET_KEY": "access-log-test-key-" + "x" * 32,
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    port = free_port()
+    log_path = tmp_path / "web.log"
+    web = ServiceProcess([str(VENV_BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "--access-logfile", "-",
+                          "app:create_app()"], env, log_path).start()
+    queries = ["/healthz?q=%2B447400123456", "/dashboard/contacts?phone=07400+123+456",
+               "/dashboard/contacts?q=0044%207400%20123456"]
+    try:
+        deadline = time.monotonic() + 60
+        for query in queries:
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}{query}", timeout=30)
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.2)
+        while log_path.read_text(encoding="utf-8").count("GET /") < len(queries):
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+    finally:
+        web.stop()
+    logged = log_path.read_text(encoding="utf-8")
+    assert "7400123456" not in logged and "7400+123" not in logged and "7400%20123" not in logged
+    requests = [line for line in logged.splitlines() if "GET /" in line]
+    assert requests and all("7•••+•••+456" in line for line in requests), logged

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -281,3 +282,37 @@ def test_health_says_ready_only_once_the_schema_is_migrated(app_config, tmp_path
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ready"}
+
+
+def test_under_gunicorn_a_fresh_database_is_not_ready_until_upgraded(tmp_path):
+    """As the scaled form runs it: gunicorn serving create_app() on a database nobody has migrated yet."""
+    import httpx
+
+    from tests.support.fault_processes import free_port, gunicorn
+
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
+    env.update({"OUTREACH_DATABASE_URL": url, "OUTREACH_SANDBOX": "false", "OUTREACH_FLOWS_RELOAD": "false",
+                "OUTREACH_SECRET_KEY": "gunicorn-test-key-" + "x" * 32, "OUTREACH_LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    port = free_port()
+    web = gunicorn(env, port, tmp_path / "web.log", workers=1).start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()
+                time.sleep(0.2)
+        assert response.status_code == 503
+        assert response.json()["status"] == "database not migrated"
+        migrated = Database(url)
+        migrated.upgrade()
+        migrated.dispose()
+        response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ready"}
+    finally:
+        web.stop()

@@ -43,11 +43,20 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     services = build_services(settings, database=database, clock=clock)
     app.extensions["outreach"] = services
 
+    from store.health import HealthCheck
+
+    health = HealthCheck(services.db, settings.health_timeout)
+
     @app.get("/healthz")
     def healthz():
-        ok = services.db.ping()
-        return jsonify(status="ok" if ok else "database unreachable"), (200 if ok else 503)
+        """200 "ready" only when the database answers and its schema is migrated; 503 otherwise, in time."""
+        result = health()
+        body = {"status": result.status, **({"detail": result.detail} if result.detail else {})}
+        return jsonify(body), (200 if result.ready else 503)
 
+    from webhooks.availability import init_availability
+
+    init_availability(app)
     _register_rooms(app, services)
     return app
 
@@ -198,6 +207,9 @@ def _add_command_groups() -> None:
 
     for command in (qr, telegram_poll, telegram_webhook):
         cli.add_command(command)
+    from commands.check import check
+
+    cli.add_command(check)
 
 
 _add_command_groups()

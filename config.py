@@ -58,6 +58,17 @@ class Settings:
     sandbox: bool = True
     flows_reload: bool = True
     max_body_bytes: int = 64 * 1024
+    # Database timeouts in seconds (0 turns one off), so a hung or locked database fails fast instead
+    # of hanging every request. Connecting: whole seconds, at least 2 (PostgreSQL's floor). Locks:
+    # PostgreSQL's lock_timeout, and SQLite's busy timeout. Pool: waiting for a free connection.
+    db_connect_timeout: int = 5
+    db_statement_timeout: float = 30.0
+    db_lock_timeout: float = 5.0
+    db_pool_timeout: float = 3.0
+    # A webhook that cannot store within this answers 503, so the provider retries (Twilio waits 15 s).
+    webhook_timeout: float = 8.0
+    # /healthz answers within this, whatever the database does.
+    health_timeout: float = 1.5
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

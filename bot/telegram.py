@@ -265,6 +265,10 @@ class TelegramChannel:
         return self._run(lambda bot: bot.set_webhook(url=url, secret_token=secret_token,
                                                      allowed_updates=ALLOWED_UPDATES))
 
+    def get_webhook_info(self) -> dict[str, Any]:
+        """Where Telegram sends this bot's updates, and the last error it met there (getWebhookInfo)."""
+        return self._run(lambda bot: bot.get_webhook_info()).to_dict()
+
     def delete_webhook(self) -> bool:
         return self._run(lambda bot: bot.delete_webhook(drop_pending_updates=False))
 

@@ -10,7 +10,7 @@ from typing import Any
 from engage.clock import SystemClock
 from engage.conversations import ConversationService
 from engage.flow_registry import FlowRegistry
-from store.db import Database
+from store.db import Database, Timeouts
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _guarded(name: str, loop: BackgroundLoop, services: Services, stop: threadin
 
 def build_services(settings, *, database: Database | None = None, clock=None) -> Services:
     """Build the objects an instance needs; nothing is started."""
-    db = database or Database(settings.database_url)
+    db = database or Database(settings.database_url, timeouts=Timeouts.from_settings(settings))
     clock = clock or SystemClock()
     registry = FlowRegistry(settings.flows_dir)
     conversations = ConversationService(db, registry, clock, settings)

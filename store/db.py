@@ -1,13 +1,16 @@
 """Engines and sessions for SQLite (embedded) and PostgreSQL (scaled)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Tables other libraries create in our database and manage themselves (APScheduler's job store).
@@ -27,24 +30,73 @@ def normalise_url(url: str) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the database may keep us waiting, in seconds (0: no limit).
+
+    connect    establishing a connection (PostgreSQL counts whole seconds, 2 at least)
+    statement  one statement (PostgreSQL statement_timeout)
+    lock       waiting for a lock (PostgreSQL lock_timeout; SQLite's busy timeout)
+    pool       waiting for a free connection from the pool
+    """
+
+    connect: int = 5
+    statement: float = 30.0
+    lock: float = 5.0
+    pool: float = 3.0
+
+    @classmethod
+    def from_settings(cls, settings) -> "Timeouts":
+        return cls(connect=int(settings.db_connect_timeout), statement=float(settings.db_statement_timeout),
+                   lock=float(settings.db_lock_timeout), pool=float(settings.db_pool_timeout))
+
+    @property
+    def effective_connect(self) -> float:
+        """The connect timeout PostgreSQL's driver really applies (whole seconds, at least 2; 0 is its default)."""
+        return float(max(2, int(self.connect))) if self.connect > 0 else 130.0
+
+    def postgres_options(self) -> str:
+        """The `options` a PostgreSQL connection starts with: its statement and lock timeouts."""
+        return (f"-c statement_timeout={int(self.statement * 1000)} "
+                f"-c lock_timeout={int(self.lock * 1000)}")
+
+
 class Database:
     """One engine and its session factory; built by create_app, never at import."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False):
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False, timeouts: Timeouts | None = None):
         self.url = normalise_url(url)
+        self.timeouts = timeouts or Timeouts()
         kwargs: dict = {"echo": echo, "future": True}
+        if self.timeouts.pool > 0:
+            kwargs["pool_timeout"] = self.timeouts.pool
         if self.is_sqlite:
             # One process, several threads (web, sender, scheduler) share the file.
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": self.timeouts.lock}
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = self._postgres_connect_args()
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            busy_ms = int(self.timeouts.lock * 1000)
+            event.listen(self.engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=busy_ms))
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._heads: frozenset[str] | None = None
+
+    def _postgres_connect_args(self, timeouts: Timeouts | None = None) -> dict:
+        """Connect and statement timeouts for psycopg, keeping any `options` the URL already has."""
+        timeouts = timeouts or self.timeouts
+        options = timeouts.postgres_options()
+        given = make_url(self.url).query.get("options")
+        if given:
+            options = f"{options} {given if isinstance(given, str) else ' '.join(given)}"
+        args: dict = {"options": options}
+        if timeouts.connect > 0:
+            args["connect_timeout"] = int(timeouts.connect)
+        return args
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,10 +128,35 @@ class Database:
         except Exception:
             return False
 
+    def head_revisions(self) -> frozenset[str]:
+        """The newest migration(s) this code ships (read from the migration scripts once)."""
+        if self._heads is None:
+            from alembic.script import ScriptDirectory
+
+            self._heads = frozenset(ScriptDirectory.from_config(alembic_config(self.url)).get_heads())
+        return self._heads
+
+    def schema_revisions(self) -> frozenset[str]:
+        """The migration(s) the database is at; empty when it was never migrated."""
+        from alembic.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return frozenset(MigrationContext.configure(conn).get_current_heads())
+
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""
         from alembic import command
 
+        if self.is_postgres:
+            # A migration may rewrite a big table: no statement or lock limit for it.
+            engine = create_engine(self.url, poolclass=NullPool,
+                                   connect_args=self._postgres_connect_args(
+                                       replace(self.timeouts, statement=0, lock=0)))
+            try:
+                command.upgrade(alembic_config(self.url, engine), "head")
+            finally:
+                engine.dispose()
+            return
         command.upgrade(alembic_config(self.url, self.engine), "head")
 
     def dispose(self) -> None:
@@ -98,7 +175,7 @@ def alembic_config(url: str, engine: Engine | None = None):
     return cfg
 
 
-def _sqlite_pragmas(dbapi_conn, _record):
+def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 5000):
     # The driver's own transaction handling is turned off so that "begin"
     # below can issue BEGIN IMMEDIATE: writers queue on the lock instead of
     # failing with "database is locked" when they upgrade a read lock.
@@ -106,7 +183,9 @@ def _sqlite_pragmas(dbapi_conn, _record):
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    # How long a writer waits for another to finish: the web must answer (or say 503) well within
+    # a provider's webhook timeout.
+    cur.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.close()
 

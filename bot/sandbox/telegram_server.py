@@ -74,6 +74,8 @@ class FakeTelegram:
                          "supports_inline_queries": False}
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
+        # What getWebhookInfo reports as the last failed delivery: (unix time, message), or None.
+        self.webhook_error: tuple[int, str] | None = None
         self.blocked: set[str] = set()
         self.unknown_chats: set[str] = set()
         self._failures: list[Failure] = []
@@ -248,6 +250,8 @@ class FakeTelegram:
         with self._lock:
             info = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
                     "pending_update_count": len(self._updates)}
+            if self.webhook.get("url") and self.webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self.webhook_error
         return 200, _ok(info)
 
     def _api_getUpdates(self, params):

@@ -1,5 +1,9 @@
 """A local stand-in for Twilio's Messages REST API, for tests and the sandbox.
 
+Besides Messages it answers the two read calls a deployment check makes: the account
+(`GET /2010-04-01/Accounts/{sid}.json`) and its phone numbers
+(`GET .../IncomingPhoneNumbers.json?PhoneNumber=...`).
+
 It speaks Twilio's wire format (`POST /2010-04-01/Accounts/{sid}/Messages.json`
 with a form body and HTTP basic auth in, Twilio-shaped JSON out, including its
 error bodies `{"code", "message", "more_info", "status"}`), so the real
@@ -115,6 +119,9 @@ class FakeTwilio:
         self._permanent: dict[str, int] = {}
         self._sids = itertools.count(1)
         self._lock = threading.Lock()
+        # The account and the phone numbers it owns, as `python app.py check` reads them.
+        self.account: dict[str, Any] = {"friendly_name": "Outreach test account", "status": "active", "type": "Full"}
+        self.phone_numbers: list[dict[str, Any]] = []
 
     # ----- what tests and the sandbox tell it ---------------------------------------------
 
@@ -148,7 +155,52 @@ class FakeTwilio:
             self._failures.clear()
             self._permanent.clear()
 
+    def add_number(self, phone_number: str, sms_url: str = "", sms_method: str = "POST") -> dict[str, Any]:
+        """Give the account a phone number whose incoming SMS go to `sms_url` (an IncomingPhoneNumber)."""
+        with self._lock:
+            sid = "PN" + uuid.UUID(int=len(self.phone_numbers) + 1).hex
+            number = {"sid": sid, "phone_number": phone_number, "friendly_name": phone_number,
+                      "sms_url": sms_url, "sms_method": sms_method}
+            self.phone_numbers.append(number)
+            return number
+
     # ----- the REST API --------------------------------------------------------------------------
+
+    def fetch_account(self, account_sid: str, auth: str | None) -> tuple[int, dict[str, Any]]:
+        """GET /2010-04-01/Accounts/{sid}.json: the account, as Twilio describes it."""
+        if not self._authorised(auth):
+            return 401, error_body(20003, 401)
+        if account_sid != self.account_sid:
+            return 404, error_body(20404, 404)
+        now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}"
+        return 200, {**self.account, "auth_token": self.auth_token, "date_created": now, "date_updated": now,
+                     "owner_account_sid": self.account_sid, "sid": self.account_sid, "uri": uri + ".json",
+                     "subresource_uris": {"incoming_phone_numbers": uri + "/IncomingPhoneNumbers.json",
+                                          "messages": uri + "/Messages.json"}}
+
+    def list_numbers(self, account_sid: str, auth: str | None, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """GET /2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json, filtered by PhoneNumber as Twilio does."""
+        if not self._authorised(auth) or account_sid != self.account_sid:
+            return 401, error_body(20003, 401)
+        wanted = query.get("PhoneNumber")
+        page_size = int(query.get("PageSize") or 50)
+        now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/IncomingPhoneNumbers"
+        with self._lock:
+            found = [n for n in self.phone_numbers if wanted is None or n["phone_number"] == wanted][:page_size]
+        numbers = [{
+            "account_sid": self.account_sid, "address_requirements": "none", "api_version": API_VERSION,
+            "beta": False, "capabilities": {"voice": True, "sms": True, "mms": False, "fax": False},
+            "date_created": now, "date_updated": now, "identity_sid": None, "origin": "twilio",
+            "sms_application_sid": "", "sms_fallback_method": "POST", "sms_fallback_url": "",
+            "status_callback": "", "status_callback_method": "POST", "trunk_sid": None, "status": "in-use",
+            "voice_url": "", "voice_method": "POST", "uri": f"{base}/{n['sid']}.json", **n,
+        } for n in found]
+        page_uri = f"{base}.json?PageSize={page_size}&Page=0"
+        return 200, {"end": max(len(numbers) - 1, 0), "first_page_uri": page_uri, "incoming_phone_numbers": numbers,
+                     "next_page_uri": None, "page": 0, "page_size": page_size, "previous_page_uri": None,
+                     "start": 0, "uri": page_uri}
 
     def _authorised(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
@@ -258,7 +310,16 @@ class _Handler(LocalHandler):
         self._answer(status, reply, headers)
 
     def do_GET(self):
-        self._answer(404, error_body(20404, 404), {})
+        path, _, query = self.path.partition("?")
+        parts = path.strip("/").split("/")
+        auth = self.headers.get("Authorization")
+        if len(parts) == 3 and parts[:2] == [API_VERSION, "Accounts"] and parts[2].endswith(".json"):
+            status, reply = self.server.fake.fetch_account(parts[2][:-len(".json")], auth)
+        elif len(parts) == 4 and parts[:2] == [API_VERSION, "Accounts"] and parts[3] == "IncomingPhoneNumbers.json":
+            status, reply = self.server.fake.list_numbers(parts[2], auth, dict(parse_qsl(query)))
+        else:
+            status, reply = 404, error_body(20404, 404)
+        self._answer(status, reply, {})
 
     def _answer(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
         data = json.dumps(body).encode("utf-8")

@@ -51,4 +51,4 @@ def test_inbound_rows_are_unique_per_provider_id(db):
 def test_health_check_answers_when_the_database_does(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok"}
+    assert response.get_json() == {"status": "ready"}

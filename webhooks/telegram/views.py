@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, current_app, jsonify, request
 
+from webhooks.availability import store_in_time
 from webhooks.telegram.updates import (
     MalformedUpdate,
     UnknownUpdate,
@@ -39,7 +40,7 @@ def receive():
         return jsonify(error="forbidden"), 403
     update = request.get_json(silent=True)
     try:
-        accepted = accept_update(services, update)
+        accepted = store_in_time(accept_update, services, update)
     except MalformedUpdate as exc:
         return jsonify(error=str(exc)), 400
     except UnknownUpdate as exc:

@@ -15,6 +15,7 @@ from bot.channel import SendResult
 from bot.sender import mark_address
 from bot.twilio_sms import classify_error, webhook_auth_token
 from store.models import OUTBOX_ORDER, Address, OutboxMessage
+from webhooks.availability import store_in_time
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def receive_sms():
         return jsonify(error="forbidden"), 403
     services = _services()
     try:
-        row_id, _created = accept_sms(services, request.form.to_dict())
+        row_id, _created = store_in_time(accept_sms, services, request.form.to_dict())
     except ValueError as exc:
         return jsonify(error=str(exc)), 400
 
@@ -173,7 +174,7 @@ def receive_status():
     if not sid or not status:
         return jsonify(error="MessageSid and MessageStatus are required"), 400
     try:
-        state = record_status(_services(), sid, status, request.form.get("ErrorCode") or None,
+        state = store_in_time(record_status, _services(), sid, status, request.form.get("ErrorCode") or None,
                               request.args.get("o"))
     except UnknownStatus as exc:
         return jsonify(error=str(exc)), 400

@@ -391,11 +391,12 @@ class Turn:
     def restart(self, word_lang: str | None) -> None:
         lang = self.contact.language or word_lang
         if self.address.consent != CONSENT_OPTED_OUT:
-            # A stranger (or someone already in) has nothing to be welcomed back to: the welcome and HELP.
-            if self.address.consent != CONSENT_OPTED_IN:
+            # Nothing to welcome back to: a stranger gets the welcome and HELP, someone already in HELP.
+            stranger = self.address.consent != CONSENT_OPTED_IN
+            if stranger:
                 record_consent(self.s, self.address, "opt_in", "keyword", self.now,
                                wording=self.incoming.text and normalise(self.incoming.text))
-            self.help(word_lang, welcome=True)
+            self.help(word_lang, welcome=stranger)
             return
         wording = i18n.gettext(lang, STARTED, council=self.council)
         record_consent(self.s, self.address, "opt_in", "keyword", self.now, wording=wording)
@@ -434,7 +435,7 @@ class Turn:
             text = i18n.gettext(lang, RUN_EXPIRED, keyword=flow.keywords[0])
         else:
             text = i18n.gettext(lang, RUN_EXPIRED_NO_KEYWORD)
-        self.queue({"type": "text", "text": text, "lang": lang})
+        self.queue({"type": "text", "text": text, "lang": lang}, lang=lang)
         return True
 
     # ----- runs ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ UNBLOCKABLE_REASONS = (BLOCKED_REASON, "telegram error 403")
 LANGUAGE_CALLBACK_PREFIX = "lang:"
 # Updates a webhook or getUpdates should receive; the rest are never sent to us.
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# An outbox payload that edits an earlier question's message instead of sending one (engage.keyboards).
+CLEAR_KEYBOARD = "clear_keyboard"
 # How long a message waits before trying again after Telegram refused our token (a setup mistake).
 CONFIG_RETRY_SECONDS = 300.0
 
@@ -211,7 +213,13 @@ class TelegramChannel:
     # ----- the Channel protocol -------------------------------------------------------------
 
     def send(self, address: str, payload: dict[str, Any], lang: str | None) -> SendResult:
-        """Send the payload as a message with its inline keyboard; provider id is the message_id."""
+        """Send the payload as a message with its inline keyboard; provider id is the message_id.
+
+        A `clear_keyboard` payload (engage.keyboards) sends nothing: it takes the buttons off an
+        earlier question whose answer came some other way.
+        """
+        if payload.get("type") == CLEAR_KEYBOARD:
+            return self._clear_keyboard(address, payload.get("message_id"))
         try:
             text, keyboard = render_message(payload)
         except (KeyError, TypeError, ValueError) as exc:
@@ -229,6 +237,27 @@ class TelegramChannel:
         except TelegramError as exc:
             return result_for_error(exc)
         return SendResult("sent", provider_id=str(message.message_id))
+
+    def _clear_keyboard(self, chat_id: str, message_id: Any) -> SendResult:
+        if not isinstance(message_id, int):
+            return SendResult("failed", error_code="render", error_message="clear_keyboard needs a message_id")
+        try:
+            self._ensure_ready()
+            self._run(lambda bot: bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,
+                                                                reply_markup=None))
+        except BadRequest as exc:
+            text = str(exc).lower()
+            if "not modified" in text or "message to edit not found" in text:
+                # Already without buttons (a press cleared them), or the resident deleted the message.
+                return SendResult("sent")
+            return result_for_error(exc)
+        except TelegramError as exc:
+            result = result_for_error(exc)
+            if result.status == "unknown":
+                # Taking buttons away twice does no harm: try again rather than leave it unknown.
+                result = SendResult("retry", error_code=result.error_code, error_message=result.error_message)
+            return result
+        return SendResult("sent")
 
     def _ensure_ready(self) -> None:
         if not self._ready:

@@ -93,6 +93,24 @@ def _address(s: Session, token: str) -> Address | None:
     return s.scalar(select(Address).where(Address.channel == CHANNEL, Address.address == token))
 
 
+def contact_language(s: Session, token: str) -> str | None:
+    """Return the language of the session's contact, or None (new, or not chosen yet)."""
+    return s.scalar(select(Contact.language).join(Address, Address.contact_id == Contact.id)
+                    .where(Address.channel == CHANNEL, Address.address == token))
+
+
+def resident_entry(row: InboundMessage) -> ChatEntry:
+    """Return what the resident said in one stored message, as the page shows it."""
+    return ChatEntry(row.id, "resident", row.text or "", (row.payload or {}).get("lang"), row.received_at)
+
+
+def resident_entry_for(s: Session, token: str, message_id: str) -> ChatEntry | None:
+    """Return the entry of the page's message `message_id` from this session, or None (nothing was said)."""
+    row = s.scalar(select(InboundMessage).where(InboundMessage.channel == CHANNEL, InboundMessage.address == token,
+                                                InboundMessage.provider_id == str(message_id)))
+    return resident_entry(row) if row is not None and row.text is not None else None
+
+
 def council_entries(s: Session, address_id: int, after: int = 0) -> list[ChatEntry]:
     """Return the messages shown to an address (sent or delivered), oldest first, with id above `after`."""
     rows = s.scalars(
@@ -123,8 +141,7 @@ def chat_view(s: Session, token: str, flow_id: str) -> ChatView:
         .where(InboundMessage.channel == CHANNEL, InboundMessage.address == token, InboundMessage.text.is_not(None))
         .order_by(InboundMessage.id)
     ).all()
-    resident = [ChatEntry(row.id, "resident", row.text or "", (row.payload or {}).get("lang"), row.received_at)
-                for row in said]
+    resident = [resident_entry(row) for row in said]
     council = council_entries(s, address.id)
     # Interleave by time; at equal times a resident's message comes before the reply it caused.
     view.entries = sorted(resident + council, key=lambda e: (e.at, 0 if e.author == "resident" else 1, e.id))

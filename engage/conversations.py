@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.keyboards import clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from flows import engine
@@ -59,6 +60,7 @@ REASONS = {
     "too_few": _("Sorry, please choose at least %(min)s."),
     "too_many": _("Sorry, please choose no more than %(max)s."),
     "required": _("Sorry, this question can't be skipped. Please answer it."),
+    "unsure": _("That's all right. If you are not sure, please choose the answer closest to what you think."),
 }
 MOVING_ON = _("Let's move on to the next question.")
 STOPPED = _("You will get no more messages from %(council)s on this number. Reply START to join again.")
@@ -66,6 +68,13 @@ STARTED = _("Welcome back. You will get messages from %(council)s again. Reply S
 HELP = _("This is %(council)s asking residents short questions and telling you what happened next. "
          "Reply STOP to stop messages.")
 HELP_KEYWORDS = _("To take part, reply with one of: %(keywords)s")
+HELP_IN_RUN = _("You are answering one of our surveys, so your messages are taken as answers to it. "
+                "To start another survey, finish this one or wait until it ends.")
+WELCOME = _("Welcome.")
+RUN_EXPIRED = _("Sorry, this survey has ended because we had not heard from you for a while. "
+                "To start again, reply %(keyword)s.")
+RUN_EXPIRED_NO_KEYWORD = _("Sorry, this survey has ended because we had not heard from you for a while. "
+                           "Reply HELP to see what you can take part in.")
 NOT_UNDERSTOOD = _("Sorry, we did not understand. Reply HELP for help or STOP to stop.")
 NOT_OPEN_YET = _("Thank you. This consultation opens on %(date)s. Please message us again then.")
 CLOSED = _("This consultation closed on %(date)s. Thank you.")
@@ -301,18 +310,18 @@ class ConversationService:
                 return turn
 
         flow = self.registry.get(incoming.start_flow) if incoming.start_flow else None
-        if flow is None and incoming.text and not incoming.choice:
-            flow = self.registry.by_keyword(normalise(incoming.text))
         run = turn.active_run()
-        if flow is not None and run is not None and run.flow_id == flow.id and not incoming.start_flow:
-            # "Safe" is both street-safety's keyword and one of its answers: inside
-            # the run it is an answer, not a request to start again.
-            flow = None
+        if flow is None and run is None and incoming.text and not incoming.choice:
+            # While a run waits for an answer only the global words above (STOP, HELP, a language,
+            # FORGET) are commands: "Crime" or "panel" is an answer to the question asked, never
+            # another flow's keyword. A resident who wants another survey finishes this one or lets it
+            # expire (HELP says so). A link or page that names a flow (start_flow) still starts it.
+            flow = self.registry.by_keyword(normalise(incoming.text))
         if flow is not None:
             turn.start(flow, started_by="keyword" if not incoming.start_flow else incoming.channel)
         elif run is not None:
             turn.resume(run)
-        else:
+        elif not turn.say_run_ended():
             turn.say(i18n.gettext(turn.lang, NOT_UNDERSTOOD))
         return turn
 
@@ -381,20 +390,53 @@ class Turn:
 
     def restart(self, word_lang: str | None) -> None:
         lang = self.contact.language or word_lang
+        if self.address.consent != CONSENT_OPTED_OUT:
+            # Nothing to welcome back to: a stranger gets the welcome and HELP, someone already in HELP.
+            stranger = self.address.consent != CONSENT_OPTED_IN
+            if stranger:
+                record_consent(self.s, self.address, "opt_in", "keyword", self.now,
+                               wording=self.incoming.text and normalise(self.incoming.text))
+            self.help(word_lang, welcome=stranger)
+            return
         wording = i18n.gettext(lang, STARTED, council=self.council)
         record_consent(self.s, self.address, "opt_in", "keyword", self.now, wording=wording)
         self.queue({"type": "text", "text": wording, "lang": lang}, kind="system", lang=lang)
 
-    def help(self, word_lang: str | None) -> None:
+    def help(self, word_lang: str | None, welcome: bool = False, before: str | None = None) -> None:
+        """HELP: who is writing, how to stop, what is open; a stranger's first message is welcomed."""
         lang = self.contact.language or word_lang
         text = i18n.gettext(lang, HELP, council=self.council)
+        if welcome:
+            text = i18n.gettext(lang, WELCOME) + " " + text
+        if before:
+            text = before + " " + text
         if self.service.settings.help_contact:
             text += " " + self.service.settings.help_contact
         open_keywords = [f.keywords[0] for f in self.service.registry.all()
                          if f.keywords and self._window(f) is None]
         if open_keywords:
             text += "\n" + i18n.gettext(lang, HELP_KEYWORDS, keywords=", ".join(open_keywords))
+        if self.s.scalar(select(Run.id).where(Run.contact_id == self.contact.id, Run.status == "active").limit(1)):
+            text += "\n" + i18n.gettext(lang, HELP_IN_RUN)
         self.queue({"type": "text", "text": text, "lang": lang}, kind="system", lang=lang)
+
+    def say_run_ended(self) -> bool:
+        """Tell a resident whose last run expired that it ended and how to start again; False if it had not."""
+        last = self.s.scalar(select(Run).where(Run.contact_id == self.contact.id)
+                             .order_by(Run.id.desc()).limit(1))
+        if last is None or last.status != "expired":
+            return False
+        flow = self.service.registry.get(last.flow_id)
+        lang = self.contact.language or last.language
+        if flow is not None and self._window(flow) == "closed":
+            when = self._date_words(flow.consultation.closes_at(self.service.settings.timezone))
+            text = i18n.gettext(lang, CLOSED, date=when)
+        elif flow is not None and flow.keywords and self._window(flow) is None:
+            text = i18n.gettext(lang, RUN_EXPIRED, keyword=flow.keywords[0])
+        else:
+            text = i18n.gettext(lang, RUN_EXPIRED_NO_KEYWORD)
+        self.queue({"type": "text", "text": text, "lang": lang}, lang=lang)
+        return True
 
     # ----- runs ----------------------------------------------------------------------
 
@@ -542,6 +584,7 @@ class Turn:
         if run.status == "active":
             run.current_step = state.get("step")
         if question is None and not texts:
+            clear_answered_keyboards(self, run)
             return
         payload: dict[str, Any] = {"type": "text", "lang": run.language, "run_id": run.id, "flow_id": run.flow_id}
         if question is not None:
@@ -556,6 +599,8 @@ class Turn:
             # The flow lacks the resident's language: the dashboard counts these per flow and language.
             payload["fallback_from"] = self.contact.language
         self.queue(payload, lang=run.language)
+        # Buttons of questions no longer waiting (answered by typing, skipped, expired, asked again) go.
+        clear_answered_keyboards(self, run)
 
     def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:
         """Keep a consent record when the step's yes/no is consent (special-category data)."""

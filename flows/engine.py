@@ -364,7 +364,7 @@ def _match(flow: Flow, step: Step, state: Mapping[str, Any], reply: Reply,
         return matching.match_multiple(text, step.choices, langs, step.min, step.max)
     if step.kind == YES_NO:
         found = matching.match_yes_no(text, langs)
-        if not found.ok and step.yes_no_labels and found.reason != "empty":
+        if not found.ok and step.yes_no_labels and found.reason not in ("empty", "unsure"):
             options = [_Option(k, texts) for k, texts in step.yes_no_labels.items()]
             label = matching.match_choice(text, options, langs, numbered=False)
             if label.ok:

@@ -27,6 +27,7 @@ REASONS = {
     "too_long": "That reply is too long ({length} characters, at most {max_length}).",
     "too_few": "Please pick at least {min} options.",
     "too_many": "Please pick at most {max} options.",
+    "unsure": "The reply says the resident does not know, and the question has no such option.",
 }
 
 # A fuzzy label match must reach this similarity (0-1) and beat the runner-up by MARGIN.
@@ -76,6 +77,40 @@ SKIP_WORDS: dict[str, frozenset[str]] = {
     "ro": frozenset({"sari", "sări", "omite"}),
     "pt": frozenset({"pular", "saltar"}),
 }
+
+# "Don't know" in each shipped language: the flow's don't-know option when it has one, else a re-prompt
+# (never a No: "no idea" starts with "no"). Compared after dropping UNSURE_FILLERS ("I really don't know").
+UNSURE_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset({"dont know", "do not know", "dunno", "dno", "idk", "no idea", "no clue", "not sure", "unsure",
+                     "not certain", "uncertain", "cant say", "cannot say", "hard to say", "not a clue",
+                     "havent a clue", "have no idea", "dont really know", "who knows", "no opinion"}),
+    "cy": frozenset({"dim syniad", "ddim yn gwybod", "dim yn gwybod", "dwi ddim yn gwybod", "dw i ddim yn gwybod",
+                     "dwn i ddim", "dwnim", "dwn im", "wn i ddim", "sai'n gwybod", "sai yn gwybod",
+                     "sa i'n gwybod", "ddim yn siwr", "dim yn siwr", "ansicr", "dim clem", "does gen i ddim syniad",
+                     "does dim syniad gen i"}),
+    "pl": frozenset({"nie wiem", "nie mam pojecia", "nie jestem pewien", "nie jestem pewna", "trudno powiedziec",
+                     "nie jestem pewny", "nie mam zdania"}),
+    "ro": frozenset({"nu stiu", "nu știu", "nu sunt sigur", "nu sunt sigura", "habar n am", "habar nam",
+                     "nu am idee", "nu am nicio idee", "nu as putea spune"}),
+    "pt": frozenset({"nao sei", "não sei", "nao tenho certeza", "não tenho certeza", "nao faco ideia",
+                     "não faço ideia", "sei la", "sei lá", "nao tenho a certeza", "não tenho a certeza"}),
+    "ur": frozenset({"پتہ نہیں", "پتا نہیں", "معلوم نہیں", "مجھے نہیں پتا", "مجھے نہیں معلوم", "pata nahi",
+                     "pata nahin", "maloom nahi", "malum nahi", "mujhe nahi pata"}),
+    "pa": frozenset({"ਪਤਾ ਨਹੀਂ", "ਮੈਨੂੰ ਨਹੀਂ ਪਤਾ", "ਪੱਕਾ ਨਹੀਂ", "pata nahi", "pata nahin", "mainu nahi pata"}),
+    "bn": frozenset({"জানি না", "জানিনা", "আমি জানি না", "নিশ্চিত না", "নিশ্চিত নই", "jani na", "janina",
+                     "ami jani na"}),
+    "ar": frozenset({"لا أعرف", "لا اعرف", "لا أدري", "لا ادري", "مش عارف", "ما بعرف", "مو متأكد", "لست متأكدا",
+                     "لست متأكد", "لست متاكد", "ma aref", "mesh aref", "mish aarif"}),
+    "so": frozenset({"ma garanayo", "garan maayo", "ma aqaan", "aqoon maayo", "ma hubo", "ma hubin", "ma ogi"}),
+}
+# Words around a "don't know" that change nothing ("um, I really don't know, sorry").
+UNSURE_FILLERS = frozenset({"i", "im", "really", "honestly", "sorry", "just", "um", "umm", "erm", "hmm", "well",
+                            "tbh", "genuinely", "at", "all", "mate", "to", "be", "honest", "afraid", "quite",
+                            "totally", "completely", "yet", "any", "the", "answer", "sori", "wir", "naprawde",
+                            "przepraszam", "chiar", "desculpe", "mesmo"})
+# Stored values that mark a choice as the question's "don't know" option, whatever its label.
+DONT_KNOW_VALUES = frozenset({"unsure", "dont_know", "don_t_know", "dontknow", "not_sure", "notsure", "dunno",
+                              "unknown", "no_idea", "dk"})
 
 # Number words 0-10 (and a few more in English); compounds ("twenty one", "dau ddeg un") are parsed.
 NUMBER_WORDS: dict[str, dict[str, int]] = {
@@ -205,6 +240,20 @@ _NUMBERS = {lang: {normalize(w): v for w, v in words.items()} for lang, words in
 _AND = {lang: _fold_set(words) for lang, words in AND_WORDS.items()}
 _ALL = _fold_set(w for words in ALL_WORDS.values() for w in words)
 _NEGATIONS = _fold_set(NEGATION_WORDS)
+_UNSURE_FILLERS = _fold_set(UNSURE_FILLERS)
+
+
+def _unsure_key(norm: str) -> str:
+    return " ".join(w for w in norm.split() if w not in _UNSURE_FILLERS)
+
+
+_UNSURE = frozenset(_unsure_key(normalize(w)) for words in UNSURE_WORDS.values() for w in words)
+
+
+def is_unsure(text: str) -> bool:
+    """Return True when the whole reply says "don't know" in a shipped language ("no idea", "nie wiem")."""
+    key = _unsure_key(normalize(text or ""))
+    return bool(key) and key in _UNSURE
 
 
 def _lang_order(langs: Sequence[str], table: Mapping[str, Any]) -> list[str]:
@@ -301,7 +350,7 @@ def match_number(text: str, min: float | None = None, max: float | None = None, 
         return _no("empty")
     value, confidence = _find_number(text, langs)
     if value is None:
-        return _no("not_a_number")
+        return _no("unsure") if is_unsure(text) else _no("not_a_number")
     if value.is_integer():
         value = int(value)
     elif integer:
@@ -329,7 +378,7 @@ def match_scale(text: str, min: int, max: int, labels: Mapping[int, Mapping[str,
     label = match_choice(text, points, langs, numbered=False)
     if label.ok:
         return Match(int(label.value), label.confidence)
-    return number
+    return label if label.reason == "unsure" else number
 
 
 @dataclass(frozen=True)
@@ -356,6 +405,9 @@ def match_yes_no(text: str, langs: Sequence[str] = ("en",), numbered: bool = Tru
     norm = normalize(text)
     if numbered and norm in ("1", "2"):
         return Match(norm == "1", 1.0)
+    if is_unsure(norm):
+        # "no idea" is not a No; a yes/no question has no don't-know option, so it is asked again.
+        return _no("unsure")
     order = _lang_order(langs, _YES)
     for candidate in (norm, re.sub(r"(.)\1+", r"\1", norm)):
         for lang in order:
@@ -458,6 +510,132 @@ def _index_from(norm: str, count: int, langs: Sequence[str]) -> int | None:
     return value if value is not None and 1 <= value <= count else None
 
 
+def dont_know_choice(choices: Sequence[ChoiceLike]) -> int | None:
+    """Return the index of the question's one "don't know" option (by value or label), or None."""
+    found = [i for i, c in enumerate(choices)
+             if str(c.value).casefold() in DONT_KNOW_VALUES or any(_unsure_key(t) in _UNSURE for t in _choice_texts(c))]
+    return found[0] if len(found) == 1 else None
+
+
+# Negations that put a label they come shortly before into doubt ("don't feel safe"). "No" is left out: it
+# is more often an answer of its own ("No, I feel safe").
+_SCOPE_NEGATIONS = _NEGATIONS - {"no", "dim"}
+_CLAUSES = re.compile(r"[,.;:!?\n()]+|\bbut\b|\bond\b|\bale\b|\bdar\b|\bmas\b")
+
+
+def _label_mentions(text: str, texts: Sequence[Sequence[str]]) -> tuple[set[int], set[int]]:
+    """Return (options whose label is a whole-word part of the reply, those named right after a negation).
+
+    "I feel unsafe at night" names Unsafe only: "safe" is not a word of it. A label inside a longer
+    label that is also named ("safe" in "very safe") does not count.
+    """
+    clauses = [normalize(part).split() for part in _CLAUSES.split(fold(text))]
+    hits: list[tuple[int, int, int, int, bool]] = []  # (option, clause, start, end, negated)
+    for option, labels in enumerate(texts):
+        for label in labels:
+            words = label.split()
+            if len(label) < 2 or label.isdigit():
+                continue
+            for c, clause in enumerate(clauses):
+                for start in range(len(clause) - len(words) + 1):
+                    if clause[start:start + len(words)] == words:
+                        negated = any(w in _SCOPE_NEGATIONS for w in clause[max(0, start - 3):start])
+                        hits.append((option, c, start, start + len(words), negated))
+    kept = [h for h in hits
+            if not any(o[1] == h[1] and o[2] <= h[2] and h[3] <= o[3] and o[3] - o[2] > h[3] - h[2] for o in hits)]
+    return {h[0] for h in kept if not h[4]}, {h[0] for h in kept if h[4]}
+
+
+# Words around one number that make a label a range: before ("under 18") or after ("65 or over").
+_BELOW_BEFORE = ("under", "below", "less than", "fewer than", "younger than", "o dan", "dan", "llai na", "iau na",
+                 "ponizej", "mniej niz", "sub", "mai putin de", "menos de", "abaixo de")
+_ATMOST_BEFORE = ("up to", "hyd at", "do", "pana la", "ate")
+_ABOVE_BEFORE = ("over", "above", "more than", "older than", "dros", "mwy na", "hyn na", "powyzej", "wiecej niz",
+                 "peste", "mai mult de", "mais de", "acima de")
+_ATLEAST_AFTER = ("or over", "and over", "or older", "and older", "or more", "and more", "or above", "and above",
+                  "plus", "neu hyn", "a throsodd", "neu drosodd", "neu fwy", "ac yn hyn", "i wiecej", "lub wiecej",
+                  "i starsi", "lub starsi", "si peste", "sau mai mult", "sau peste", "ou mais", "e mais")
+_ATMOST_AFTER = ("or under", "and under", "or younger", "and younger", "or less", "or fewer", "and below",
+                 "neu iau", "neu lai", "i mniej", "lub mniej", "i mlodsi", "sau mai putin", "ou menos")
+_BETWEEN = ("to", "i", "a", "and", "ac", "do", "la", "si", "e", "ate", "between", "rhwng", "od", "de", "entre",
+            "intre")
+_UNITS = ("years", "year", "yrs", "yr", "old", "years old", "oed", "mlwydd", "mlwydd oed", "mlynedd", "lat", "ani",
+          "anos", "aged", "age", "ages")
+_INF = float("inf")
+
+
+def _words_match(words: list[str], table: Sequence[str]) -> bool:
+    return " ".join(words) in table
+
+
+@lru_cache(maxsize=4096)
+def numeric_range(label: str) -> tuple[float, float, bool, bool] | None:
+    """Return (low, high, low included, high included) for a label that is a range of numbers, else None.
+
+    "18 to 64", "18-64", "65+", "65 or over", "Under 18", "O dan 18", "65 neu hŷn", "powyżej 65".
+    Written by hand: no maintained library reads ranges out of survey labels in these languages.
+    """
+    text = fold(label).replace("+", " plus ").replace("–", "-").replace("—", "-")
+    text = re.sub(r"(?<=\d)\s*-\s*(?=\d)", " to ", text)
+    words = normalize(text).split()
+    while words and words[-1] in _UNITS:
+        words.pop()
+    while words and words[0] in _UNITS:
+        words.pop(0)
+    numbers = [i for i, w in enumerate(words) if re.fullmatch(r"\d+", w)]
+    if not numbers or len(numbers) > 2:
+        return None
+    first = numbers[0]
+    if len(numbers) == 2:
+        second = numbers[1]
+        between = words[first + 1:second]
+        if second != len(words) - 1 or not between or not all(w in _BETWEEN for w in between):
+            return None
+        if any(w not in _BETWEEN for w in words[:first]):
+            return None
+        low, high = sorted((float(words[first]), float(words[second])))
+        return low, high, True, True
+    value = float(words[first])
+    before, after = words[:first], words[first + 1:]
+    if not before and not after:
+        return value, value, True, True
+    if not after and _words_match(before, _BELOW_BEFORE):
+        return -_INF, value, False, False
+    if not after and _words_match(before, _ATMOST_BEFORE):
+        return -_INF, value, False, True
+    if not after and _words_match(before, _ABOVE_BEFORE):
+        return value, _INF, False, False
+    if not before and _words_match(after, _ATLEAST_AFTER):
+        return value, _INF, True, False
+    if not before and _words_match(after, _ATMOST_AFTER):
+        return -_INF, value, False, True
+    return None
+
+
+def _in_range(value: float, bounds: tuple[float, float, bool, bool]) -> bool:
+    low, high, low_in, high_in = bounds
+    return (low < value or (low_in and low == value)) and (value < high or (high_in and high == value))
+
+
+def _match_range(text: str, choices: Sequence[ChoiceLike], langs: Sequence[str]) -> Match | None:
+    """Match a number ("45", "I'm 70", "saith deg") to the one option whose range holds it, when two or
+    more options are ranges of numbers (age bands); None when the question is not like that."""
+    ranges: list[tuple[int, tuple[float, float, bool, bool]]] = []
+    for i, choice in enumerate(choices):
+        bounds = next((b for b in map(numeric_range, choice.labels.values()) if b is not None), None)
+        if bounds is not None:
+            ranges.append((i, bounds))
+    if len(ranges) < 2:
+        return None
+    value, confidence = _find_number(text, langs)
+    if value is None:
+        return None
+    holding = [i for i, bounds in ranges if _in_range(value, bounds)]
+    if len(holding) != 1:
+        return None
+    return Match(choices[holding[0]].value, round(min(confidence, 0.9), 3))
+
+
 def match_choice(text: str, choices: Sequence[ChoiceLike], langs: Sequence[str] = ("en",),
                  numbered: bool = True) -> Match:
     """Match one option by number ("2", "B)", "two", "dau", 2️⃣), label in any language, or a close typo.
@@ -481,9 +659,19 @@ def match_choice(text: str, choices: Sequence[ChoiceLike], langs: Sequence[str] 
         index = _index_from(norm, len(choices), langs)
         if index is not None:
             return Match(choices[index - 1].value, 0.95)
+    if is_unsure(norm):
+        unsure = dont_know_choice(choices)
+        return Match(choices[unsure].value, 0.95) if unsure is not None else _no("unsure")
+    in_range = _match_range(text, choices, langs)
+    if in_range is not None:
+        return in_range
+    named, named_negated = _label_mentions(text, texts)
+    if len(named) == 1 and not named & named_negated:
+        return Match(choices[next(iter(named))].value, 0.9)
 
     scores = [0.0] * len(choices)
-    contradicted: set[int] = set()
+    # A label named after "not" ("I don't feel safe at night") counts against that option.
+    contradicted: set[int] = set(named_negated - named)
     reply = _readings(norm)
     for i, labels in enumerate(texts):
         for label in labels:
@@ -533,6 +721,8 @@ def match_multiple(text: str, choices: Sequence[ChoiceLike], langs: Sequence[str
         confidence = 1.0
     else:
         whole = match_choice(text, choices, langs)
+        if whole.reason == "unsure":
+            return whole
         if whole.ok and whole.confidence >= 0.95:
             values, confidence = [whole.value], whole.confidence
         else:

@@ -197,7 +197,8 @@ def test_an_unfinished_run_expires_after_48_hours(services, db, clock):
     with db.session() as s:
         assert s.scalar(select(Run)).status == "expired"
     assert answers(db) == {}
-    assert "HELP" in last_payload(db)["text"]
+    # The late reply is told the survey ended and how to start again, not "we did not understand".
+    assert last_payload(db)["text"].endswith("To start again, reply SAFE.")
 
 
 def test_messages_from_one_resident_are_processed_in_arrival_order(services, db):

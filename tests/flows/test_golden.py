@@ -1,6 +1,7 @@
 """Golden flow tests: a flow, its turns, and the events the engine gives for each turn.
 
-`tests/flows/golden/<name>.yaml` is the flow; `<name>.cases.yaml` holds cases of turns. Each turn does
+`tests/flows/golden/<name>.yaml` is the flow; `<name>.cases.yaml` holds cases of turns. A cases file for a
+ready-made flow names it instead (`flow: flows/library/<id>.yaml`, from the repository's root). Each turn does
 one thing - `start`, `reply: text`, `press: value` (a button), `remind` or `expire` - optionally
 `after: 24h` of waiting, and records the events as `to_dict()`. Each case ends with the run's final state.
 
@@ -24,6 +25,7 @@ from flows import engine
 from flows.loader import load_flow, parse_duration
 
 GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).resolve().parents[2]
 REGEN = os.environ.get("OUTREACH_REGEN_GOLDEN") == "1"
 FINAL_KEYS = ("status", "step", "attempts", "answers", "skipped", "fields", "lang", "end_reason")
 ACTIONS = ("start", "reply", "press", "remind", "expire")
@@ -96,7 +98,7 @@ def _flow_style(value: Any) -> Any:
 def test_golden(path: Path, name: str) -> None:
     yaml = _yaml()
     data = yaml.load(path)
-    flow = load_flow(GOLDEN / path.name.replace(".cases.yaml", ".yaml"))
+    flow = load_flow(ROOT / data["flow"] if data.get("flow") else GOLDEN / path.name.replace(".cases.yaml", ".yaml"))
     case = next(c for c in data["cases"] if c["name"] == name)
     turns, final = _run(flow, case, datetime.fromisoformat(str(data["now"])))
     if REGEN:
@@ -114,5 +116,13 @@ def test_golden(path: Path, name: str) -> None:
 
 def test_every_golden_flow_has_cases() -> None:
     flows = {p.name.removesuffix(".yaml") for p in GOLDEN.glob("*.yaml") if not p.name.endswith(".cases.yaml")}
-    cases = {p.name.removesuffix(".cases.yaml") for p in GOLDEN.glob("*.cases.yaml")}
+    cases = {p.name.removesuffix(".cases.yaml") for p in GOLDEN.glob("*.cases.yaml") if not _yaml().load(p).get("flow")}
     assert flows and flows == cases
+
+
+def test_golden_cases_of_ready_made_flows_name_a_library_flow() -> None:
+    named = [_yaml().load(p).get("flow") for p in GOLDEN.glob("*.cases.yaml")]
+    library = [n for n in named if n]
+    assert library, "the ready-made flows have golden cases too"
+    for name in library:
+        assert name.startswith("flows/library/") and (ROOT / name).is_file(), name

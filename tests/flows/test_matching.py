@@ -17,6 +17,7 @@ from flows.matching import (
     match_text,
     match_yes_no,
     normalize,
+    numeric_range,
     words_to_number,
 )
 from flows.model import Choice
@@ -247,10 +248,91 @@ def test_match_yes_no(text: str, langs: list[str], expected: bool) -> None:
 
 @pytest.mark.parametrize(("text", "reason"), [
     ("maybe", "not_yes_no"), ("yes no", "not_yes_no"), ("no, yes", "not_yes_no"), ("3", "not_yes_no"),
-    ("I don't know", "not_yes_no"), ("", "empty"), ("   ", "empty"),
+    ("I don't know", "unsure"), ("", "empty"), ("   ", "empty"),
 ])
 def test_match_yes_no_rejects(text: str, reason: str) -> None:
     assert match_yes_no(text, ["en"]).reason == reason
+
+
+@pytest.mark.parametrize(("text", "langs"), [
+    ("no idea", ["en"]), ("No idea!", ["en"]), ("I have no idea", ["en"]), ("not sure", ["en"]),
+    ("dunno", ["en"]), ("I really don't know", ["en"]), ("dim syniad", ["cy", "en"]),
+    ("Dwi ddim yn gwybod", ["cy", "en"]), ("ddim yn siŵr", ["cy", "en"]), ("nie wiem", ["pl", "en"]),
+    ("nu știu", ["ro", "en"]), ("não sei", ["pt", "en"]), ("پتہ نہیں", ["ur", "en"]), ("ਪਤਾ ਨਹੀਂ", ["pa", "en"]),
+    ("জানি না", ["bn", "en"]), ("لا أعرف", ["ar", "en"]), ("ma garanayo", ["so", "en"]),
+])
+def test_dont_know_on_a_yes_no_question_is_neither_yes_nor_no(text: str, langs: list[str]) -> None:
+    # "no idea" starts with "no": it was once recorded as a No.
+    assert match_yes_no(text, langs).reason == "unsure"
+
+
+@pytest.mark.parametrize("text", ["no idea", "No idea", "nie wiem", "dim syniad", "I don't know", "não sei", "dunno"])
+def test_dont_know_picks_the_dont_know_option_when_there_is_one(text: str) -> None:
+    assert match_choice(text, SAFETY, ["en"]).value == "unsure"
+    assert match_multiple(text, SAFETY, ["en"]).value == ["unsure"]
+
+
+def test_dont_know_without_a_dont_know_option_is_asked_again() -> None:
+    assert match_choice("no idea", AGE, ["en"]).reason == "unsure"
+    assert match_multiple("nie wiem", AGE, ["pl", "en"]).reason == "unsure"
+    assert match_number("no idea", 0, 10).reason == "unsure"
+    assert match_scale("dim syniad", 1, 5, {1: {"en": "Poor"}, 5: {"en": "Good"}}, ["cy", "en"]).reason == "unsure"
+    assert match_number("banana", 0, 10).reason == "not_a_number"
+
+
+@pytest.mark.parametrize(("text", "langs", "expected"), [
+    ("45", ["en"], "18_64"), ("70", ["en"], "65_plus"), ("I'm 70", ["en"], "65_plus"), ("17", ["en"], "under_18"),
+    ("18", ["en"], "18_64"), ("64", ["en"], "18_64"), ("65", ["en"], "65_plus"), ("I am 64 years old", ["en"], "18_64"),
+    ("seventy", ["en"], "65_plus"), ("about 40", ["en"], "18_64"), ("saith deg", ["cy", "en"], "65_plus"),
+    ("Dw i'n 70 oed", ["cy", "en"], "65_plus"), ("mam 70 lat", ["pl", "en"], "65_plus"),
+    ("am 45 de ani", ["ro", "en"], "18_64"), ("tenho 70 anos", ["pt", "en"], "65_plus"),
+    ("2", ["en"], "18_64"),  # a bare option number is still the option
+    ("3 or 4", ["en"], None), ("a hundred and fifty", ["en"], "65_plus"),
+])
+def test_a_number_answers_a_question_whose_options_are_ranges(text, langs, expected) -> None:
+    assert match_choice(text, AGE, langs).value == expected
+
+
+@pytest.mark.parametrize(("label", "bounds"), [
+    ("Under 18", (float("-inf"), 18, False, False)), ("18 to 64", (18, 64, True, True)),
+    ("65 or over", (65, float("inf"), True, False)), ("65+", (65, float("inf"), True, False)),
+    ("18-24", (18, 24, True, True)), ("25–34", (25, 34, True, True)), ("O dan 18", (float("-inf"), 18, False, False)),
+    ("65 neu hŷn", (65, float("inf"), True, False)), ("65 a throsodd", (65, float("inf"), True, False)),
+    ("Aged 16 to 24", (16, 24, True, True)), ("powyżej 65", (65, float("inf"), False, False)),
+    ("Over 75", (75, float("inf"), False, False)), ("16 or under", (float("-inf"), 16, False, True)),
+    ("Very safe", None), ("Within 5 minutes", None), ("1 2 3", None),
+])
+def test_numeric_range_labels(label, bounds) -> None:
+    assert numeric_range(label) == bounds
+
+
+def test_options_that_are_not_ranges_do_not_take_numbers() -> None:
+    assert match_choice("45", SAFETY, ["en"]).reason == "not_a_choice"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("I feel unsafe at night", "unsafe"),  # "unsafe" contains "safe", but only Unsafe is a word of the reply
+    ("safe enough", "safe"),
+    ("Safe, mostly", "safe"),
+    ("It is unsafe round here", "unsafe"),
+    ("I don't feel safe at night", "unsafe"),  # named after a negation: the opposite option
+    ("no, I feel safe", "safe"),
+    ("I'm not sure to be honest", "unsure"),
+    ("Dw i'n teimlo'n anniogel yn y nos", "unsafe"),
+    ("safe in the day but unsafe at night", None),  # two options named: asked again
+    ("Not sure but probably safe", None),
+])
+def test_a_reply_naming_exactly_one_option_as_a_word_matches_it(text: str, expected: str | None) -> None:
+    assert match_choice(text, SAFETY, ["en"]).value == expected
+
+
+def test_a_label_inside_a_longer_named_label_does_not_count() -> None:
+    crime = [Choice("very_safe", {"en": "Very safe"}), Choice("fairly_safe", {"en": "Fairly safe"}),
+             Choice("unsafe", {"en": "Not safe"})]
+    assert match_choice("I feel very safe at home", crime, ["en"]).value == "very_safe"
+    assert match_choice("honestly not safe at all", crime, ["en"]).value == "unsafe"
+    welsh = [Choice("yes", {"cy": "Ydw"}), Choice("no", {"cy": "Nac ydw"})]
+    assert match_choice("nac ydw wir", welsh, ["cy"]).value == "no"
 
 
 def test_match_yes_no_numbers_can_be_turned_off() -> None:

@@ -40,12 +40,12 @@ def test_transcript_in_english() -> None:
 
 
 def test_transcript_in_welsh_without_notes_and_with_my_reasons() -> None:
-    lines = simulate(STREET, ["dim syniad", "tri", "dau", "extra"], lang="cy", now=NOW, notes=False,
+    lines = simulate(STREET, ["porffor", "tri", "dau", "extra"], lang="cy", now=NOW, notes=False,
                      describe_reason=lambda code, params, lang: f"[{lang}] {code} {dict(params)}")
     assert lines == [
         "BOT: Pa mor ddiogel ydych chi'n teimlo yn cerdded yn eich ardal ar ôl iddi dywyllu?\n1) Diogel\n"
         "2) Anniogel\n3) Ddim yn siŵr\nAtebwch 1, 2 neu 3",
-        "YOU: dim syniad",
+        "YOU: porffor",
         "BOT: [cy] not_a_choice {'count': 3}",
         "BOT: Pa mor ddiogel ydych chi'n teimlo yn cerdded yn eich ardal ar ôl iddi dywyllu?\n1) Diogel\n"
         "2) Anniogel\n3) Ddim yn siŵr\nAtebwch 1, 2 neu 3",

@@ -163,8 +163,10 @@ def from_message(update_id: int, message: dict[str, Any], resolve_flow: FlowReso
         flow_id = resolve_flow(argument)
         if flow_id is not None:
             return ResidentMessage(update_id, chat_id, text, {**payload, "start_flow": flow_id})
-        # An unknown deep link still opens the chat: treat it as a plain /start.
-        return ResidentMessage(update_id, chat_id, "/start", {**payload, "start_param": argument[:64]})
+        # An unknown deep link (an old poster, a flow since removed) still opens the chat: a /start that
+        # remembers the link, so the reply can say it is out of date.
+        return ResidentMessage(update_id, chat_id, "/start",
+                               {**payload, "command": "start", "start_param": argument[:64]})
     if command in COMMANDS_AS_KEYWORDS:
         # "/stop" normalises to the STOP keyword, "/help" to HELP, "/start" to START.
         return ResidentMessage(update_id, chat_id, "/" + command, {**payload, "command": command})
@@ -254,9 +256,13 @@ def accept_update(services, update: Any) -> Accepted:
         # Only /start depends on whether the chat is new or opted out: ordinary messages skip the query.
         consent = _chat_consent(services, classified.chat_id) if starting else None
         store = services.conversations.store_inbound
-        if classified.payload.get("command") == "start" and classified.text == "/start" and consent is None:
+        stale_link = "start_param" in classified.payload
+        if (classified.payload.get("command") == "start" and classified.text == "/start"
+                and (consent is None or stale_link and consent != CONSENT_OPTED_OUT)):
             # A new chat's Start button: a welcome that says what to text, not START's "welcome back".
-            classified = replace(classified, text=None, payload={**classified.payload, "welcome": True})
+            # An out-of-date link says so, to a new chat or an old one, and lists what is open.
+            classified = replace(classified, text=None,
+                                 payload={**classified.payload, "welcome": True, "new_chat": consent is None})
         if classified.payload.get("start_flow") and consent == CONSENT_OPTED_OUT:
             # Opening a poster's link is asking to take part: opt back in first (stored first, processed first).
             store("telegram", f"{classified.update_id}-start", classified.chat_id, "/start",

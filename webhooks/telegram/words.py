@@ -19,6 +19,7 @@ from store.models import InboundMessage
 _ = i18n.N_
 STALE_BUTTON = _("That button belongs to an earlier question. Please answer the latest message.")
 TEXT_ONLY = _("Sorry, we can only read text messages. Please type your answer.")
+STALE_LINK = _("Sorry, the link you followed is out of date.")
 
 
 def _inbound_payload(s: Session, turn) -> dict[str, Any]:
@@ -61,10 +62,13 @@ def handle_stale_button(s: Session, turn) -> bool:
 
 
 def handle_welcome(s: Session, turn) -> bool:
-    """Greet a new Telegram chat's first /start with what this is and which words start a flow."""
-    if not _inbound_payload(s, turn).get("welcome"):
+    """Greet a new Telegram chat's first /start with what this is and which words start a flow; a link
+    that names no flow (any more) says it is out of date, then what is open."""
+    payload = _inbound_payload(s, turn)
+    if not payload.get("welcome"):
         return False
-    turn.help(None)
+    stale = i18n.gettext(turn.lang, STALE_LINK) if payload.get("start_param") else None
+    turn.help(None, welcome=payload.get("new_chat", True), before=stale)
     return True
 
 

@@ -186,7 +186,10 @@ def _answer_from(form) -> tuple[str | None, dict[str, Any]]:
 
 def _accept(flow, token: str, preview: bool, form) -> tuple[int, str | None, bool]:
     """Check and store one posted message; return (HTTP status, error words or None, whether it was new)."""
-    lang = _page_language(flow, None)
+    # The language the page is shown in (the resident's own once known), kept with what they said.
+    with _services().db.session() as s:
+        known = webchat.ChatView(token=token, contact_language=webchat.contact_language(s, token))
+    lang = _page_language(flow, known)
     try:
         validate_csrf(form.get("csrf_token"), time_limit=CSRF_TIME_LIMIT)
     except ValidationError:
@@ -314,7 +317,20 @@ def api_post_message(flow_id: str):
         return jsonify(error=error), status
     state = _api_state(flow, token, _after_param(body.get("after")), preview)
     state["stored"] = created
+    if created:
+        # What the resident said, in the markup the page has after a reload ("You said:", lang, dir).
+        state["own_html"] = _own_html(flow, token, str(body.get("message_id")))
     return jsonify(state)
+
+
+def _own_html(flow, token: str, message_id: str) -> str:
+    with _services().db.session() as s:
+        entry = webchat.resident_entry_for(s, token, message_id)
+    if entry is None:
+        return ""
+    lang = _page_language(flow, _read_view(token, flow.id))
+    return render_template("webchat/_entry.html", entry=entry,
+                           t=lambda message, **kw: i18n.gettext(lang, message, **kw))
 
 
 class _JsonForm:

@@ -64,12 +64,12 @@ def test_with_javascript_answers_appear_without_reloading_the_page(browser, live
     tab.on("framenavigated", lambda frame: navigations.append(frame.url))
     tab.get_by_role("button", name="Unsafe").click()
     log = tab.locator("#messages")
-    expect(log.locator(".message-resident")).to_have_text(["Unsafe"])
+    expect(log.locator(".message-resident .message-text")).to_have_text(["Unsafe"])
     expect(log.locator(".message-council").last).to_contain_text("Which street or place feels least safe?")
     tab.get_by_label("Your message").fill("Station Road <b>underpass</b>")
     tab.get_by_role("button", name="Send").click()
     expect(log.locator(".message-council").last).to_contain_text("How old are you?")
-    expect(log.locator(".message-resident").last).to_have_text("Station Road <b>underpass</b>")
+    expect(log.locator(".message-resident .message-text").last).to_have_text("Station Road <b>underpass</b>")
     assert navigations == []
     assert answers(db) == {"feel_safe": "unsafe", "where": "Station Road <b>underpass</b>"}
 
@@ -106,3 +106,40 @@ def test_an_urdu_page_reads_right_to_left(browser, live_server):
     tab.goto("/chat/street-safety?lang=ur")
     assert tab.evaluate("getComputedStyle(document.body).direction") == "rtl"
     assert tab.evaluate("document.querySelector('.message-council').dir") == "ltr"
+
+
+def _resident_markup(tab) -> list[str]:
+    """The residents' lines as markup, without what only marks the newest line of a served page."""
+    return tab.evaluate("""Array.from(document.querySelectorAll('#messages .message-resident')).map(function (li) {
+        var copy = li.cloneNode(true); copy.removeAttribute('id'); copy.removeAttribute('tabindex');
+        return copy.outerHTML; })""")
+
+
+def test_with_javascript_a_residents_arabic_line_is_marked_up_as_the_server_does(browser, live_server, db):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety?lang=ar")
+    tab.locator("#text").fill("لا أعرف")
+    tab.locator(".typed button.send").click()
+    own = tab.locator("#messages .message-resident")
+    expect(own).to_have_count(1)
+    expect(tab.locator("#messages .message-council").last).to_contain_text("How old are you?")
+    assert own.get_attribute("lang") == "ar" and own.get_attribute("dir") == "rtl"
+    assert tab.evaluate("getComputedStyle(document.querySelector('#messages .message-resident')).direction") == "rtl"
+    from locales import i18n
+
+    assert own.locator(".visually-hidden").text_content().strip() == i18n.gettext("ar", "You said:")
+    live = _resident_markup(tab)
+    tab.reload()
+    assert _resident_markup(tab) == live
+    assert answers(db) == {"feel_safe": "unsure"}
+
+
+def test_with_javascript_a_pressed_button_is_shown_as_the_server_shows_it(browser, live_server, db):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety")
+    tab.get_by_role("button", name="Unsafe").click()
+    expect(tab.locator("#messages .message-council").last).to_contain_text("Which street")
+    live = _resident_markup(tab)
+    assert len(live) == 1 and "You said:" in live[0] and 'lang="en"' in live[0] and 'dir="ltr"' in live[0]
+    tab.reload()
+    assert _resident_markup(tab) == live

@@ -15,17 +15,10 @@
     });
   }
 
-  function addOwn(text) {
-    var item = document.createElement("li");
-    item.className = "message message-resident";
-    var p = document.createElement("p");
-    p.className = "message-text";
-    p.textContent = text;  // resident text is data: never parsed as HTML
-    item.appendChild(p);
-    log.appendChild(item);
-  }
-
   function apply(state, keepFocus) {
+    // The resident's own message, then the council's: both as the server renders them (escaped there),
+    // so the "You said:" label, lang and dir are the same as after a reload.
+    if (state.own_html) { log.insertAdjacentHTML("beforeend", state.own_html); }
     if (state.messages_html) { log.insertAdjacentHTML("beforeend", state.messages_html); }
     if (typeof state.last_id === "number" && state.last_id > lastId) { lastId = state.last_id; }
     if (state.form_html !== undefined) {
@@ -84,7 +77,6 @@
     }).then(function (result) {
       busy = false;
       if (!result.ok) { plainPost(form, submitter); return; }  // let the server show the error the plain way
-      if (result.json.stored) { addOwn(shown); }
       apply(result.json, true);
     }).catch(function () { busy = false; plainPost(form, submitter); });
   }

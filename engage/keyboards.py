@@ -1,0 +1,90 @@
+"""Taking answer buttons away once their question is answered, however it was answered.
+
+A Telegram question carries an inline keyboard. Pressing a button clears it at once
+(`bot.telegram.TelegramChannel.acknowledge_button`); a resident who types the answer,
+skips, runs out of tries or lets the run expire would otherwise be left with buttons
+that still look pressable. After each turn the conversation queues one "clear the
+keyboard" row per earlier question message of the run that still shows buttons; the
+sender hands it to the channel, which edits the message (editMessageReplyMarkup).
+A row is keyed on the question's outbox row, so a keyboard is cleared once.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engage.outbox import enqueue
+from store.models import InboundMessage, OutboxMessage
+
+# Channels whose sent questions keep buttons on the message itself.
+KEYBOARD_CHANNELS = frozenset({"telegram"})
+# The outbox kind of these rows: no message reaches the resident, and no count of messages includes them.
+KIND = "keyboard"
+PAYLOAD_TYPE = "clear_keyboard"
+# Question kinds rendered with buttons (bot.render.render_telegram); an optional question has a Skip button too.
+_BUTTON_KINDS = frozenset({"choice", "yes_no", "scale"})
+
+
+def dedupe_key(outbox_id: int) -> str:
+    return f"keyboard:{outbox_id}"
+
+
+def has_buttons(payload: dict[str, Any]) -> bool:
+    """Return True for a question payload that is shown with answer buttons."""
+    return payload.get("type") == "question" and (payload.get("kind") in _BUTTON_KINDS
+                                                  or bool(payload.get("optional")))
+
+
+def clear_answered_keyboards(turn, run) -> int:
+    """Queue the clearing of every keyboard of `run` that no longer asks the waiting question; return how many.
+
+    The keyboard of the newest question, while the run still waits on its step, stays. A press's own
+    message was already cleared when the press was acknowledged, and is left alone.
+    """
+    if turn.address.channel not in KEYBOARD_CHANNELS or run.id is None or turn.kind != "reply":
+        return 0  # (a broadcast starting runs has no earlier keyboards to clear)
+    rows = turn.s.execute(
+        select(OutboxMessage.id, OutboxMessage.provider_id, OutboxMessage.payload)
+        .where(OutboxMessage.contact_id == turn.contact.id, OutboxMessage.run_id == run.id,
+               OutboxMessage.address_id == turn.address.id, OutboxMessage.kind != KIND)
+        .order_by(OutboxMessage.id)
+    ).all()
+    questions = [r for r in rows if (r.payload or {}).get("type") == "question"]
+    newest = questions[-1] if questions else None
+    keep = (newest.id if newest is not None and run.status == "active"
+            and (newest.payload or {}).get("step_id") == run.current_step else None)
+    pressed = _pressed_message_id(turn)
+    queued = 0
+    for row in questions:
+        if row.id == keep or not row.provider_id or not has_buttons(row.payload or {}):
+            continue
+        if pressed is not None and row.provider_id == pressed:
+            continue
+        message_id = _message_id(row.provider_id)
+        if message_id is None:
+            continue
+        added, _reason = enqueue(
+            turn.s, contact=turn.contact, address=turn.address, kind=KIND, now=turn.now, run_id=run.id,
+            payload={"type": PAYLOAD_TYPE, "message_id": message_id, "question_outbox_id": row.id},
+            dedupe_key=dedupe_key(row.id))
+        queued += added is not None
+    return queued
+
+
+def _message_id(provider_id: str) -> int | None:
+    try:
+        return int(provider_id)
+    except (TypeError, ValueError):
+        return None
+
+
+def _pressed_message_id(turn) -> str | None:
+    """The message whose button this turn's message pressed (the acknowledgement already cleared it)."""
+    if turn.incoming.inbound_id is None:
+        return None
+    row = turn.s.get(InboundMessage, turn.incoming.inbound_id)
+    payload = (row.payload or {}) if row is not None else {}
+    if "button_run_id" not in payload or payload.get("telegram_message_id") is None:
+        return None
+    return str(payload["telegram_message_id"])

@@ -1,0 +1,110 @@
+"""Telegram: old links say they are out of date, and answer buttons go once their question is answered."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from store.models import Answer, InboundMessage, OutboxMessage, Run
+from tests.support.telegram_fake import button_press, drain_outbox, post_update, text_update
+
+CHAT = 5550007777
+
+
+def sent(fake_telegram, chat: int = CHAT) -> list[dict]:
+    return fake_telegram.fake.sent_messages(str(chat))
+
+
+def keyboards(fake_telegram, chat: int = CHAT) -> list[bool]:
+    """For each message sent to the chat, whether it still shows buttons."""
+    return ["reply_markup" in m for m in sent(fake_telegram, chat)]
+
+
+def answers(db) -> dict:
+    with db.session() as s:
+        return {a.step_id: a.value for a in s.scalars(select(Answer))}
+
+
+# ----- 3. /start with a link that names nothing ------------------------------------------------------------
+
+
+def test_an_unknown_link_from_a_new_chat_says_it_is_out_of_date_and_lists_what_is_open(
+        client, services, db, fake_telegram):
+    assert post_update(client, text_update(710001, CHAT, "/start old-poster-2025")).status_code == 200
+    drain_outbox(services)
+    [message] = sent(fake_telegram)
+    text = message["text"]
+    assert "out of date" in text
+    assert "SAFE" in text and "Harlow Council" in text
+    assert "Welcome back" not in text
+    with db.session() as s:
+        assert s.scalar(select(Run.id)) is None
+
+
+def test_an_unknown_link_from_a_chat_we_know_says_the_same_in_their_language(client, services, db, fake_telegram):
+    post_update(client, text_update(710010, CHAT, "hello", language_code="cy"))
+    post_update(client, text_update(710011, CHAT, "/start hen-boster", language_code="cy"))
+    drain_outbox(services)
+    text = sent(fake_telegram)[-1]["text"]
+    assert "wedi dyddio" in text and "SAFE" in text
+    assert "Croeso nôl" not in text  # not Welsh "welcome back"
+
+
+def test_a_new_chats_plain_start_is_welcomed_not_welcomed_back(client, services, db, fake_telegram):
+    post_update(client, text_update(710020, CHAT, "/start"))
+    drain_outbox(services)
+    [message] = sent(fake_telegram)
+    assert message["text"].startswith("Welcome.") and "out of date" not in message["text"]
+
+
+# ----- 5. keyboards go once the question is answered ------------------------------------------------------
+
+
+def start(client, services, fake_telegram) -> None:
+    post_update(client, text_update(720001, CHAT, "SAFE"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [True]
+
+
+def test_typing_the_answer_takes_the_buttons_away(client, services, db, fake_telegram):
+    start(client, services, fake_telegram)
+    post_update(client, text_update(720002, CHAT, "I feel unsafe at night"))
+    drain_outbox(services)
+    assert answers(db) == {"feel_safe": "unsafe"}
+    assert keyboards(fake_telegram) == [False, False]  # the answered question, then the text question
+    post_update(client, text_update(720003, CHAT, "Harlow Road"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [False, False, True]  # only the waiting question has buttons
+    with db.session() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "keyboard")).all()
+    assert [(r.status, r.payload["message_id"]) for r in rows] == [("sent", sent(fake_telegram)[0]["message_id"])]
+
+
+def test_a_question_asked_again_keeps_only_the_newest_buttons(client, services, db, fake_telegram):
+    start(client, services, fake_telegram)
+    post_update(client, text_update(720012, CHAT, "purple"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [False, True]
+    post_update(client, text_update(720013, CHAT, "1"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [False, False, True]  # on to the age question
+
+
+def test_a_press_still_clears_its_own_keyboard_once(client, services, db, fake_telegram):
+    start(client, services, fake_telegram)
+    [question] = sent(fake_telegram)
+    post_update(client, button_press(720021, CHAT, question, "Safe"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [False, True]
+    assert len(fake_telegram.fake.calls_for(str(CHAT), "editMessageReplyMarkup")) == 1
+    with db.session() as s:
+        assert s.scalar(select(OutboxMessage.id).where(OutboxMessage.status != "sent")) is None
+
+
+def test_a_late_reply_to_an_expired_run_takes_the_buttons_away(client, services, db, fake_telegram, clock):
+    start(client, services, fake_telegram)
+    clock.advance(hours=49)
+    post_update(client, text_update(720031, CHAT, "2"))
+    drain_outbox(services)
+    assert keyboards(fake_telegram) == [False, False]
+    assert "reply SAFE" in sent(fake_telegram)[-1]["text"]
+    with db.session() as s:
+        assert s.scalar(select(InboundMessage.status).order_by(InboundMessage.id.desc()).limit(1)) == "processed"

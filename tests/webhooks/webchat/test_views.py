@@ -251,12 +251,13 @@ def test_a_closed_consultation_says_so_to_residents(client):
 def signed_in_officer(client, db, clock):
     """A second browser, signed in as a council officer."""
     with db.session() as s:
-        officer = create_officer(s, "officer@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
-        s.flush()
-        officer_id, epoch = officer.id, officer.session_epoch
+        create_officer(s, "officer@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
     officer_client = client.application.test_client()
-    with officer_client.session_transaction() as sess:
-        sess["officer_id"], sess["epoch"] = officer_id, epoch
+    page = officer_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = officer_client.post("/login", data={"email": "officer@harlow.gov.uk", "csrf_token": token,
+                                                   "password": "a long enough password"})
+    assert response.status_code == 302
     return officer_client
 
 

@@ -152,8 +152,8 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
     # Only an officer's preview may be framed, and only by our own dashboard.
     ancestors = "'self'" if preview else "'none'"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"frame-ancestors {ancestors}; form-action 'self'")
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}; form-action 'self'")
     response.headers["Cache-Control"] = "no-store"
     return _with_cookie(response, token)
 

@@ -120,7 +120,8 @@ def test_the_sandbox_needs_an_officers_sign_in(sandbox_app, db):
     from engage.officers import create_officer
 
     with db.session() as s:
-        create_officer(s, "officer@harlow.gov.uk", PASSWORD, "officer", now=sandbox_app.extensions["outreach"].clock.now())
+        create_officer(s, "officer@harlow.gov.uk", PASSWORD, "officer",
+                       now=sandbox_app.extensions["outreach"].clock.now())
     token = csrf_token(anonymous.get(page.headers["Location"]).get_data(as_text=True))
     response = anonymous.post("/login", data={"email": "officer@harlow.gov.uk", "password": PASSWORD,
                                               "csrf_token": token, "next": "/sandbox/"})

@@ -32,7 +32,8 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     database = overrides.pop("database", None)
     clock = overrides.pop("clock", None)
     testing = overrides.pop("testing", False)
-    instance_path = overrides.pop("instance_path", None)
+    # The repository's own (git-ignored) instance folder, wherever the command is run from.
+    instance_path = overrides.pop("instance_path", None) or str(ROOT / "instance")
     settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
     # The sandboxes run only on a laptop: never with credentials, a public address or scaled mode.
     settings = replace(settings, sandbox=security.sandbox_enabled(settings))

@@ -29,7 +29,7 @@ def _clock_time(moment) -> str:
 @login_bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the sign-in form, or sign an officer in."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, or HEAD (a link checker is not a failed sign-in)
         if g.get("officer") is not None:
             return redirect(url_for("dashboard.home"))
         if request.args.get("expired"):

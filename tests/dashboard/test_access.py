@@ -327,3 +327,9 @@ def test_only_an_admin_may_reset_someone_elses_password(client, as_role, officer
     response = client.post(f"/dashboard/accounts/{officers['viewer']}/password",
                            data={"csrf_token": token, "password": "taken over by a colleague"})
     assert response.status_code == 403
+
+
+def test_a_head_request_for_the_sign_in_page_is_not_a_failed_sign_in(client, officers, services):
+    assert client.head("/login").status_code == 200
+    with services.db.session() as s:
+        assert s.scalar(select(func.count(LoginAttempt.id))) == 0

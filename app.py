@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask, jsonify
 
+import security
 from config import ROOT, Settings
 from engage.services import Services, build_services
 
@@ -30,16 +32,23 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     database = overrides.pop("database", None)
     clock = overrides.pop("clock", None)
     testing = overrides.pop("testing", False)
+    # The repository's own (git-ignored) instance folder, wherever the command is run from.
+    instance_path = overrides.pop("instance_path", None) or str(ROOT / "instance")
     settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
+    # The sandboxes run only on a laptop: never with credentials, a public address or scaled mode.
+    settings = replace(settings, sandbox=security.sandbox_enabled(settings))
 
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
+                instance_path=instance_path)
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=security.resolve_secret_key(settings, app.instance_path),
         TESTING=testing,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
+    security.install(app, settings)
     services = build_services(settings, database=database, clock=clock)
     app.extensions["outreach"] = services
 
@@ -94,7 +103,17 @@ def services_of(app: Flask) -> Services:
 # ----- command line ------------------------------------------------------------------
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a setting that would run the service unsafely is a clear error, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except security.InsecureConfiguration as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Commands, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.pass_context
@@ -116,7 +135,8 @@ def serve(host: str, port: int) -> None:
     """Run the web service; in embedded mode the sender and scheduler run inside it too."""
     from werkzeug.serving import make_server
 
-    app = create_app()
+    # The listening address decides whether this is a laptop setup (sandbox, generated key) or not.
+    app = create_app({"listen_host": host})
     services = services_of(app)
     services.db.upgrade()
     if services.settings.mode == "embedded":

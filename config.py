@@ -20,7 +20,14 @@ class Settings:
     database_url: str = f"sqlite:///{Path.cwd() / 'outreach.sqlite3'}"
     flows_dir: str = str(ROOT / "flows" / "library")
     public_url: str = "http://127.0.0.1:5000"
-    secret_key: str = "dev-only-change-me"
+    # Signs officers' sessions and forms: at least 32 bytes wherever the service is reachable by
+    # others (security.py); empty on a laptop means a random key kept in the instance folder.
+    secret_key: str = ""
+    # The address the web service listens on (`serve --host` sets it; empty under a WSGI server,
+    # which never runs the sandbox).
+    listen_host: str = ""
+    # How many reverse proxies in front of the service add X-Forwarded-For/-Proto (0: none trusted).
+    trusted_proxies: int = 0
     timezone: str = "Europe/London"
     # "embedded": sender and scheduler run inside the web process (SQLite);
     # "scaled": they run as separate `worker` and `scheduler` processes.
@@ -54,7 +61,8 @@ class Settings:
     sms_rate: float = 10.0
     telegram_rate: float = 30.0
     telegram_chat_rate: float = 1.0
-    # Run the local provider sandboxes when no credentials are configured.
+    # Run the local provider sandboxes when no credentials are configured and the service listens
+    # on loopback only (security.sandbox_enabled); create_app turns it off everywhere else.
     sandbox: bool = True
     flows_reload: bool = True
     max_body_bytes: int = 64 * 1024

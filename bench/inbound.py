@@ -36,7 +36,8 @@ def service_env(database_url: str, public_url: str, processing: str = "worker") 
     env.update({
         "OUTREACH_INBOUND_PROCESSING": processing,
         "OUTREACH_DATABASE_URL": database_url, "OUTREACH_MODE": "scaled", "OUTREACH_SANDBOX": "false",
-        "OUTREACH_FLOWS_RELOAD": "false", "OUTREACH_PUBLIC_URL": public_url, "OUTREACH_SECRET_KEY": "bench",
+        "OUTREACH_FLOWS_RELOAD": "false", "OUTREACH_PUBLIC_URL": public_url,
+        "OUTREACH_SECRET_KEY": "bench-only-key-" + "b" * 32,
         "OUTREACH_TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID, "OUTREACH_TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
         "OUTREACH_TWILIO_FROM": "+447700900000", "OUTREACH_TWILIO_API_URL": "http://127.0.0.1:9",
         "OUTREACH_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),

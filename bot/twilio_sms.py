@@ -181,11 +181,12 @@ def init_app(app, services) -> None:
              "OUTREACH_TWILIO_FROM (or OUTREACH_TWILIO_MESSAGING_SERVICE_SID)")
 
 
-def webhook_auth_token(settings) -> str | None:
-    """Return the token Twilio signs webhooks with: the configured one, the sandbox's, or None (refuse all)."""
+def webhook_auth_token(settings, sandbox_server=None) -> str | None:
+    """Return the token Twilio signs webhooks with: the configured one; the sandbox's public one only
+    while the sandbox's own fake Twilio (`sandbox_server`) is running; else None (refuse all)."""
     if settings.twilio_auth_token:
         return settings.twilio_auth_token
-    if settings.sandbox:
+    if settings.sandbox and sandbox_server is not None and getattr(sandbox_server, "running", False):
         from bot.sandbox.twilio_server import SANDBOX_AUTH_TOKEN
 
         return SANDBOX_AUTH_TOKEN

@@ -1,8 +1,6 @@
 """The officers' dashboard: sign-in, roles, CSRF on every form, and the pages under /dashboard/."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
@@ -21,19 +19,24 @@ def init_app(app: Flask, services) -> None:
         outreach,
         results,
     )
-    from dashboard.blueprint import bp, login_bp
+    from dashboard.blueprint import bp, login_bp, signed_in_officer
     from dashboard.i18n import install_jinja_i18n
+    from engage.officer_sessions import ABSOLUTE_LIMIT
 
     # Checked by our blueprints' before_request, not app-wide: provider webhooks and the JSON
     # API authenticate by signature and token, and a CSRF check would refuse them.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 8 * 3600)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(hours=8))
+    # Flask's own default is 31 days, so this is set, not defaulted: the cookie lives as long as
+    # the longest session (the server ends it sooner: engage.officer_sessions).
+    app.config["PERMANENT_SESSION_LIFETIME"] = ABSOLUTE_LIMIT
     csrf.init_app(app)
     install_jinja_i18n(app)
     _install_template_helpers(app, services)
     app.register_blueprint(login_bp)
     app.register_blueprint(bp)
+    # Other rooms' officer-only pages (the sandbox) ask the dashboard who is signed in.
+    app.extensions["outreach_signed_in_officer"] = signed_in_officer
 
 
 def _install_template_helpers(app: Flask, services) -> None:

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
 
+from engage import officer_sessions
+from engage.officer_sessions import ABSOLUTE_LIMIT, IDLE_LIMIT  # noqa: F401  (the limits, for readers)
 from engage.officers import may
 from store.models.officers import Officer
-
-# A session ends eight hours after sign-in, or after thirty minutes without a request.
-ABSOLUTE_LIMIT = timedelta(hours=8)
-IDLE_LIMIT = timedelta(minutes=30)
 
 login_bp = Blueprint("auth", __name__)
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -26,40 +24,47 @@ def now() -> datetime:
 
 
 def client_ip() -> str | None:
+    """The client's address (through OUTREACH_TRUSTED_PROXIES reverse proxies, read by ProxyFix)."""
     return request.remote_addr
 
 
 def _load_officer() -> Officer | None:
-    officer_id = session.get("officer_id")
-    if officer_id is None:
-        return None
-    clock_now = now()
-    try:
-        signed_in = datetime.fromisoformat(session["signed_in_at"])
-        last_seen = datetime.fromisoformat(session["last_seen_at"])
-    except (KeyError, TypeError, ValueError):
-        session.clear()
-        return None
-    if clock_now - signed_in > ABSOLUTE_LIMIT or clock_now - last_seen > IDLE_LIMIT:
-        session.clear()
-        g.session_expired = True
+    """Return the signed-in officer while the server-side session is open and within its limits."""
+    token = session.get("sid")
+    if token is None:
         return None
     with services().db.session() as s:
-        officer = s.get(Officer, officer_id)
-        if officer is None or not officer.active or officer.session_epoch != session.get("epoch"):
-            session.clear()
-            return None
-        s.expunge(officer)
-    session["last_seen_at"] = clock_now.isoformat()
-    return officer
+        checked = officer_sessions.check(s, token, now=now())
+        if checked.officer is not None:
+            s.expunge(checked.officer)
+    if checked.officer is None:
+        session.clear()
+        g.session_expired = checked.expired
+    return checked.officer
+
+
+def signed_in_officer() -> Officer | None:
+    """Return the officer signed in on this request (loaded once per request), or None."""
+    if "officer" not in g:
+        g.officer = _load_officer()
+    return g.officer
 
 
 def start_session(officer: Officer) -> None:
     """Begin a fresh session for an officer (a new cookie, so a planted one is never reused)."""
     session.clear()
     session.permanent = True
-    stamp = now().isoformat()
-    session.update(officer_id=officer.id, epoch=officer.session_epoch, signed_in_at=stamp, last_seen_at=stamp)
+    with services().db.session() as s:
+        session["sid"] = officer_sessions.start(s, officer, now=now(), ip=client_ip())
+
+
+def end_session() -> None:
+    """Close this browser's session on the server and forget the cookie."""
+    token = session.get("sid")
+    if token:
+        with services().db.session() as s:
+            officer_sessions.end(s, token, now=now())
+    session.clear()
 
 
 @login_bp.before_request
@@ -103,7 +108,7 @@ def role_required(role: str):
 def _no_store(response):
     # Pages and exports hold residents' data: no copies in shared browsers' caches.
     response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

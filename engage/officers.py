@@ -7,14 +7,23 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from store.models.officers import ROLE_RANK, ROLES, AuditLog, LoginAttempt, Officer
 
-# Five failures in fifteen minutes lock an account, and separately an address.
-MAX_FAILURES = 5
-FAILURE_WINDOW = timedelta(minutes=15)
+# Sign-in limits (engage.officers.retry_at): mistakes allowed before delays start, per account from
+# one address, per account from anywhere, per address over all accounts; then the wait after the
+# latest failure doubles from FIRST_DELAY up to MAX_DELAY. Failures older than FAILURE_WINDOW, or
+# before the key's last success, are forgotten.
+FREE_FAILURES_PAIR = 3
+FREE_FAILURES_ACCOUNT = 10
+FREE_FAILURES_ADDRESS = 50
+FIRST_DELAY = timedelta(seconds=5)
+MAX_DELAY = timedelta(minutes=15)
+# The address-wide wait stays short: many officers may share one address behind a council proxy.
+MAX_ADDRESS_DELAY = timedelta(minutes=1)
+FAILURE_WINDOW = timedelta(hours=1)
 MIN_PASSWORD_LENGTH = 12
 ATTEMPTS_KEPT = timedelta(days=30)
 
@@ -46,6 +55,7 @@ class SignIn:
 
     officer: Officer | None
     reason: str | None = None  # "bad_credentials" | "rate_limited" | None on success
+    retry_at: datetime | None = None  # when rate_limited: the moment another try is allowed
 
     @property
     def ok(self) -> bool:
@@ -87,13 +97,32 @@ def create_officer(s: Session, email: str, password: str, role: str, *, name: st
     return officer
 
 
-def set_password(s: Session, officer: Officer, password: str, *, now: datetime, by: Officer | None = None) -> None:
-    """Change a password and end the account's other sessions."""
+def set_password(s: Session, officer: Officer, password: str, *, now: datetime, by: Officer | None = None,
+                 keep_session: str | None = None, ip: str | None = None) -> int:
+    """Change a password and end the account's other sessions (all of them when someone else resets it).
+
+    Returns how many sessions were ended."""
+    from engage import officer_sessions
+
     check_password_strength(password)
     officer.password_hash = hash_password(password)
     officer.session_epoch = (officer.session_epoch or 0) + 1
-    record(s, by or officer, "officer.password_changed", now, target_type="officer", target_id=officer.id,
-           summary=f"Changed the password of {officer.email}")
+    by_self = by is None or by.id == officer.id
+    ended = officer_sessions.end_all(s, officer.id, now=now, reason="password_changed" if by_self else "password_reset",
+                                     keep=keep_session if by_self else None)
+    record(s, by or officer, "officer.password_changed" if by_self else "officer.password_reset", now,
+           target_type="officer", target_id=officer.id, detail={"sessions_ended": ended},
+           summary=(f"Changed the password of {officer.email}" if by_self
+                    else f"Reset the password of {officer.email}"), ip=ip)
+    return ended
+
+
+def check_password(officer: Officer, password: str) -> bool:
+    """Return True when the password is this officer's (for a change that asks for the current one)."""
+    try:
+        return bool(_hasher.verify(officer.password_hash, password or ""))
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def set_role(s: Session, officer: Officer, role: str, *, now: datetime, by: Officer | None) -> None:
@@ -108,46 +137,117 @@ def set_role(s: Session, officer: Officer, role: str, *, now: datetime, by: Offi
 
 def set_active(s: Session, officer: Officer, active: bool, *, now: datetime, by: Officer | None) -> None:
     """Switch an account on or off; a switched-off account cannot sign in."""
+    from engage import officer_sessions
+
     officer.active = active
     officer.session_epoch = (officer.session_epoch or 0) + 1
+    if not active:
+        officer_sessions.end_all(s, officer.id, now=now, reason="switched_off")
     record(s, by, "officer.enabled" if active else "officer.disabled", now, target_type="officer",
            target_id=officer.id, summary=f"{'Enabled' if active else 'Disabled'} {officer.email}")
 
 
-def recent_failures(s: Session, *, email: str | None = None, ip: str | None = None, now: datetime) -> int:
-    """Count failed sign-ins for an email or an address within the window."""
-    stmt = select(func.count(LoginAttempt.id)).where(
-        LoginAttempt.succeeded.is_(False), LoginAttempt.at > now - FAILURE_WINDOW)
+def failures_delay(failures: int, free: int, cap: timedelta = MAX_DELAY) -> timedelta:
+    """How long to wait after the latest failure: nothing for the first `free`, then doubling to a cap."""
+    if failures < free:
+        return timedelta(0)
+    return min(FIRST_DELAY * (2 ** min(failures - free, 20)), cap)
+
+
+def _failures(s: Session, now: datetime, *, email: str | None = None, ip: str | None = None,
+              since_success: bool = True) -> tuple[int, datetime | None]:
+    """Count failed sign-ins (and the latest one's time) for an account, an address, or the pair of them,
+    within the window and, when asked, since that key's last success."""
+    keys = []
     if email is not None:
-        stmt = stmt.where(LoginAttempt.email == normalise_email(email))
+        keys.append(LoginAttempt.email == email)
     if ip is not None:
-        stmt = stmt.where(LoginAttempt.ip == ip)
-    return s.scalar(stmt) or 0
+        keys.append(LoginAttempt.ip == ip)
+    start = now - FAILURE_WINDOW
+    if since_success:
+        last_success = s.scalar(select(func.max(LoginAttempt.at)).where(
+            *keys, LoginAttempt.succeeded.is_(True), LoginAttempt.at > start))
+        if last_success is not None:
+            start = last_success
+    count, latest = s.execute(select(func.count(LoginAttempt.id), func.max(LoginAttempt.at)).where(
+        *keys, LoginAttempt.succeeded.is_(False), LoginAttempt.at >= start, LoginAttempt.at <= now)).one()
+    return count or 0, latest
 
 
-def authenticate(s: Session, email: str, password: str, *, ip: str | None, now: datetime) -> SignIn:
-    """Check a sign-in, refusing once the account or the address has failed too often recently."""
+def retry_at(s: Session, email: str, ip: str | None, *, now: datetime) -> datetime | None:
+    """Return when this account may next be tried from this address, or None when it may be now.
+
+    Three limits apply together, each with delays that double rather than a fixed lockout: the
+    account from this address (a mistyping officer waits a little; colleagues behind the same
+    proxy are untouched), the account from anywhere (guessing from many addresses), and the
+    address over every account (one machine trying many accounts)."""
     email = normalise_email(email)
-    if (recent_failures(s, email=email, now=now) >= MAX_FAILURES
-            or (ip and recent_failures(s, ip=ip, now=now) >= MAX_FAILURES)):
-        s.add(LoginAttempt(email=email, ip=ip, succeeded=False, at=now))
-        return SignIn(None, "rate_limited")
-    officer = s.scalar(select(Officer).where(Officer.email == email))
+    limits = [(_failures(s, now, email=email, ip=ip), FREE_FAILURES_PAIR, MAX_DELAY),
+              (_failures(s, now, email=email), FREE_FAILURES_ACCOUNT, MAX_DELAY)]
+    if ip:
+        limits.append((_failures(s, now, ip=ip, since_success=False), FREE_FAILURES_ADDRESS, MAX_ADDRESS_DELAY))
+    waits = [latest + failures_delay(count, free, cap) for (count, latest), free, cap in limits
+             if latest is not None and count >= free]
+    wait_until = max(waits, default=None)
+    return wait_until if wait_until is not None and wait_until > now else None
+
+
+def recent_failures(s: Session, *, email: str | None = None, ip: str | None = None, now: datetime) -> int:
+    """Count failed sign-ins for an email, an address, or both within the window."""
+    return _failures(s, now, email=normalise_email(email) if email is not None else None, ip=ip,
+                     since_success=False)[0]
+
+
+def _lock_sign_in_keys(s: Session, email: str, ip: str | None) -> None:
+    """Serialise sign-in decisions for this account and this address across processes.
+
+    PostgreSQL: transaction-scoped advisory locks, taken in one order so two attempts never wait on
+    each other crosswise. SQLite needs nothing: every transaction there begins IMMEDIATE."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted({f"sign-in:account:{email}", f"sign-in:address:{ip or ''}"}):
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
+def authenticate(db, email: str, password: str, *, ip: str | None, now: datetime) -> SignIn:
+    """Check a sign-in under the limits of `retry_at`; the limit holds however many attempts arrive at once.
+
+    Under a lock per account and address, the attempt is first written down as a failure and
+    committed, so attempts arriving together see each other and only the free ones go on to the
+    password check; a right password then turns its own row into a success. `db` is a store.db.Database.
+    """
+    email = normalise_email(email)
+    with db.session() as s:
+        _lock_sign_in_keys(s, email, ip)
+        wait_until = retry_at(s, email, ip, now=now)
+        if wait_until is not None:
+            return SignIn(None, "rate_limited", retry_at=wait_until)
+        attempt = LoginAttempt(email=email, ip=ip, succeeded=False, at=now)
+        s.add(attempt)
+        s.flush()
+        attempt_id = attempt.id
+        officer = s.scalar(select(Officer).where(Officer.email == email))
+        stored_hash = officer.password_hash if officer is not None else None
     ok = False
     try:
-        ok = _hasher.verify(officer.password_hash if officer else _dummy(), password or "")
+        ok = _hasher.verify(stored_hash or _dummy(), password or "")
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if not (ok and officer is not None and officer.active):
-        s.add(LoginAttempt(email=email, ip=ip, succeeded=False, at=now))
+    if not (ok and stored_hash is not None):
         return SignIn(None, "bad_credentials")
-    if _hasher.check_needs_rehash(officer.password_hash):
-        officer.password_hash = hash_password(password)
-    officer.last_login_at = now
-    s.add(LoginAttempt(email=email, ip=ip, succeeded=True, at=now))
-    # Attempts are kept a month for anyone looking into a break-in, then dropped.
-    s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
-    record(s, officer, "officer.signed_in", now, target_type="officer", target_id=officer.id, ip=ip)
+    with db.session() as s:
+        officer = s.scalar(select(Officer).where(Officer.email == email))
+        if officer is None or not officer.active or officer.password_hash != stored_hash:
+            return SignIn(None, "bad_credentials")
+        if _hasher.check_needs_rehash(officer.password_hash):
+            officer.password_hash = hash_password(password)
+        officer.last_login_at = now
+        s.get(LoginAttempt, attempt_id).succeeded = True
+        # Attempts are kept a month for anyone looking into a break-in, then dropped.
+        s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT))
+        record(s, officer, "officer.signed_in", now, target_type="officer", target_id=officer.id, ip=ip)
+        s.flush()
+        s.expunge(officer)
     return SignIn(officer)
 
 

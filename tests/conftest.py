@@ -99,7 +99,7 @@ def app_config(db, clock, tmp_path) -> dict:
         "testing": True,
         "flows_dir": str(LIBRARY),
         "public_url": "http://testserver",
-        "secret_key": "test-secret",
+        "secret_key": "test-only-secret-key-" + "t" * 32,
         "council_name": "Harlow Council",
         "flows_reload": False,
     }

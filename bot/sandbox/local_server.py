@@ -39,6 +39,11 @@ class LocalServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
+    @property
+    def running(self) -> bool:
+        """True from start() until stop()."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self):
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=self.thread_name, daemon=True)
@@ -50,6 +55,7 @@ class LocalServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(5)
+            self._thread = None
 
     def __enter__(self):
         return self.start()

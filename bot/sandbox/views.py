@@ -24,6 +24,20 @@ def _fake():
     return getattr(server, "fake", None)
 
 
+@bp.before_request
+def _officers_only():
+    """The sandbox acts as any phone number and shows what residents got: signed-in officers only.
+
+    The dashboard lends its sign-in check (app.extensions["outreach_signed_in_officer"]); without
+    it nobody gets in."""
+    signed_in = current_app.extensions.get("outreach_signed_in_officer")
+    if signed_in is not None and signed_in() is not None:
+        return None
+    if request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    abort(401)
+
+
 def sandbox_inbound_sid() -> str:
     """Return a MessageSid for a message typed on the sandbox page (unique across restarts)."""
     return f"SMsandbox{time.time_ns():x}{next(_sids):04x}"
@@ -68,6 +82,7 @@ def reply():
 
 
 def init_app(app, services) -> None:
-    """Show the sandbox page when the sandbox is on."""
+    """Show the sandbox page when the sandbox is on (a laptop setup: security.sandbox_enabled); else
+    none of its routes exist."""
     if services.settings.sandbox:
         app.register_blueprint(bp)

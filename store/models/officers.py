@@ -35,6 +35,25 @@ class Officer(Base):
     session_epoch: Mapped[int] = mapped_column(default=0)
 
 
+class OfficerSession(Base):
+    """One signed-in browser: the cookie carries a random id, only its sha256 is kept here.
+
+    A session works while this row is open and young enough; signing out, a password change or
+    reset, or switching the account off closes it, so a copied cookie stops working at once."""
+
+    __tablename__ = "officer_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()
+    # signed_out, expired, password_changed, password_reset, switched_off
+    ended_reason: Mapped[str | None] = mapped_column(String(32))
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+
 class LoginAttempt(Base):
     """One sign-in attempt, kept to rate-limit guessing per account and per address."""
 

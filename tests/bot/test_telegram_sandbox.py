@@ -12,7 +12,8 @@ from tests.support.telegram_fake import text_update
 def test_the_sandbox_polls_the_fake_and_answers_through_it(app_config, db):
     from app import create_app
 
-    app = create_app({**app_config, "testing": False, "sandbox": True, "telegram_token": ""})
+    app = create_app({**app_config, "testing": False, "sandbox": True, "telegram_token": "",
+                      "listen_host": "127.0.0.1", "public_url": "http://127.0.0.1:5000"})
     services = app.extensions["outreach"]
     server = services.extras["telegram_sandbox"]
     try:

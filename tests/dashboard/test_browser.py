@@ -61,9 +61,17 @@ def page(live_server):
                                       accept_downloads=True)
         tab = context.new_page()
         tab.set_default_timeout(10_000)
-        yield tab
-        context.close()
-        browser.close()
+        # Anything the Content-Security-Policy blocks (an inline script or style, a chart's drawing,
+        # the embedded preview) is reported on the console; a page that needs it would be broken.
+        blocked = []
+        tab.on("console", lambda message: blocked.append(message.text)
+               if "Content Security Policy" in message.text else None)
+        try:
+            yield tab
+            assert blocked == [], blocked
+        finally:
+            context.close()
+            browser.close()
 
 
 def text_in(live_server: str, phone: str, body: str) -> None:
@@ -197,6 +205,11 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
         shot(page, name)
     audit = page.locator("table").inner_text()
     assert "flow.published" in audit and "export.downloaded" in audit and "update.sent" in audit
+
+    # The public page of updates, styled by its own inline stylesheet under the page's nonce.
+    page.goto("/you-said-we-did")
+    expect(page.get_by_text("We are adding 40 street lights").first).to_be_visible()
+    assert page.evaluate("getComputedStyle(document.querySelector('article')).borderTopWidth") == "4px"
 
 
 def test_keyboard_users_can_skip_to_the_content(page, live_server):

@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from bot.sandbox.twilio_server import SANDBOX_AUTH_TOKEN
 from config import Settings
 from engage.services import inbound_loop
 from store.models import Answer, InboundMessage, OutboxMessage, Run
@@ -21,7 +22,8 @@ SCRIPT = ["SAFE", "2", "Station Road by the underpass", "65 or over"]
 
 @pytest.fixture
 def app_config(app_config):
-    return {**app_config, "inbound_processing": "worker"}
+    # Webhooks are signed with the configured Twilio token (tests start no sandbox to lend one).
+    return {**app_config, "inbound_processing": "worker", "twilio_auth_token": SANDBOX_AUTH_TOKEN}
 
 
 def text_in(client, body, sid, sender):

@@ -1,4 +1,4 @@
-"""Officer accounts: creation rules, argon2 hashes, sign-in limits per account and per address, roles, audit."""
+"""Officer accounts: creation rules, argon2 hashes, sign-in delays per account and address, roles, sessions, audit."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -44,34 +44,89 @@ def test_create_refuses_a_duplicate_email(db):
         officers.create_officer(s, "A@B.uk", PASSWORD, "viewer", now=T0)
 
 
-def test_authenticate_and_the_failure_window(db):
+def test_mistakes_bring_doubling_delays_for_the_account_from_that_address(db):
     with db.session() as s:
         officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.0.1", now=T0).ok
+    # Three mistakes are free.
+    for second in range(3):
+        outcome = officers.authenticate(db, "a@b.uk", "wrong", ip="10.0.0.1", now=T0 + timedelta(seconds=second))
+        assert outcome.reason == "bad_credentials"
+    last = T0 + timedelta(seconds=2)
+    # Then each further try waits: 5 s after the third mistake, 10 s after the fourth, 20 s after the fifth.
+    for delay in (5, 10, 20):
+        refused = officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.0.1", now=last + timedelta(seconds=delay - 1))
+        assert (refused.reason, refused.retry_at) == ("rate_limited", last + timedelta(seconds=delay))
+        last += timedelta(seconds=delay)
+        assert officers.authenticate(db, "a@b.uk", "wrong", ip="10.0.0.1", now=last).reason == "bad_credentials"
+    # The same account from another address, and another account from this one, are not held up.
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.0.2", now=last).ok
     with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip="10.0.0.1", now=T0).ok
-    for minute in range(5):
-        with db.session() as s:
-            outcome = officers.authenticate(s, "a@b.uk", "wrong", ip=f"10.0.0.{minute + 2}",
-                                            now=T0 + timedelta(minutes=minute))
-            assert outcome.reason == "bad_credentials"
+        officers.create_officer(s, "c@b.uk", PASSWORD, "viewer", now=T0)
+    assert officers.authenticate(db, "c@b.uk", PASSWORD, ip="10.0.0.1", now=last).ok
+    # A success ends the delays for the account from that address.
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.0.1", now=last + timedelta(seconds=40)).ok
+    assert officers.authenticate(db, "a@b.uk", "wrong", ip="10.0.0.1",
+                                 now=last + timedelta(seconds=41)).reason == "bad_credentials"
+
+
+def test_guessing_one_account_from_many_addresses_is_slowed_too(db):
     with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip="10.0.1.1",
-                                     now=T0 + timedelta(minutes=10)).reason == "rate_limited"
-    # A refused attempt counts too, so guessing during the lock keeps it locked...
+        officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+    for n in range(officers.FREE_FAILURES_ACCOUNT):
+        assert officers.authenticate(db, "a@b.uk", "wrong", ip=f"10.0.1.{n}", now=T0).reason == "bad_credentials"
+    refused = officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.2.1", now=T0)
+    assert (refused.reason, refused.retry_at) == ("rate_limited", T0 + officers.FIRST_DELAY)
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.0.2.1", now=T0 + officers.FIRST_DELAY).ok
+
+
+def test_one_address_trying_many_accounts_waits_at_most_a_minute(db):
     with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip="10.0.1.1",
-                                     now=T0 + timedelta(minutes=15)).reason == "rate_limited"
-    # ...until fewer than five failures are left in the last fifteen minutes (minutes 3, 4, 10 and 15).
+        officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+    for n in range(officers.FREE_FAILURES_ADDRESS):
+        assert officers.authenticate(db, f"guess{n}@b.uk", "wrong", ip="10.9.9.9", now=T0).reason == "bad_credentials"
+    moment, waits = T0, []
+    for n in range(6):
+        refused = officers.authenticate(db, f"more{n}@b.uk", "wrong", ip="10.9.9.9", now=moment)
+        assert refused.reason == "rate_limited"
+        waits.append(int((refused.retry_at - moment).total_seconds()))
+        moment = refused.retry_at
+        outcome = officers.authenticate(db, f"more{n}@b.uk", "wrong", ip="10.9.9.9", now=moment)
+        assert outcome.reason == "bad_credentials"
+    assert waits == [5, 10, 20, 40, 60, 60]
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip="10.9.9.9", now=moment + timedelta(minutes=1)).ok
+
+
+def test_attempts_arriving_together_do_not_all_get_checked(db):
+    """Twelve browsers try the same account at the same moment: only the free three reach the password check."""
+    import threading
+
+    from store.models.officers import LoginAttempt
+
     with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip="10.0.1.1", now=T0 + timedelta(minutes=17)).ok
+        officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+    start = threading.Barrier(12)
+    outcomes = []
+
+    def attempt():
+        start.wait()
+        outcomes.append(officers.authenticate(db, "a@b.uk", "wrong", ip="10.0.0.1", now=T0).reason)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes) == ["bad_credentials"] * 3 + ["rate_limited"] * 9
+    with db.session() as s:
+        assert len(s.scalars(select(LoginAttempt)).all()) == 3
 
 
 def test_a_switched_off_account_cannot_sign_in(db):
     with db.session() as s:
         officer = officers.create_officer(s, "a@b.uk", PASSWORD, "admin", now=T0)
         officers.set_active(s, officer, False, now=T0, by=None)
-    with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip=None, now=T0).reason == "bad_credentials"
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip=None, now=T0).reason == "bad_credentials"
 
 
 def test_roles_rank_viewer_below_officer_below_admin(db):
@@ -86,13 +141,34 @@ def test_roles_rank_viewer_below_officer_below_admin(db):
 
 
 def test_changing_a_password_ends_other_sessions(db):
+    from engage import officer_sessions
+
     with db.session() as s:
         officer = officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
-        epoch = officer.session_epoch
-        officers.set_password(s, officer, "another long password", now=T0)
-        assert officer.session_epoch == epoch + 1
+        here = officer_sessions.start(s, officer, now=T0)
+        elsewhere = officer_sessions.start(s, officer, now=T0)
+        assert officers.set_password(s, officer, "another long password", now=T0, keep_session=here) == 1
     with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", "another long password", ip=None, now=T0).ok
+        assert officer_sessions.check(s, here, now=T0).officer is not None
+        assert officer_sessions.check(s, elsewhere, now=T0).officer is None
+    assert officers.authenticate(db, "a@b.uk", "another long password", ip=None, now=T0).ok
+
+
+def test_an_admin_reset_ends_every_session_of_the_person(db):
+    from engage import officer_sessions
+
+    with db.session() as s:
+        admin = officers.create_officer(s, "admin@b.uk", PASSWORD, "admin", now=T0)
+        officer = officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
+        theirs = officer_sessions.start(s, officer, now=T0)
+        admins = officer_sessions.start(s, admin, now=T0)
+        officers.set_password(s, officer, "another long password", now=T0, by=admin, keep_session=admins)
+    with db.session() as s:
+        assert officer_sessions.check(s, theirs, now=T0).officer is None
+        assert officer_sessions.check(s, admins, now=T0).officer is not None
+        entry = s.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
+        assert (entry.action, entry.officer_email, entry.detail) == ("officer.password_reset", "admin@b.uk",
+                                                                     {"sessions_ended": 1})
 
 
 def test_audit_page_filters_by_action_prefix_newest_first(db):
@@ -109,8 +185,7 @@ def test_sign_in_attempts_older_than_a_month_are_dropped(db):
 
     with db.session() as s:
         officers.create_officer(s, "a@b.uk", PASSWORD, "viewer", now=T0)
-        officers.authenticate(s, "a@b.uk", "wrong", ip=None, now=T0)
-    with db.session() as s:
-        assert officers.authenticate(s, "a@b.uk", PASSWORD, ip=None, now=T0 + timedelta(days=31)).ok
+    officers.authenticate(db, "a@b.uk", "wrong", ip=None, now=T0)
+    assert officers.authenticate(db, "a@b.uk", PASSWORD, ip=None, now=T0 + timedelta(days=31)).ok
     with db.session() as s:
         assert [a.succeeded for a in s.scalars(select(LoginAttempt))] == [True]

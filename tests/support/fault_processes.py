@@ -33,7 +33,7 @@ def service_env(database_url: str, twilio_url: str, public_url: str, **extra: st
         "OUTREACH_FLOWS_RELOAD": "false",
         "OUTREACH_FLOWS_DIR": str(ROOT / "flows" / "library"),
         "OUTREACH_PUBLIC_URL": public_url,
-        "OUTREACH_SECRET_KEY": "fault-test",
+        "OUTREACH_SECRET_KEY": "fault-test-only-key-" + "f" * 32,
         "OUTREACH_TWILIO_ACCOUNT_SID": SANDBOX_ACCOUNT_SID,
         "OUTREACH_TWILIO_AUTH_TOKEN": SANDBOX_AUTH_TOKEN,
         "OUTREACH_TWILIO_FROM": FROM_NUMBER,

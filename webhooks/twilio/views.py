@@ -56,7 +56,8 @@ def _public_url() -> str:
 
 def signature_is_valid() -> bool:
     """Return True only when a token is known and the request carries Twilio's signature for it."""
-    token = webhook_auth_token(_services().settings)
+    services = _services()
+    token = webhook_auth_token(services.settings, services.extras.get("twilio_sandbox"))
     signature = request.headers.get(SIGNATURE_HEADER)
     if not token or not signature:
         return False

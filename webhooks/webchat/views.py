@@ -29,7 +29,6 @@ from wtforms.validators import ValidationError
 
 from bot import webchat
 from locales import i18n, languages
-from store.models.officers import Officer
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,8 @@ def _session_token() -> str | None:
 
 def _with_cookie(response, token: str):
     response.set_cookie(COOKIE, _serializer().dumps(token), max_age=COOKIE_DAYS * 86400, httponly=True,
-                        samesite="Lax", secure=request.is_secure, path="/chat")
+                        samesite="Lax", path="/chat",
+                        secure=request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE", False))
     return response
 
 
@@ -83,12 +83,15 @@ def _preview_requested() -> bool:
     """Honour ?preview=1 only for a signed-in officer: preview ignores the consultation's dates."""
     if request.args.get("preview") != "1":
         return False
-    officer_id = session.get("officer_id")
-    if officer_id is None:
+    from engage import officer_sessions
+
+    token = session.get("sid")
+    if token is None:
         return False
-    with _services().db.session() as s:
-        officer = s.get(Officer, officer_id)
-        return bool(officer is not None and officer.active and officer.session_epoch == session.get("epoch"))
+    # The dashboard's own check: an ended or timed-out session previews nothing.
+    services = _services()
+    with services.db.session() as s:
+        return officer_sessions.check(s, token, now=services.clock.now()).officer is not None
 
 
 def _page_language(flow, view: webchat.ChatView | None) -> str:
@@ -149,8 +152,8 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
     # Only an officer's preview may be framed, and only by our own dashboard.
     ancestors = "'self'" if preview else "'none'"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"frame-ancestors {ancestors}; form-action 'self'")
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        f"object-src 'none'; base-uri 'none'; frame-ancestors {ancestors}; form-action 'self'")
     response.headers["Cache-Control"] = "no-store"
     return _with_cookie(response, token)
 

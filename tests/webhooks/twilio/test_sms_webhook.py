@@ -134,13 +134,40 @@ def test_a_post_without_a_sid_or_sender_is_a_clear_error(client, db, missing, fi
 
 
 @pytest.mark.parametrize("sandbox", [False, True])
-def test_without_an_auth_token_only_the_sandbox_token_is_accepted(app_config, db, sandbox):
+def test_without_an_auth_token_the_sandbox_token_is_refused_unless_the_sandbox_runs(app_config, db, sandbox):
     from app import create_app
 
+    # Tests start no sandbox: the setting alone, with no fake Twilio running, opens nothing.
     app = create_app({**app_config, "twilio_auth_token": "", "sandbox": sandbox})
     response = post_signed(app.test_client(), SMS, load_fixture("sms_keyword.json"))
-    assert response.status_code == (200 if sandbox else 403)
-    assert len(inbound_rows(db)) == (1 if sandbox else 0)
+    assert response.status_code == 403
+    assert inbound_rows(db) == []
+
+
+def test_the_sandbox_token_is_accepted_only_while_its_fake_twilio_runs(app_config, db):
+    from app import create_app
+
+    laptop = {"listen_host": "127.0.0.1", "public_url": "http://127.0.0.1:5000"}
+    no_credentials = {"twilio_account_sid": "", "twilio_auth_token": "", "twilio_from": "", "telegram_token": "",
+                      "telegram_secret": ""}
+    app = create_app({**app_config, **laptop, **no_credentials, "testing": False, "sandbox": True})
+    services = app.extensions["outreach"]
+    server = services.extras["twilio_sandbox"]
+    try:
+        client = app.test_client()
+        form = load_fixture("sms_keyword.json")
+        signature = sign(SMS, form, public_url=laptop["public_url"])
+        assert client.post(SMS, data=form, headers={"X-Twilio-Signature": signature}).status_code == 200
+        server.stop()
+        later = {**form, "MessageSid": "SM" + "e" * 32}
+        signature = sign(SMS, later, public_url=laptop["public_url"])
+        assert client.post(SMS, data=later, headers={"X-Twilio-Signature": signature}).status_code == 403
+    finally:
+        services.extras["telegram"].close()
+        services.extras["telegram_sandbox"].stop()
+        if server.running:
+            server.stop()
+    assert len(inbound_rows(db)) == 1
 
 
 def test_the_signature_is_checked_against_the_public_url_behind_a_proxy(app_config, db):

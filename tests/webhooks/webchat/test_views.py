@@ -248,15 +248,16 @@ def test_a_closed_consultation_says_so_to_residents(client):
     assert "closed on 25 October 2026" in page
 
 
-def signed_in_officer(client, db, clock):
-    """A second browser, signed in as a council officer."""
+def signed_in_officer(client, db, clock, email="officer@harlow.gov.uk"):
+    """A second browser, signed in as a council officer through the sign-in form."""
     with db.session() as s:
-        officer = create_officer(s, "officer@harlow.gov.uk", "a long enough password", "officer", now=clock.now())
-        s.flush()
-        officer_id, epoch = officer.id, officer.session_epoch
+        create_officer(s, email, "a long enough password", "officer", now=clock.now())
     officer_client = client.application.test_client()
-    with officer_client.session_transaction() as sess:
-        sess["officer_id"], sess["epoch"] = officer_id, epoch
+    page = officer_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = officer_client.post("/login", data={"email": email, "csrf_token": token,
+                                                   "password": "a long enough password"})
+    assert response.status_code == 302
     return officer_client
 
 
@@ -271,6 +272,24 @@ def test_preview_is_ignored_for_residents_and_open_to_officers(client, db, clock
     assert response.headers["Location"].endswith("/chat/climate-pulse?preview=1#latest")
     with db.session() as s:
         assert s.scalar(select(Answer.value).where(Answer.flow_id == "climate-pulse")) in (4, "4")
+
+
+def test_preview_needs_a_session_that_has_not_ended(client, db, clock):
+    officer_client = signed_in_officer(client, db, clock)
+    assert "Preview: consultation dates are not enforced." in open_chat(officer_client, "climate-pulse", "?preview=1")
+    # Thirty-one minutes away from the dashboard: the officer's session has timed out.
+    clock.advance(minutes=31)
+    page = officer_client.get("/chat/climate-pulse?preview=1").get_data(as_text=True)
+    assert "Preview:" not in page and "?preview=1" not in page
+    # Signed out on the dashboard: a copy of the cookie previews nothing either.
+    fresh = signed_in_officer(client.application.test_client(), db, clock, email="second@harlow.gov.uk")
+    copied = fresh.get_cookie("session").value
+    home = fresh.get("/dashboard/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+    assert fresh.post("/logout", data={"csrf_token": token}).status_code == 302
+    thief = client.application.test_client()
+    thief.set_cookie("session", copied)
+    assert "Preview:" not in thief.get("/chat/climate-pulse?preview=1").get_data(as_text=True)
 
 
 def test_only_an_officers_preview_may_be_framed_and_only_by_the_dashboard(client, db, clock):

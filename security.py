@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 MIN_SECRET_KEY_BYTES = 32
 # Keys that have been published (in this source or its history): they never sign anything.
-KNOWN_KEYS = frozenset({"dev-only-change-me"})
+KNOWN_KEYS = frozenset({"dev-only-change-me", "change-me", "changeme", "secret", "test-secret", "development",
+                        "dev", "fault-test", "your-secret-key"})
 KEY_FILE = "secret_key"
 HOW_TO_MAKE_A_KEY = ('make one with: python -c "import secrets; print(secrets.token_urlsafe(48))" '
                      "and set it as OUTREACH_SECRET_KEY (the same value in every web, worker and "

@@ -14,11 +14,9 @@ from urllib.parse import urlsplit
 
 import click
 
+from security import KNOWN_KEYS, MIN_SECRET_KEY_BYTES
+
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
-MIN_SECRET_BYTES = 32
-# Keys that have stood in public code or documentation: a session signed with one can be forged.
-KNOWN_SECRET_KEYS = frozenset({"dev-only-change-me", "change-me", "changeme", "secret", "test-secret",
-                               "development", "dev", "fault-test", "your-secret-key"})
 SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
 TELEGRAM_WEBHOOK_PATH = "/webhooks/telegram"
 
@@ -57,10 +55,10 @@ def check_secret_key(app, settings) -> list[Line]:
     make_one = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
     if not key:
         return [Line(FAIL, "secret key", f"OUTREACH_SECRET_KEY is not set; {make_one}")]
-    if key in KNOWN_SECRET_KEYS or key == _default("secret_key"):
+    if key in KNOWN_KEYS:
         return [Line(FAIL, "secret key", f"OUTREACH_SECRET_KEY is a publicly known value; {make_one}")]
-    if size < MIN_SECRET_BYTES:
-        return [Line(FAIL, "secret key", f"OUTREACH_SECRET_KEY is {size} bytes; it needs {MIN_SECRET_BYTES} "
+    if size < MIN_SECRET_KEY_BYTES:
+        return [Line(FAIL, "secret key", f"OUTREACH_SECRET_KEY is {size} bytes; it needs {MIN_SECRET_KEY_BYTES} "
                                          f"at least; {make_one}")]
     return [Line(OK, "secret key", f"set, {size} bytes")]
 

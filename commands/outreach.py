@@ -217,7 +217,10 @@ def _echo_result(result, tz: str) -> None:
     if result is None:
         click.echo("Nothing sent: the broadcast was cancelled.")
         return
-    click.echo(f"In the segment: {result.in_segment}. Queued: {result.queued}.")
+    already = result.queued - result.newly_queued
+    click.echo(f"In the segment: {result.in_segment}. Queued: {result.newly_queued}.")
+    if already:
+        click.echo(f"Already queued by an earlier send: {already} (nobody gets it twice).")
     for reason, count in sorted(result.skipped.items()):
         click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
     if result.language_fallbacks:

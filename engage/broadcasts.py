@@ -4,7 +4,8 @@ Each firing streams the segment 1,000 contact ids at a time, decides for each
 resident whether they may be messaged (consent, right to object, fatigue cap,
 a recent answer to the same flow), picks their preferred usable channel and
 their language, and bulk-inserts outbox rows with the dedupe key
-`broadcast:<id>:contact:<id>` (recurring: `broadcast:<id>:<date>:contact:<id>`).
+`broadcast:<id>:contact:<id>` (recurring: `broadcast:<id>:<local time of the firing>:contact:<id>`,
+so a schedule firing twice a day sends twice, and a firing repeated sends nothing new).
 What happened is stored per firing as a BroadcastOccurrence.
 """
 from __future__ import annotations
@@ -145,7 +146,11 @@ def describe_schedule(broadcast: Broadcast, tz: str) -> str:
 
 
 def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
-    """Name the firing due at `now`: "once", or the local date of the latest scheduled time."""
+    """Name the firing due at `now`: "once", or the local date and time of the latest scheduled time.
+
+    A recurring broadcast may fire several times a day (`0 10,14 * * *`): each scheduled time is its
+    own occurrence ("2026-12-07T10:00", "2026-12-07T14:00"), and firing late or twice keeps the name.
+    """
     if broadcast.schedule != "cron":
         return "once"
     trigger = cron_trigger(broadcast.cron, tz)
@@ -159,7 +164,7 @@ def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
         if latest is not None:
             break
     when = latest or now
-    return when.astimezone(ZoneInfo(tz)).date().isoformat()
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
 def dedupe_key(broadcast_id: int, occurrence: str, contact_id: int) -> str:
@@ -180,8 +185,8 @@ class FiringResult:
     occurrence: str
     in_segment: int = 0
     eligible: int = 0
-    queued: int = 0
-    newly_queued: int = 0
+    queued: int = 0  # everyone who has this occurrence queued, by this firing or an earlier one
+    newly_queued: int = 0  # those this firing added
     skipped: Counter = field(default_factory=Counter)
     language_fallbacks: int = 0
     not_before: datetime | None = None
@@ -389,20 +394,27 @@ def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int,
 
 
 def _store_occurrence(s: Session, result: FiringResult, now: datetime) -> None:
+    """Record a firing's numbers; a repeat of the same occurrence adds to what was counted, never wipes it."""
     # Insert-or-nothing first, so a firing from the CLI racing the scheduler cannot trip the unique key.
-    insert_ignoring_duplicates(s, BroadcastOccurrence, [dict(
+    first = insert_ignoring_duplicates(s, BroadcastOccurrence, [dict(
         broadcast_id=result.broadcast_id, occurrence=result.occurrence, fired_at=now, in_segment=0, eligible=0,
         queued=0, skipped={}, language_fallbacks=0)], "broadcast_id", "occurrence")
     row = s.scalar(select(BroadcastOccurrence).where(BroadcastOccurrence.broadcast_id == result.broadcast_id,
                                                      BroadcastOccurrence.occurrence == result.occurrence)
                    .with_for_update())
+    if not first and result.newly_queued == 0:
+        # A repeat that reached nobody new (send-now again, the scheduler catching up): the numbers of
+        # the send that did the work stay as they were counted.
+        return
     row.fired_at = now
     row.in_segment = result.in_segment
     row.eligible = result.eligible
     row.queued = result.queued
     row.skipped = dict(result.skipped)
-    row.language_fallbacks = result.language_fallbacks
-    row.not_before = result.not_before
+    # Fallbacks are counted as rows are queued: a repeat adds those it queued to the earlier count.
+    row.language_fallbacks = (0 if first else row.language_fallbacks or 0) + result.language_fallbacks
+    if first or row.not_before is None:
+        row.not_before = result.not_before
 
 
 def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:

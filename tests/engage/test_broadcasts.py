@@ -158,8 +158,8 @@ def test_recurring_broadcast_keys_each_occurrence(services, db, clock):
     clock.set(datetime(2027, 1, 4, 10, 0, tzinfo=UTC))
     fire_broadcast(services, broadcast_id)
     keys = [r.dedupe_key for r in rows(db, broadcast_id=broadcast_id)]
-    assert keys == [f"broadcast:{broadcast_id}:2026-12-07:contact:{contact_id}",
-                    f"broadcast:{broadcast_id}:2027-01-04:contact:{contact_id}"]
+    assert keys == [f"broadcast:{broadcast_id}:2026-12-07T10:00:contact:{contact_id}",
+                    f"broadcast:{broadcast_id}:2027-01-04T10:00:contact:{contact_id}"]
     with db.session() as s:
         assert s.get(Broadcast, broadcast_id).status == "scheduled"
 
@@ -169,7 +169,50 @@ def test_occurrence_is_the_latest_scheduled_time_even_when_fired_late(services, 
         segment = create_segment(s, "all", {"all": []}, DEFAULT_NOW)
         broadcast = create_broadcast(s, name="x", segment=segment, now=DEFAULT_NOW, tz=TZ, texts=TEXTS,
                                      schedule="cron", cron="0 10 1-7 * mon")
-        assert occurrence_for(broadcast, datetime(2026, 12, 8, 3, 0, tzinfo=UTC), TZ) == "2026-12-07"
+        assert occurrence_for(broadcast, datetime(2026, 12, 8, 3, 0, tzinfo=UTC), TZ) == "2026-12-07T10:00"
+
+
+def test_a_schedule_firing_twice_a_day_sends_each_time(services, db, clock):
+    with db.session() as s:
+        contact_id = make_contact(s).id
+    clock.set(datetime(2026, 12, 7, 10, 0, 5, tzinfo=UTC))
+    broadcast_id = new_broadcast(services, {"all": []}, schedule="cron", cron="0 10,14 * * *")
+    morning = fire_broadcast(services, broadcast_id)
+    clock.set(datetime(2026, 12, 7, 10, 30, tzinfo=UTC))
+    assert fire_broadcast(services, broadcast_id).newly_queued == 0  # the same firing, repeated
+    clock.set(datetime(2026, 12, 7, 14, 0, 5, tzinfo=UTC))
+    afternoon = fire_broadcast(services, broadcast_id)
+    assert (morning.occurrence, afternoon.occurrence) == ("2026-12-07T10:00", "2026-12-07T14:00")
+    assert (morning.newly_queued, afternoon.newly_queued) == (1, 1)
+    assert [r.dedupe_key for r in rows(db, broadcast_id=broadcast_id)] == [
+        f"broadcast:{broadcast_id}:2026-12-07T10:00:contact:{contact_id}",
+        f"broadcast:{broadcast_id}:2026-12-07T14:00:contact:{contact_id}"]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(BroadcastOccurrence)) == 2
+
+
+def test_repeating_a_firing_keeps_the_numbers_it_counted(services, db, clock):
+    with db.session() as s:
+        for _ in range(3):
+            make_contact(s, language="pl")
+        make_contact(s)
+    broadcast_id = new_broadcast(services, {"all": []})
+    first = fire_broadcast(services, broadcast_id)
+    assert (first.queued, first.newly_queued, first.language_fallbacks) == (4, 4, 3)
+    clock.set(clock.now() + timedelta(minutes=5))
+    again = fire_broadcast(services, broadcast_id)
+    assert (again.queued, again.newly_queued) == (4, 0)
+    with db.session() as s:
+        stored = s.scalar(select(BroadcastOccurrence))
+        assert (stored.queued, stored.eligible, stored.language_fallbacks, stored.fired_at) == (4, 4, 3, DEFAULT_NOW)
+    # A resident added later is reached by the next send, and only their fallback is added.
+    with db.session() as s:
+        make_contact(s, language="so")
+    third = fire_broadcast(services, broadcast_id)
+    assert (third.queued, third.newly_queued) == (5, 1)
+    with db.session() as s:
+        stored = s.scalar(select(BroadcastOccurrence))
+        assert (stored.queued, stored.language_fallbacks) == (5, 4)
 
 
 @pytest.mark.parametrize(("cron", "words"), [

@@ -251,17 +251,24 @@ REASON_WORDS = {
 @broadcasts.command("list")
 def broadcasts_list() -> None:
     """List broadcasts, their schedule and status."""
-    from engage.broadcasts import describe_schedule
+    from engage.broadcasts import describe_schedule, progress
     from store.models.outreach import Broadcast
 
     services = current_services()
+    tz = services.settings.timezone
     with services.db.session() as s:
         rows = s.scalars(select(Broadcast).order_by(Broadcast.id)).all()
         if not rows:
             click.echo("No broadcasts yet. See: python app.py broadcasts create --help")
         for b in rows:
             what = f"flow {b.flow_id}" if b.content == "flow" else "message"
-            click.echo(f"{b.id:>4}  {b.name}  [{b.status}]  {what}, {describe_schedule(b, services.settings.timezone)}")
+            status, waiting, held_until = progress(s, b, services.clock.now())
+            line = f"{b.id:>4}  {b.name}  [{status}]  {what}, {describe_schedule(b, tz)}"
+            if waiting:
+                line += f"; {waiting} message(s) waiting to go"
+                if held_until is not None:
+                    line += f", held for quiet hours until {held_until.astimezone(ZoneInfo(tz)):%d %B %Y %H:%M}"
+            click.echo(line)
 
 
 @broadcasts.command("show")
@@ -322,8 +329,9 @@ def broadcasts_cancel(broadcast_id: int) -> None:
         b = s.get(Broadcast, broadcast_id)
         if b is None:
             raise click.ClickException(f"no broadcast {broadcast_id}")
-        cancel_broadcast(s, b, services.clock.now())
-    click.echo(f"Broadcast {broadcast_id} cancelled.")
+        withdrawn = cancel_broadcast(s, b, services.clock.now())
+    click.echo(f"Broadcast {broadcast_id} cancelled: it will not go out again; {withdrawn} waiting message(s) "
+               "withdrawn.")
 
 
 # ----- updates ("you said, we did") ------------------------------------------------------------
@@ -411,6 +419,7 @@ def updates_preview(update_id: int, lang: str | None) -> None:
 @click.argument("update_id", type=int)
 def updates_send(update_id: int) -> None:
     """Publish the update on /you-said-we-did and send it to everyone who took part (once each)."""
+    from engage.quiet_hours import next_allowed_time
     from engage.updates import UpdateError, send_update
 
     services = current_services()
@@ -421,6 +430,12 @@ def updates_send(update_id: int) -> None:
     click.echo(f"Update {update_id}: {result['participants']} took part, {result['queued']} queued.")
     for reason, count in sorted(result["skipped"].items()):
         click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
+    settings, now = services.settings, services.clock.now()
+    # The same rule send_update held the messages by.
+    not_before = next_allowed_time(now, settings.timezone, settings.quiet_start, settings.quiet_end)
+    if result["queued"] and not_before > now:
+        local = not_before.astimezone(ZoneInfo(settings.timezone))
+        click.echo(f"It is quiet hours now: the messages will go from {local:%d %B %Y %H:%M}.")
 
 
 @updates.command("list")

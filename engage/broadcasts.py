@@ -83,15 +83,36 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
     return broadcast
 
 
-def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> None:
-    """Stop a broadcast from firing again; messages already queued are taken back."""
+def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> int:
+    """Stop a broadcast from firing again; messages still waiting are taken back. Return how many."""
     broadcast.status = "cancelled"
     broadcast.cancelled_at = now
+    withdrawn = 0
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id,
                                                            OutboxMessage.status == "queued")):
         row.status = "skipped"
         row.error_message = "broadcast cancelled"
         row.updated_at = now
+        withdrawn += 1
+    return withdrawn
+
+
+def progress(session: Session, broadcast: Broadcast, now: datetime) -> tuple[str, int, datetime | None]:
+    """Say where a broadcast is: (status, messages still waiting, the time the held ones may go).
+
+    A broadcast that has fired is "sending" while any of its messages waits in the outbox (held for
+    quiet hours, or queued behind others), and "sent" only once none is left waiting.
+    """
+    if broadcast.status != "sent" and broadcast.schedule != "cron":
+        return broadcast.status, 0, None
+    waiting, held_until = session.execute(
+        select(func.count(), func.max(OutboxMessage.not_before)).where(
+            OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.status.in_(("queued", "sending")))).one()
+    if broadcast.status == "sent" and waiting:
+        status = "sending"
+    else:
+        status = broadcast.status
+    return status, waiting or 0, held_until if held_until is not None and held_until > now else None
 
 
 # ----- schedules in words ---------------------------------------------------------------

@@ -82,6 +82,13 @@ class Database:
 
         command.upgrade(alembic_config(self.url, self.engine), "head")
 
+    def schema_revision(self) -> str | None:
+        """Return the migration the schema is at, or None for a database with no schema yet."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -103,7 +103,8 @@ def test_scheduled_and_recurring_broadcasts_in_words(runner, residents, db):
     assert "will go out every first Monday at 10:00." in cron
     listed = ok(runner, broadcasts, ["list"])
     assert "Poll  [scheduled]  flow street-safety, once, on Monday 07 December 2026 at 10:00" in listed
-    assert ok(runner, broadcasts, ["cancel", "2"]).strip() == "Broadcast 2 cancelled."
+    assert ok(runner, broadcasts, ["cancel", "2"]).strip() == (
+        "Broadcast 2 cancelled: it will not go out again; 0 waiting message(s) withdrawn.")
     with db.session() as s:
         assert s.get(Broadcast, 2).status == "cancelled"
 
@@ -159,3 +160,53 @@ def test_consultations_list_calendar_warnings(runner, db, residents):
     assert "short_window:" in warned and "overlap:" in warned
     bad = runner.invoke(consultations, ["calendar", "--month", "December"])
     assert bad.exit_code == 2 and "2026-12" in bad.output
+
+
+def test_updates_send_in_quiet_hours_says_when_it_will_go(runner, db, clock):
+    with db.session() as s:
+        make_run(s, make_contact(s), "street-safety", "completed", DEFAULT_NOW)
+    clock.set(datetime(2026, 12, 2, 21, 15, tzinfo=timezone.utc))
+    ok(runner, updates, ["create", "street-safety", "--said", "en=Lights.", "--did", "en=12 more.",
+                         "--why", "en=Most asked."])
+    output = ok(runner, updates, ["send", "1"])
+    assert "Update 1: 1 took part, 1 queued." in output
+    assert "It is quiet hours now: the messages will go from 03 December 2026 09:00." in output
+    clock.set(datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc))
+    ok(runner, updates, ["create", "street-safety", "--said", "en=A.", "--did", "en=B.", "--why", "en=C."])
+    assert "quiet hours" not in ok(runner, updates, ["send", "2"])
+
+
+def test_broadcasts_list_says_sending_while_messages_wait(runner, residents, db, clock):
+    ok(runner, segments, ["create", "t", TENANTS])
+    clock.set(datetime(2026, 12, 2, 22, 0, tzinfo=timezone.utc))
+    ok(runner, broadcasts, ["create", "Bin day", "--segment", "t", "--text", "en=Bins Tuesday.", "--now"])
+    listed = ok(runner, broadcasts, ["list"])
+    assert ("Bin day  [sending]  message, now; 2 message(s) waiting to go, held for quiet hours until "
+            "03 December 2026 09:00") in listed
+    assert "[sent]" not in listed
+    with db.session() as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.status = "sent"
+    assert "   1  Bin day  [sent]  message, now\n" in ok(runner, broadcasts, ["list"])
+
+
+def test_broadcasts_cancel_says_how_many_waiting_messages_were_withdrawn(runner, residents, db, clock):
+    ok(runner, segments, ["create", "t", TENANTS])
+    clock.set(datetime(2026, 12, 2, 22, 0, tzinfo=timezone.utc))
+    ok(runner, broadcasts, ["create", "Bin day", "--segment", "t", "--text", "en=Bins Tuesday.", "--now"])
+    assert ok(runner, broadcasts, ["cancel", "1"]).strip() == (
+        "Broadcast 1 cancelled: it will not go out again; 2 waiting message(s) withdrawn.")
+    with db.session() as s:
+        assert {r.status for r in s.scalars(select(OutboxMessage))} == {"skipped"}
+
+
+def test_db_upgrade_on_an_empty_database_says_it_created_the_schema(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", "test-secret")
+    first = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("Created the database schema (version ") and "empty database" in first.output
+    again = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert again.exit_code == 0 and again.output.startswith("Database is up to date (version ")

@@ -203,7 +203,7 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
                 raise click.ClickException(f"no segment '{segment}'; see: python app.py segments list")
             broadcast = create_broadcast(s, name=name, segment=target, now=services.clock.now(), tz=tz,
                                          texts=message, flow=flow, schedule=schedule, send_at=when, cron=cron,
-                                         created_by=created_by)
+                                         created_by=created_by, council=services.settings.council_name)
             broadcast_id = broadcast.id
             words = describe_schedule(broadcast, tz)
     except BroadcastError as exc:

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from engage import broadcasts as broadcasting
-from engage import calendar, segments, updates
+from engage import calendar, segments, unsolicited, updates
 from engage.officers import record
 from flows.sms import count_segments
+from locales.languages import supported_code
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -41,15 +42,25 @@ def _reminder_rules(args) -> dict | None:
 
 
 def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
-    """Count SMS segments for each language's text."""
-    return {lang: count_segments(text).__dict__ for lang, text in texts.items() if text}
+    """Count SMS segments for each language's whole message: the text and the line saying who sent it."""
+    council = services().settings.council_name
+    return {lang: {**count_segments(text).__dict__, "text": text}
+            for lang, text in unsolicited.whole_messages(texts, council).items()}
 
 
 @bp.post("/sms-count")
 @role_required("officer")
 def sms_count():
-    """Count the SMS segments a text costs, for the message boxes to show as the officer types."""
-    info = count_segments(request.form.get("text", "")[:5000])
+    """Count the SMS segments a text costs, for the message boxes to show as the officer types.
+
+    With `lang` (a broadcast's message box), the count is of the whole message residents get: the
+    text and the line saying who it is from and how to stop.
+    """
+    text = request.form.get("text", "")[:5000]
+    lang = request.form.get("lang", "")
+    if supported_code(lang) == lang and lang and text.strip():
+        text = unsolicited.with_stop_line(text, lang, services().settings.council_name)
+    info = count_segments(text)
     return jsonify(segments=info.segments, encoding=info.encoding, characters=info.characters,
                    non_gsm="".join(info.non_gsm))
 
@@ -80,6 +91,7 @@ def broadcasts_new():
     texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
                    estimate=segment_estimate(texts), error=None,
+                   stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None)
     if request.method == "GET":
         return render_template("dashboard/broadcast_new.html", **context)
@@ -120,7 +132,8 @@ def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -
                 raise ValueError(_("Choose who to send to."))
         broadcast = broadcasting.create_broadcast(
             s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
-            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email)
+            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email,
+            council=svc.settings.council_name)
         record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
                detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
                summary=f"Created broadcast {broadcast.id} “{name}” ({schedule})", ip=client_ip())
@@ -146,7 +159,9 @@ def broadcast_detail(broadcast_id: int):
         segment = s.get(Segment, broadcast.segment_id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
-                           estimate=segment_estimate(broadcast.texts or {}))
+                           estimate=segment_estimate(broadcast.texts or {}),
+                           stop_lines={lang: unsolicited.stop_line(lang, services().settings.council_name)
+                                       for lang in broadcast.texts or {}})
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")

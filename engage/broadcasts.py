@@ -27,6 +27,7 @@ from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
+from engage.unsolicited import whole_message_problem, with_stop_line
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
 
@@ -53,8 +54,12 @@ class BroadcastError(ValueError):
 def create_broadcast(session: Session, *, name: str, segment: Segment, now: datetime, tz: str,
                      texts: dict[str, str] | None = None, flow=None, schedule: str = "now",
                      send_at: datetime | None = None, cron: str | None = None,
-                     created_by: str | None = None) -> Broadcast:
-    """Check and save a broadcast of `texts` (per language) or of a flow start."""
+                     created_by: str | None = None, council: str | None = None) -> Broadcast:
+    """Check and save a broadcast of `texts` (per language) or of a flow start.
+
+    With `council` (the name residents see), a message that would pass the SMS limit once the line
+    saying who it is from and how to stop is added is refused.
+    """
     if schedule not in SCHEDULES:
         raise BroadcastError(f"schedule must be one of {', '.join(SCHEDULES)}")
     if (texts is None) == (flow is None):
@@ -63,6 +68,9 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
         texts = {lang: text for lang, text in texts.items() if text and text.strip()}
         if not texts:
             raise BroadcastError("the message is empty")
+        problem = whole_message_problem(texts, council) if council is not None else None
+        if problem:
+            raise BroadcastError(problem)
     if schedule == "once":
         if send_at is None or send_at.tzinfo is None:
             raise BroadcastError("a one-off broadcast needs a date and time (--at)")
@@ -359,6 +367,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         # Their language, else the base; in Wales mode Welsh then English when we do not know theirs.
         which, body = choose_text(texts, contact.language, settings, base)
         lang = "cy" if which == BILINGUAL else which
+        # Who is speaking and how to stop: the resident did not ask for this message.
+        body = with_stop_line(body, which, settings.council_name)
         payload = {"type": "text", "text": body, "lang": lang, "broadcast_id": broadcast_id}
         if contact.language and contact.language != which:
             payload["fallback_from"] = contact.language

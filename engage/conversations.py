@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, contains_eager
 from engage.consent import STOP_CONFIRMATION, record_consent
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
+from engage.unsolicited import stop_line
 from flows import engine
 from flows.events import (
     AnswerRecorded,
@@ -543,6 +544,9 @@ class Turn:
             run.current_step = state.get("step")
         if question is None and not texts:
             return
+        if self.kind == "broadcast":
+            # A flow the resident did not ask for: say who is speaking and how to stop.
+            texts.append(stop_line(run.language, self.council))
         payload: dict[str, Any] = {"type": "text", "lang": run.language, "run_id": run.id, "flow_id": run.flow_id}
         if question is not None:
             payload.update(

@@ -325,6 +325,18 @@ def test_sms_count_for_a_message_being_typed(client, as_role):
     assert (long["encoding"], long["segments"]) == ("GSM-7", 2)
 
 
+def test_a_broadcast_message_is_counted_whole_with_the_line_saying_who_sent_it(client, as_role):
+    token = as_role("officer")
+    text = "Have your say on the new street lights: text SAFE to take part before Christmas. " + "a" * 69
+    assert len(text) == 150
+    alone = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": text}).get_json()
+    whole = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": text, "lang": "en"}).get_json()
+    assert (alone["segments"], whole["segments"]) == (1, 2)
+    form = client.get("/dashboard/broadcasts/new?text_en=" + "b" * 120).get_data(as_text=True)
+    assert "Reply STOP to stop messages from Harlow Council." in form
+    assert "2 SMS segments" in form and 'data-sms-lang="en"' in form
+
+
 def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_version(client, as_role, services,
                                                                                         app_config):
     from pathlib import Path

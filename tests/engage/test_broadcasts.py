@@ -24,6 +24,10 @@ from tests.support.outreach import bulk_contacts, engage_services, make_contact,
 UTC = timezone.utc
 TZ = "Europe/London"
 TEXTS = {"en": "Bins go out on Tuesday this week.", "cy": "Bydd biniau'n mynd allan ddydd Mawrth."}
+# Every broadcast ends with who sent it and how to stop (the test council is Harlow Council).
+STOP = {"en": "Reply STOP to stop messages from Harlow Council.",
+        "cy": "Atebwch STOP i atal negeseuon gan Harlow Council."}
+SENT = {lang: f"{text}\n\n{STOP[lang]}" for lang, text in TEXTS.items()}
 
 
 @pytest.fixture
@@ -77,7 +81,7 @@ def test_exactly_one_message_per_eligible_resident_and_skips_counted(services, d
     queued = rows(db, broadcast_id=broadcast_id)
     assert [r.contact_id for r in queued] == [ward["en"], ward["cy"]]
     assert [(r.kind, r.priority, r.language, r.payload["text"]) for r in queued] == [
-        ("broadcast", 10, "en", TEXTS["en"]), ("broadcast", 10, "cy", TEXTS["cy"])]
+        ("broadcast", 10, "en", SENT["en"]), ("broadcast", 10, "cy", SENT["cy"])]
     assert queued[0].dedupe_key == f"broadcast:{broadcast_id}:contact:{ward['en']}"
     with db.session() as s:
         stored = s.scalar(select(BroadcastOccurrence))
@@ -145,7 +149,7 @@ def test_missing_language_falls_back_and_is_counted(services, db):
     result = fire_broadcast(services, new_broadcast(services, {"all": []}))
     assert result.language_fallbacks == 1
     [row] = rows(db, contact_id=polish)
-    assert (row.language, row.payload["text"]) == ("en", TEXTS["en"])
+    assert (row.language, row.payload["text"]) == ("en", SENT["en"])
 
 
 def test_recurring_broadcast_keys_each_occurrence(services, db, clock):
@@ -323,7 +327,7 @@ def test_wales_mode_sends_welsh_then_english_when_the_language_is_unknown(db, cl
         english = make_contact(s, language="en").id
     fire_broadcast(services, new_broadcast(services, {"all": []}))
     texts = {r.contact_id: r.payload["text"] for r in rows(db)}
-    assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}", english: TEXTS["en"]}
+    assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}\n\n{STOP['cy']}\n{STOP['en']}", english: SENT["en"]}
 
 
 def test_flow_broadcast_does_not_cut_into_a_conversation_happening_now(services, db, clock):
@@ -340,3 +344,21 @@ def test_flow_broadcast_does_not_cut_into_a_conversation_happening_now(services,
     again = fire_broadcast(services, broadcast_id)
     assert (again.queued, again.newly_queued) == (2, 1)
     assert sorted(r.contact_id for r in rows(db, broadcast_id=broadcast_id)) == sorted(ids)
+
+
+def test_a_flow_started_by_broadcast_says_who_is_asking_and_how_to_stop(services, db):
+    with db.session() as s:
+        welsh = make_contact(s, language="cy").id
+    fire_broadcast(services, new_broadcast(services, {"all": []}, flow=services.registry.get("street-safety")))
+    [row] = rows(db, contact_id=welsh)
+    assert row.payload["type"] == "question" and row.payload["intro"] == [STOP["cy"]]
+    assert row.payload["text"].startswith(STOP["cy"] + "\n\nPa mor ddiogel")
+
+
+def test_a_message_too_long_with_its_stop_line_is_refused(services, db):
+    # 1,525 plain characters fit ten SMS parts alone, not with the line saying who it is from.
+    with pytest.raises(BroadcastError, match="the en message is 11 SMS parts .* shorten it"):
+        with db.session() as s:
+            segment = create_segment(s, "all", {"all": []}, DEFAULT_NOW)
+            create_broadcast(s, name="long", segment=segment, now=DEFAULT_NOW, tz=TZ, texts={"en": "a" * 1525},
+                             council="Harlow Council")

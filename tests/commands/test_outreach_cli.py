@@ -74,7 +74,8 @@ def test_broadcast_now_sends_and_reports(runner, residents, db):
     assert "In the segment: 2. Queued: 2." in output
     with db.session() as s:
         assert sorted(r.payload["text"] for r in s.scalars(select(OutboxMessage))) == [
-            "Biniau ddydd Mawrth.", "Bins go out on Tuesday."]
+            "Biniau ddydd Mawrth.\n\nAtebwch STOP i atal negeseuon gan Harlow Council.",
+            "Bins go out on Tuesday.\n\nReply STOP to stop messages from Harlow Council."]
     again = ok(runner, broadcasts, ["send-now", "1"])
     assert "Queued: 0." in again and "Already queued by an earlier send: 2 (nobody gets it twice)." in again
     with db.session() as s:

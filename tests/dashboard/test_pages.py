@@ -114,6 +114,41 @@ def test_publishing_a_flow_with_errors_is_refused(client, as_role, services):
     assert response.status_code == 422 and services.registry.get("bins") is None
 
 
+def test_publishing_a_flow_whose_keyword_another_flow_uses_is_refused(client, as_role, services, app_config):
+    from pathlib import Path
+
+    token = as_role("officer")
+    path = Path(app_config["flows_dir"]) / "street-safety.yaml"
+    before = path.read_text(encoding="utf-8")
+    # Checked alone the edit is fine; published, it would take CLIMATE from climate-pulse.
+    source = before.replace("keywords: [SAFE, DIOGEL]", "keywords: [SAFE, CLIMATE]")
+    response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish",
+                                                          "source": source})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "The keyword CLIMATE is already used by the flow climate-pulse." in page and "Not published" in page
+    assert path.read_text(encoding="utf-8") == before
+    assert services.registry.by_keyword("CLIMATE").id == "climate-pulse"
+    assert services.registry.get("street-safety").source == before
+
+
+def test_a_broken_edit_to_a_live_flow_file_shows_on_its_page_while_the_last_good_version_serves(
+        client, as_role, services, app_config):
+    from pathlib import Path
+
+    as_role("viewer")
+    path = Path(app_config["flows_dir"]) / "street-safety.yaml"
+    good = services.registry.get("street-safety")
+    typo = path.read_text(encoding="utf-8").replace("text: {max_length: 300}", "text: {max_lenght: 300}")
+    path.write_text(typo, encoding="utf-8")
+    services.registry.reload(force=True)
+    assert services.registry.get("street-safety") is good
+    page = client.get("/dashboard/flows/street-safety").get_data(as_text=True)
+    assert "The flow's file has errors" in page and "<code>street-safety.yaml</code>" in page
+    assert "Residents still get the last good version" in page
+    assert "Line 27, column 12: unknown key &#39;max_lenght&#39;" in page
+
+
 def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, services):
     _answers(services, [({"ward": "mark_hall", "ethnicity": "white"}, {"feel_safe": "safe", "age": "18_64"}),
                         ({"ward": "toddbrook"}, {"feel_safe": "unsafe", "where": "=HYPERLINK(\"x\")"})])

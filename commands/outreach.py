@@ -386,7 +386,8 @@ def updates_create(flow_id, said, did, why, title, include_started, created_by) 
     try:
         with services.db.session() as s:
             update = create_update(s, flow, texts, services.clock.now(), title=title,
-                                   include_started=include_started, created_by=created_by)
+                                   include_started=include_started, created_by=created_by,
+                                   tz=services.settings.timezone)
             update_id = update.id
     except UpdateError as exc:
         raise click.ClickException(str(exc)) from None
@@ -480,11 +481,10 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
       python app.py consultations add tenant-feedback --opens 2027-01-04 --closes 2027-02-14 \\
         --service Housing --officer "A. Khan" --segment "Netteswell tenants"
     """
-    from engage.calendar import CalendarError, create_consultation, warnings
+    from engage.calendar import CalendarError, plan, warnings
     from engage.segments import find_segment
 
     services = current_services()
-    flow = services.registry.get(flow_id)
     try:
         with services.db.session() as s:
             target = None
@@ -492,12 +492,9 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
                 target = find_segment(s, segment)
                 if target is None:
                     raise click.ClickException(f"no segment '{segment}'")
-            c = create_consultation(s, flow_id=flow_id, opens=_date(opens, "--opens"), closes=_date(closes, "--closes"),
-                                    now=services.clock.now(), title=flow.title if flow else flow_id,
-                                    owner_service=owner_service, officer=officer,
-                                    purpose=purpose or (flow.consultation.purpose if flow and flow.consultation
-                                                        else None),
-                                    segment=target, tz=services.settings.timezone)
+            c = plan(s, services.registry, flow_id=flow_id, opens=_date(opens, "--opens"),
+                     closes=_date(closes, "--closes"), now=services.clock.now(), tz=services.settings.timezone,
+                     owner_service=owner_service, officer=officer, purpose=purpose, segment=target)
             cid = c.id
             found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days)
                      if cid in w.consultation_ids]
@@ -506,6 +503,71 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
     click.echo(f"Consultation {cid} added to the calendar.")
     for w in found:
         click.echo(f"Warning: {w.message}")
+
+
+@consultations.command("edit")
+@click.argument("consultation_id", type=int)
+@click.option("--opens", default=None, help="New first day, e.g. 2027-01-04.")
+@click.option("--closes", default=None, help="New last day answers are taken.")
+@click.option("--title", default=None, help="New title.")
+@click.option("--service", "owner_service", default=None, help="The service that owns it.")
+@click.option("--officer", default=None, help="The officer responsible.")
+@click.option("--purpose", default=None, help="What the council will decide with the answers.")
+@click.option("--segment", default=None, help="Segment id or name it asks.")
+def consultations_edit(consultation_id, opens, closes, title, owner_service, officer, purpose, segment) -> None:
+    """Change a calendar entry (see the ids with: consultations list).
+
+    A flow whose file sets the consultation's dates keeps them: change the dates in the flow.
+    """
+    from engage.calendar import CalendarError, edit_consultation, window_days
+    from engage.segments import find_segment
+    from store.models.outreach import Consultation
+
+    services = current_services()
+    details = {k: v for k, v in (("title", title), ("owner_service", owner_service), ("officer", officer),
+                                 ("purpose", purpose)) if v is not None}
+    try:
+        with services.db.session() as s:
+            c = s.get(Consultation, consultation_id)
+            if c is None:
+                raise click.ClickException(f"no consultation {consultation_id}; see: python app.py consultations list")
+            if segment:
+                target = find_segment(s, segment)
+                if target is None:
+                    raise click.ClickException(f"no segment '{segment}'")
+                details["segment_id"] = target.id
+            if not details and opens is None and closes is None:
+                raise click.UsageError("say what to change: --opens, --closes, --title, --service, --officer, "
+                                       "--purpose or --segment")
+            edit_consultation(s, services.registry, c, services.clock.now(), services.settings.timezone,
+                              opens=_date(opens, "--opens") if opens else None,
+                              closes=_date(closes, "--closes") if closes else None, **details)
+            who = ", ".join(x for x in (c.owner_service, c.officer) if x) or "no owner set"
+            words = (f"Consultation {c.id} “{c.title or c.flow_id}”: {c.opens:%d %b %Y} – {c.closes:%d %b %Y} "
+                     f"({window_days(c)} days), {who}.")
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(words)
+
+
+@consultations.command("delete")
+@click.argument("consultation_id", type=int)
+def consultations_delete(consultation_id: int) -> None:
+    """Take an entry off the calendar (an entry showing a flow's own dates stays while the flow has them)."""
+    from engage.calendar import CalendarError, delete_consultation
+    from store.models.outreach import Consultation
+
+    services = current_services()
+    try:
+        with services.db.session() as s:
+            c = s.get(Consultation, consultation_id)
+            if c is None:
+                raise click.ClickException(f"no consultation {consultation_id}; see: python app.py consultations list")
+            name = c.title or c.flow_id
+            delete_consultation(s, services.registry, c)
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Consultation {consultation_id} “{name}” taken off the calendar.")
 
 
 @consultations.command("list")

@@ -235,7 +235,7 @@ def updates_new():
             with svc.db.session() as s:
                 update = updates.create_update(s, flow, texts, now(), title=request.form.get("title") or None,
                                                include_started=bool(request.form.get("include_started")),
-                                               created_by=g.officer.email)
+                                               created_by=g.officer.email, tz=svc.settings.timezone)
                 record(s, g.officer, "update.created", now(), target_type="update", target_id=update.id,
                        summary=f"Wrote a “you said, we did” update for {flow.id}", ip=client_ip())
                 update_id = update.id
@@ -319,8 +319,8 @@ def calendar_add():
         return redirect(url_for("dashboard.calendar_month"))
     try:
         with svc.db.session() as s:
-            consultation = calendar.create_consultation(
-                s, flow_id=form.get("flow_id", ""), opens=opens, closes=closes, now=now(),
+            consultation = calendar.plan(
+                s, svc.registry, flow_id=form.get("flow_id", ""), opens=opens, closes=closes, now=now(),
                 title=form.get("title") or None, owner_service=form.get("owner_service") or None,
                 officer=g.officer.email, tz=svc.settings.timezone)
             record(s, g.officer, "consultation.created", now(), target_type="consultation",

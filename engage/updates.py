@@ -18,6 +18,7 @@ from babel.numbers import format_percent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engage.calendar import entry_answered
 from engage.consent import may_send
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
@@ -87,7 +88,7 @@ def result_summary(session: Session, flow, step_id: str, value: Any, lang: str |
 
 def create_update(session: Session, flow, texts: dict[str, dict[str, str]], now: datetime, *,
                   title: str | None = None, include_started: bool = False,
-                  created_by: str | None = None) -> Update:
+                  created_by: str | None = None, tz: str = "Europe/London") -> Update:
     """Save a draft update; the flow's base language must have all of said, did and why."""
     base = flow.base_language
     texts = {lang: {k: (v or "").strip() for k, v in parts.items() if k in PARTS}
@@ -98,8 +99,8 @@ def create_update(session: Session, flow, texts: dict[str, dict[str, str]], now:
     unknown = sorted(set(texts) - set(flow.languages))
     if unknown:
         raise UpdateError(f"the flow has no language {', '.join(unknown)}; it has {', '.join(flow.languages)}")
-    consultation = session.scalar(select(Consultation).where(Consultation.flow_id == flow.id)
-                                  .order_by(Consultation.id.desc()).limit(1))
+    # The calendar entry residents answered in, never a later round still planned.
+    consultation = entry_answered(session, flow.id, now, tz)
     update = Update(
         flow_id=flow.id, consultation_id=consultation.id if consultation else None,
         title=title or flow.title, texts=texts, include_started=include_started, status="draft",
@@ -222,8 +223,8 @@ def send_update(services, update_id: int) -> dict[str, Any]:
                              "skipped": {k: v for k, v in counts.items() if k not in ("participants", "queued")}}
         if update.consultation_id is None:
             # The calendar entry may have been added after the update was written.
-            update.consultation_id = s.scalar(select(Consultation.id).where(Consultation.flow_id == update.flow_id)
-                                              .order_by(Consultation.id.desc()).limit(1))
+            entry = entry_answered(s, update.flow_id, now, settings.timezone)
+            update.consultation_id = entry.id if entry is not None else None
         if update.consultation_id:
             consultation = s.get(Consultation, update.consultation_id)
             consultation.status = "reported"

@@ -148,14 +148,53 @@ def test_update_missing_a_part_is_refused(runner):
     assert result.exit_code == 1 and "needs why in en" in result.output
 
 
-def test_consultations_list_calendar_warnings(runner, db, residents):
+BUS_SHELTERS = """\
+id: bus-shelters
+title: Bus shelters
+languages: [en]
+keywords: [SHELTER]
+steps:
+  - id: want
+    ask: Should your stop have a shelter?
+    yes_no: true
+"""
+
+
+@pytest.fixture
+def bus_shelters(services):
+    """A published flow whose file sets no consultation dates: its calendar dates are the officers' plan."""
+    from flows.loader import load_flow_text
+
+    services.registry.add(load_flow_text(BUS_SHELTERS, "bus-shelters.yaml"))
+
+
+def test_consultations_add_edit_delete_and_the_dates_flows_enforce(runner, db, bus_shelters):
+    unknown = runner.invoke(consultations, ["add", "no-such-flow", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert unknown.exit_code == 1 and "no published flow 'no-such-flow'" in unknown.output
+    moved = runner.invoke(consultations, ["add", "street-safety", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert moved.exit_code == 1 and "holds residents to 01 December 2026 – 31 December 2026" in moved.output
+    ok(runner, consultations, ["list"])  # the flows' own dates join the calendar
+    added = ok(runner, consultations, ["add", "bus-shelters", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert "Consultation 7 added to the calendar." in added
+    edited = ok(runner, consultations, ["edit", "7", "--closes", "2027-02-21", "--service", "Transport"])
+    assert edited.strip() == "Consultation 7 “Bus shelters”: 04 Jan 2027 – 21 Feb 2027 (49 days), Transport."
+    refused = runner.invoke(consultations, ["edit", "1", "--opens", "2026-11-01"])
+    assert refused.exit_code == 1 and "change them in the flow" in refused.output
+    assert ok(runner, consultations, ["delete", "7"]).strip() == "Consultation 7 “Bus shelters” taken off the calendar."
+    kept = runner.invoke(consultations, ["delete", "1"])
+    assert kept.exit_code == 1 and "stays in the calendar" in kept.output
+    listed = ok(runner, consultations, ["list"])
+    assert "Bus shelters" not in listed and listed.count("\n") == 6
+
+
+def test_consultations_list_calendar_warnings(runner, db, residents, bus_shelters):
     listed = ok(runner, consultations, ["list"])
     assert "01 Dec 2026 – 31 Dec 2026 (31 days)  Feeling safe in your neighbourhood  [open]" in listed
     month = ok(runner, consultations, ["calendar", "--month", "2026-12"])
     assert month.startswith("December 2026") and "Feeling safe in your neighbourhood" in month
     assert "Mo Tu We Th Fr Sa Su" in month
-    added = ok(runner, consultations, ["add", "climate-pulse", "--opens", "2026-12-10", "--closes", "2026-12-16",
-                                       "--service", "Climate", "--officer", "R. Patel"])
+    added = ok(runner, consultations, ["add", "bus-shelters", "--opens", "2026-12-10", "--closes", "2026-12-16",
+                                       "--service", "Transport", "--officer", "R. Patel"])
     assert "open for 7 day(s)" in added and "both ask" in added
     warned = ok(runner, consultations, ["warnings"])
     assert "short_window:" in warned and "overlap:" in warned

@@ -392,16 +392,26 @@ def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_
 
 
 def test_planning_a_short_consultation_warns_in_the_calendar(client, as_role, services):
+    from flows.loader import load_flow_text
+
+    # A flow whose file sets no dates: the calendar holds the officers' plan for it.
+    services.registry.add(load_flow_text("id: bus-shelters\ntitle: Bus shelters\nlanguages: [en]\nsteps:\n"
+                                         "  - id: want\n    ask: A shelter at your stop?\n    yes_no: true\n"))
     token = as_role("officer")
-    response = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+    response = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters",
                                                         "title": "Bus shelters", "opens": "2027-02-01",
                                                         "closes": "2027-02-05"})
     assert response.status_code == 302 and "year=2027&month=2" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Bus shelters" in page and "open for 5 day(s)" in page
-    backwards = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+    backwards = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters",
                                                          "opens": "2027-02-05", "closes": "2027-02-01"})
     assert "closes before it opens" in client.get(backwards.headers["Location"]).get_data(as_text=True)
+    # A flow whose file sets its dates keeps them: the calendar cannot promise residents other ones.
+    moved = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+                                                     "opens": "2027-02-01", "closes": "2027-02-28"})
+    assert "holds residents to 05 October 2026 – 25 October 2026" in client.get(
+        moved.headers["Location"]).get_data(as_text=True)
     with services.db.session() as s:
         assert s.scalar(select(AuditLog.action).where(AuditLog.action == "consultation.created"))
 

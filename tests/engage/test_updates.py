@@ -211,3 +211,20 @@ def test_an_update_too_long_for_sms_with_its_heading_link_and_stop_line_is_refus
     with pytest.raises(UpdateError, match="would be 11 SMS parts"):
         send_update(services, update_id)
     assert updates_sent(db) == []
+
+
+def test_sending_marks_the_calendar_entry_residents_answered_not_a_later_planned_one(services, db, clock):
+    with db.session() as s:
+        december = create_consultation(s, flow_id="street-safety", opens=datetime(2026, 12, 1).date(),
+                                       closes=datetime(2026, 12, 31).date(), now=DEFAULT_NOW).id
+        # A second round, planned for 2027 (entered before the calendar kept to the flow's dates).
+        planned = create_consultation(s, flow_id="street-safety", opens=datetime(2027, 3, 1).date(),
+                                      closes=datetime(2027, 3, 31).date(), now=DEFAULT_NOW).id
+        make_run(s, make_contact(s), "street-safety", "completed", datetime(2026, 12, 10, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2027, 1, 20, 10, 0, tzinfo=UTC))
+    update_id = new_update(services)
+    send_update(services, update_id)
+    with db.session() as s:
+        assert s.get(Update, update_id).consultation_id == december
+        assert (s.get(Consultation, december).status, s.get(Consultation, planned).status) == (
+            "reported", "planned")

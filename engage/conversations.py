@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.field_values import GROUPS, join_groups
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from engage.unsolicited import stop_line
@@ -588,7 +589,10 @@ class Turn:
         guard = self.service.field_guard
         if guard is not None and not guard(self.s, self.contact, field):
             return
-        if field == "language":
+        if field == GROUPS:
+            # `save_to: groups` makes the resident a member of the groups they chose, so segments find them.
+            join_groups(self.contact, value if isinstance(value, list) else [value])
+        elif field == "language":
             self.contact.language = str(value)
         elif field == "name":
             self.contact.name = str(value)

@@ -1,9 +1,10 @@
 """Engines and sessions for SQLite (embedded) and PostgreSQL (scaled)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -44,6 +45,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "checkout", _sqlite_functions)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -103,6 +105,19 @@ def alembic_config(url: str, engine: Engine | None = None):
     if engine is not None:
         cfg.attributes["engine"] = engine
     return cfg
+
+
+# SQL functions other rooms give SQLite, by name: (number of arguments, Python function). PostgreSQL has
+# its own SQL for the same work; each SQLite connection gets these the first time it is used.
+SQLITE_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {}
+
+
+def _sqlite_functions(dbapi_conn, record, _proxy):
+    done = record.info.setdefault("sql_functions", set())
+    for name, (arity, function) in SQLITE_FUNCTIONS.items():
+        if name not in done:
+            dbapi_conn.create_function(name, arity, function, deterministic=True)
+            done.add(name)
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

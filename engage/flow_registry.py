@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event, select
@@ -27,6 +28,8 @@ class FlowRegistry:
         self.problems: list = []
         # Flows whose file has errors now, served from the version loaded before: flow id -> file.
         self.last_good: dict[str, str] = {}
+        # Finds the source of the latest stored version of a file (set by build_services): path -> source.
+        self.stored_source: Callable[[str], str | None] | None = None
         self._version_ids: dict[tuple[str, str], int] = {}
         self._versions_by_id: dict[int, tuple[str, str]] = {}
         self.reload()
@@ -58,7 +61,7 @@ class FlowRegistry:
             existing = {str(f.path): f for f in flows.values() if f.path}
             self.last_good = {}
             for path in sorted(broken):
-                previous = self._serving_from(path)
+                previous = self._serving_from(path) or self._stored_version(path)
                 if previous is None or path in existing or previous.id in flows:
                     log.error("flow file %s has errors and is not published: %s", path,
                               "; ".join(str(p) for p in problems if p.path == path and p.severity == "error"))
@@ -77,6 +80,21 @@ class FlowRegistry:
             self._stamp = stamp
             self._index()
             return True
+
+    def _stored_version(self, path: str):
+        """Return the last version of this file residents ran on (stored in the database), or None.
+
+        After a restart with a broken file there is no version in memory: the stored one serves instead.
+        """
+        from flows.loader import FlowError, load_flow_text
+
+        source = self.stored_source(path) if self.stored_source is not None else None
+        if not source:
+            return None
+        try:
+            return load_flow_text(source, path)
+        except FlowError:
+            return None
 
     def _serving_from(self, path: str):
         """Return the flow this file served until now (possibly a last good version kept earlier), or None."""
@@ -198,3 +216,15 @@ def flows_with_errors(registry: FlowRegistry) -> list[tuple[str, int, str, bool]
     """
     serving = set(registry.last_good.values())
     return [(p.path, p.line, p.message, p.path in serving) for p in registry.errors()]
+
+
+def latest_stored_source(db, path: str) -> str | None:
+    """Return the source of the newest stored version of the flow file at `path`, or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with db.session() as s:
+            return s.scalar(select(FlowVersion.source).where(FlowVersion.path == path)
+                            .order_by(FlowVersion.created_at.desc(), FlowVersion.id.desc()).limit(1))
+    except SQLAlchemyError:  # no schema yet (before `db upgrade`): nothing stored to fall back on
+        return None

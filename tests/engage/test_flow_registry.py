@@ -86,3 +86,18 @@ def test_a_new_file_with_errors_is_reported_and_publishes_nothing(services, fold
     assert services.registry.get("bins") is None
     [(file, line, message, serving)] = flows_with_errors(services.registry)
     assert (file, line, serving) == (str(folder / "bins.yaml"), 5, False)
+
+
+def test_after_a_restart_a_broken_file_serves_the_last_version_residents_ran_on(app_config, db, services, folder):
+    from app import create_app
+
+    text_in(services, "SAFE", address="+447700900009")  # stores the version residents ran on
+    path = folder / "street-safety.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("keywords: [SAFE", "keywords: [SAFE SAFE"),
+                    encoding="utf-8")
+    restarted = create_app({**app_config, "flows_dir": str(folder)}).extensions["outreach"]
+    flow = restarted.registry.get("street-safety")
+    assert flow is not None and flow.keywords[0] == "SAFE"
+    assert restarted.registry.last_good == {"street-safety": str(path)}
+    text_in(restarted, "SAFE", address="+447700900010")
+    assert last_text(db).startswith("How safe do you feel")

@@ -331,3 +331,55 @@ def calendar_add():
         return redirect(url_for("dashboard.calendar_month"))
     flash(_("Added to the calendar."), "success")
     return redirect(url_for("dashboard.calendar_month", year=opens.year, month=opens.month))
+
+
+@bp.post("/calendar/<int:consultation_id>")
+@role_required("officer")
+def calendar_edit(consultation_id: int):
+    """Change a calendar entry's title, owner or dates (a flow whose file sets its dates keeps them)."""
+    svc = services()
+    form = request.form
+    try:
+        opens = date.fromisoformat(form["opens"]) if form.get("opens") else None
+        closes = date.fromisoformat(form["closes"]) if form.get("closes") else None
+    except ValueError:
+        flash(_("Give the opening and closing dates."), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    details = {key: form.get(key).strip() or None for key in ("title", "owner_service") if key in form}
+    try:
+        with svc.db.session() as s:
+            consultation = s.get(calendar.Consultation, consultation_id)
+            if consultation is None:
+                abort(404)
+            calendar.edit_consultation(s, svc.registry, consultation, now(), svc.settings.timezone, opens=opens,
+                                       closes=closes, **details)
+            record(s, g.officer, "consultation.changed", now(), target_type="consultation",
+                   target_id=consultation_id, summary=f"Changed “{consultation.title or consultation.flow_id}”: "
+                   f"{consultation.opens:%d %B %Y} to {consultation.closes:%d %B %Y}", ip=client_ip())
+            when = consultation.opens
+    except calendar.CalendarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    flash(_("Calendar entry changed."), "success")
+    return redirect(url_for("dashboard.calendar_month", year=when.year, month=when.month))
+
+
+@bp.post("/calendar/<int:consultation_id>/delete")
+@role_required("officer")
+def calendar_delete(consultation_id: int):
+    """Take an entry off the calendar (not one showing the dates a published flow holds residents to)."""
+    svc = services()
+    try:
+        with svc.db.session() as s:
+            consultation = s.get(calendar.Consultation, consultation_id)
+            if consultation is None:
+                abort(404)
+            name = consultation.title or consultation.flow_id
+            calendar.delete_consultation(s, svc.registry, consultation)
+            record(s, g.officer, "consultation.deleted", now(), target_type="consultation",
+                   target_id=consultation_id, summary=f"Took “{name}” off the calendar", ip=client_ip())
+    except calendar.CalendarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    flash(_("Taken off the calendar."), "success")
+    return redirect(url_for("dashboard.calendar_month"))

@@ -416,6 +416,39 @@ def test_planning_a_short_consultation_warns_in_the_calendar(client, as_role, se
         assert s.scalar(select(AuditLog.action).where(AuditLog.action == "consultation.created"))
 
 
+def test_calendar_entries_can_be_changed_and_taken_off_but_not_a_flows_own_dates(client, as_role, services):
+    from engage.calendar import Consultation
+    from flows.loader import load_flow_text
+
+    services.registry.add(load_flow_text("id: bus-shelters\ntitle: Bus shelters\nlanguages: [en]\nsteps:\n"
+                                         "  - id: want\n    ask: A shelter at your stop?\n    yes_no: true\n"))
+    token = as_role("officer")
+    client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters", "title": "Shelters",
+                                             "opens": "2026-12-07", "closes": "2026-12-31"})
+    page = client.get("/dashboard/calendar?year=2026&month=12").get_data(as_text=True)
+    with services.db.session() as s:
+        ids = {c.flow_id: c.id for c in s.query(Consultation)}
+    assert f'action="/dashboard/calendar/{ids["bus-shelters"]}/delete"' in page
+    changed = client.post(f"/dashboard/calendar/{ids['bus-shelters']}", data={
+        "csrf_token": token, "title": "Bus shelters, Fourth Avenue", "owner_service": "Transport",
+        "opens": "2026-12-07", "closes": "2027-01-10"})
+    assert changed.status_code == 302
+    with services.db.session() as s:
+        entry = s.get(Consultation, ids["bus-shelters"])
+        assert (entry.title, entry.owner_service, entry.closes.isoformat()) == (
+            "Bus shelters, Fourth Avenue", "Transport", "2027-01-10")
+    moved = client.post(f"/dashboard/calendar/{ids['street-safety']}", data={
+        "csrf_token": token, "opens": "2026-12-01", "closes": "2027-01-31"})
+    assert "holds residents to 01 December 2026" in client.get(moved.headers["Location"]).get_data(as_text=True)
+    kept = client.post(f"/dashboard/calendar/{ids['street-safety']}/delete", data={"csrf_token": token})
+    assert "stays in the calendar" in client.get(kept.headers["Location"]).get_data(as_text=True)
+    client.post(f"/dashboard/calendar/{ids['bus-shelters']}/delete", data={"csrf_token": token})
+    with services.db.session() as s:
+        assert s.get(Consultation, ids["bus-shelters"]) is None and s.get(Consultation, ids["street-safety"])
+        actions = set(s.scalars(select(AuditLog.action)))
+    assert {"consultation.changed", "consultation.deleted"} <= actions
+
+
 def test_telegram_and_sms_codes_are_explained_for_their_channel():
     from dashboard.contacts import explain_error
 

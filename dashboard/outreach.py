@@ -72,9 +72,11 @@ def broadcasts_index():
         rows = list(s.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())))
         reports = {b.id: broadcasting.broadcast_report(s, b) for b in rows}
         names = {seg.id: seg.name for seg in s.scalars(select(Segment))}
+        # "sending" while messages wait (held for quiet hours or queued), "sent" once none is left.
+        statuses = {b.id: broadcasting.progress(s, b, now())[0] for b in rows}
     tz = services().settings.timezone
     return render_template("dashboard/broadcasts.html", broadcasts=rows, reports=reports, names=names,
-                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows})
+                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows}, statuses=statuses)
 
 
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
@@ -172,10 +174,11 @@ def broadcast_cancel(broadcast_id: int):
         broadcast = s.get(Broadcast, broadcast_id)
         if broadcast is None:
             abort(404)
-        broadcasting.cancel_broadcast(s, broadcast, now())
+        withdrawn = broadcasting.cancel_broadcast(s, broadcast, now())
         record(s, g.officer, "broadcast.cancelled", now(), target_type="broadcast", target_id=broadcast_id,
-               summary=f"Cancelled broadcast {broadcast_id}", ip=client_ip())
-    flash(_("Broadcast cancelled."), "success")
+               detail={"withdrawn": withdrawn},
+               summary=f"Cancelled broadcast {broadcast_id}; {withdrawn} waiting message(s) withdrawn", ip=client_ip())
+    flash(_("Broadcast cancelled. Waiting messages withdrawn: %(n)s.", n=withdrawn), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
 
 

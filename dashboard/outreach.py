@@ -263,7 +263,8 @@ def update_detail(update_id: int):
     previews = []
     if flow is not None:
         for lang in flow.languages:
-            text = updates.update_text(update, flow, lang)
+            # Exactly what residents get: who it is from, the consultation's link and how to stop included.
+            text = updates.resident_text(update, flow, lang, svc.settings.council_name)
             previews.append({"lang": lang, "text": text, "sms": count_segments(text)})
     return render_template("dashboard/update_detail.html", update=update, flow=flow, previews=previews,
                            delivery=delivery, participants=participants)

@@ -263,6 +263,8 @@ def test_you_said_we_did_written_previewed_and_sent(client, as_role, services):
     detail_url = response.headers["Location"]
     page = client.get(detail_url).get_data(as_text=True)
     assert "We are adding 40 lights." in page and "SMS ·" in page
+    # The preview is the message residents get: who it is from, about what, and how to stop.
+    assert "Harlow Council: Street lights" in page and "Reply STOP to stop messages from Harlow Council." in page
     sent = client.post(detail_url + "/send", data={"csrf_token": token})
     assert sent.status_code == 302
     page = client.get(detail_url).get_data(as_text=True)

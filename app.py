@@ -200,8 +200,16 @@ def db() -> None:
 def db_upgrade() -> None:
     """Create or update the database schema to the newest version."""
     app = create_app()
-    services_of(app).db.upgrade()
-    click.echo("Database is up to date.")
+    db = services_of(app).db
+    before = db.schema_revision()
+    db.upgrade()
+    after = db.schema_revision()
+    if before is None:
+        click.echo(f"Created the database schema (version {after}) in an empty database.")
+    elif before != after:
+        click.echo(f"Upgraded the database schema from version {before} to {after}.")
+    else:
+        click.echo(f"Database is up to date (version {after}).")
 
 
 def _add_command_groups() -> None:

@@ -31,6 +31,7 @@ from engage.contacts import (
     find_contact,
     update_contact,
 )
+from engage.field_values import registry_vocabulary
 from store.models import Contact, ContactGroup
 
 CREATE_KEYS = {"name", "phone", "telegram_id", "language", "fields", "groups", "organisation", "role",
@@ -160,7 +161,8 @@ def import_contacts_view():
     if commit not in ("true", "false"):
         raise invalid("commit", "commit must be true or false")
     svc = services()
-    report = import_contacts(svc.db, upload.read(), now(), commit=commit == "true", tz=svc.settings.timezone)
+    report = import_contacts(svc.db, upload.read(), now(), commit=commit == "true", tz=svc.settings.timezone,
+                             vocabulary=registry_vocabulary(svc.registry))
     if report.problems:
         raise ApiError(422, "invalid_rows", f"{len(report.problems)} problem(s); nothing was imported", "file",
                        problems=[p.as_dict() for p in report.problems])

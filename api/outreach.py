@@ -144,7 +144,7 @@ def create_broadcast_view():
         try:
             broadcast = create_broadcast(s, name=name.strip(), segment=segment, now=now(), tz=svc.settings.timezone,
                                          texts=texts, flow=flow, schedule=schedule, send_at=send_at, cron=cron,
-                                         created_by="api")
+                                         created_by="api", council=svc.settings.council_name)
         except (BroadcastError, ValueError) as exc:
             raise ApiError(422, "invalid", str(exc), _field_of(str(exc))) from None
         return broadcast_as_dict(broadcast), 201

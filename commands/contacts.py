@@ -32,13 +32,15 @@ def contacts() -> None:
 def import_command(path: str, mode: str) -> None:
     """Import contacts from a CSV file: phone, telegram_id, name, language, ward, groups, consent_source, ..."""
     from engage.contact_import import check_import, import_contacts
+    from engage.field_values import registry_vocabulary
 
     services = current_services()
     now = services.clock.now()
     data = Path(path).read_bytes()
     region = services.settings.extra.get("phone_region", "GB")
     tz = services.settings.timezone
-    _rows, report = check_import(services.db, data, now, region=region, tz=tz)
+    vocabulary = registry_vocabulary(services.registry)
+    _rows, report = check_import(services.db, data, now, region=region, tz=tz, vocabulary=vocabulary)
     for problem in report.problems:
         click.echo(str(problem))
     if report.problems:
@@ -49,7 +51,8 @@ def import_command(path: str, mode: str) -> None:
                    "Run again with --commit to import.")
         return
     with click.progressbar(length=report.rows, label="Importing") as bar:
-        report = import_contacts(services.db, data, now, commit=True, region=region, tz=tz, progress=bar.update)
+        report = import_contacts(services.db, data, now, commit=True, region=region, tz=tz, progress=bar.update,
+                                 vocabulary=vocabulary)
     if not report.committed:
         for problem in report.problems:
             click.echo(str(problem))

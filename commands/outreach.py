@@ -203,7 +203,7 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
                 raise click.ClickException(f"no segment '{segment}'; see: python app.py segments list")
             broadcast = create_broadcast(s, name=name, segment=target, now=services.clock.now(), tz=tz,
                                          texts=message, flow=flow, schedule=schedule, send_at=when, cron=cron,
-                                         created_by=created_by)
+                                         created_by=created_by, council=services.settings.council_name)
             broadcast_id = broadcast.id
             words = describe_schedule(broadcast, tz)
     except BroadcastError as exc:
@@ -217,7 +217,10 @@ def _echo_result(result, tz: str) -> None:
     if result is None:
         click.echo("Nothing sent: the broadcast was cancelled.")
         return
-    click.echo(f"In the segment: {result.in_segment}. Queued: {result.queued}.")
+    already = result.queued - result.newly_queued
+    click.echo(f"In the segment: {result.in_segment}. Queued: {result.newly_queued}.")
+    if already:
+        click.echo(f"Already queued by an earlier send: {already} (nobody gets it twice).")
     for reason, count in sorted(result.skipped.items()):
         click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
     if result.language_fallbacks:
@@ -248,17 +251,24 @@ REASON_WORDS = {
 @broadcasts.command("list")
 def broadcasts_list() -> None:
     """List broadcasts, their schedule and status."""
-    from engage.broadcasts import describe_schedule
+    from engage.broadcasts import describe_schedule, progress
     from store.models.outreach import Broadcast
 
     services = current_services()
+    tz = services.settings.timezone
     with services.db.session() as s:
         rows = s.scalars(select(Broadcast).order_by(Broadcast.id)).all()
         if not rows:
             click.echo("No broadcasts yet. See: python app.py broadcasts create --help")
         for b in rows:
             what = f"flow {b.flow_id}" if b.content == "flow" else "message"
-            click.echo(f"{b.id:>4}  {b.name}  [{b.status}]  {what}, {describe_schedule(b, services.settings.timezone)}")
+            status, waiting, held_until = progress(s, b, services.clock.now())
+            line = f"{b.id:>4}  {b.name}  [{status}]  {what}, {describe_schedule(b, tz)}"
+            if waiting:
+                line += f"; {waiting} message(s) waiting to go"
+                if held_until is not None:
+                    line += f", held for quiet hours until {held_until.astimezone(ZoneInfo(tz)):%d %B %Y %H:%M}"
+            click.echo(line)
 
 
 @broadcasts.command("show")
@@ -319,8 +329,9 @@ def broadcasts_cancel(broadcast_id: int) -> None:
         b = s.get(Broadcast, broadcast_id)
         if b is None:
             raise click.ClickException(f"no broadcast {broadcast_id}")
-        cancel_broadcast(s, b, services.clock.now())
-    click.echo(f"Broadcast {broadcast_id} cancelled.")
+        withdrawn = cancel_broadcast(s, b, services.clock.now())
+    click.echo(f"Broadcast {broadcast_id} cancelled: it will not go out again; {withdrawn} waiting message(s) "
+               "withdrawn.")
 
 
 # ----- updates ("you said, we did") ------------------------------------------------------------
@@ -375,7 +386,8 @@ def updates_create(flow_id, said, did, why, title, include_started, created_by) 
     try:
         with services.db.session() as s:
             update = create_update(s, flow, texts, services.clock.now(), title=title,
-                                   include_started=include_started, created_by=created_by)
+                                   include_started=include_started, created_by=created_by,
+                                   tz=services.settings.timezone)
             update_id = update.id
     except UpdateError as exc:
         raise click.ClickException(str(exc)) from None
@@ -408,6 +420,7 @@ def updates_preview(update_id: int, lang: str | None) -> None:
 @click.argument("update_id", type=int)
 def updates_send(update_id: int) -> None:
     """Publish the update on /you-said-we-did and send it to everyone who took part (once each)."""
+    from engage.quiet_hours import next_allowed_time
     from engage.updates import UpdateError, send_update
 
     services = current_services()
@@ -418,6 +431,12 @@ def updates_send(update_id: int) -> None:
     click.echo(f"Update {update_id}: {result['participants']} took part, {result['queued']} queued.")
     for reason, count in sorted(result["skipped"].items()):
         click.echo(f"  skipped, {REASON_WORDS.get(reason, reason)}: {count}")
+    settings, now = services.settings, services.clock.now()
+    # The same rule send_update held the messages by.
+    not_before = next_allowed_time(now, settings.timezone, settings.quiet_start, settings.quiet_end)
+    if result["queued"] and not_before > now:
+        local = not_before.astimezone(ZoneInfo(settings.timezone))
+        click.echo(f"It is quiet hours now: the messages will go from {local:%d %B %Y %H:%M}.")
 
 
 @updates.command("list")
@@ -462,11 +481,10 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
       python app.py consultations add tenant-feedback --opens 2027-01-04 --closes 2027-02-14 \\
         --service Housing --officer "A. Khan" --segment "Netteswell tenants"
     """
-    from engage.calendar import CalendarError, create_consultation, warnings
+    from engage.calendar import CalendarError, plan, warnings
     from engage.segments import find_segment
 
     services = current_services()
-    flow = services.registry.get(flow_id)
     try:
         with services.db.session() as s:
             target = None
@@ -474,12 +492,9 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
                 target = find_segment(s, segment)
                 if target is None:
                     raise click.ClickException(f"no segment '{segment}'")
-            c = create_consultation(s, flow_id=flow_id, opens=_date(opens, "--opens"), closes=_date(closes, "--closes"),
-                                    now=services.clock.now(), title=flow.title if flow else flow_id,
-                                    owner_service=owner_service, officer=officer,
-                                    purpose=purpose or (flow.consultation.purpose if flow and flow.consultation
-                                                        else None),
-                                    segment=target, tz=services.settings.timezone)
+            c = plan(s, services.registry, flow_id=flow_id, opens=_date(opens, "--opens"),
+                     closes=_date(closes, "--closes"), now=services.clock.now(), tz=services.settings.timezone,
+                     owner_service=owner_service, officer=officer, purpose=purpose, segment=target)
             cid = c.id
             found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days)
                      if cid in w.consultation_ids]
@@ -488,6 +503,71 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
     click.echo(f"Consultation {cid} added to the calendar.")
     for w in found:
         click.echo(f"Warning: {w.message}")
+
+
+@consultations.command("edit")
+@click.argument("consultation_id", type=int)
+@click.option("--opens", default=None, help="New first day, e.g. 2027-01-04.")
+@click.option("--closes", default=None, help="New last day answers are taken.")
+@click.option("--title", default=None, help="New title.")
+@click.option("--service", "owner_service", default=None, help="The service that owns it.")
+@click.option("--officer", default=None, help="The officer responsible.")
+@click.option("--purpose", default=None, help="What the council will decide with the answers.")
+@click.option("--segment", default=None, help="Segment id or name it asks.")
+def consultations_edit(consultation_id, opens, closes, title, owner_service, officer, purpose, segment) -> None:
+    """Change a calendar entry (see the ids with: consultations list).
+
+    A flow whose file sets the consultation's dates keeps them: change the dates in the flow.
+    """
+    from engage.calendar import CalendarError, edit_consultation, window_days
+    from engage.segments import find_segment
+    from store.models.outreach import Consultation
+
+    services = current_services()
+    details = {k: v for k, v in (("title", title), ("owner_service", owner_service), ("officer", officer),
+                                 ("purpose", purpose)) if v is not None}
+    try:
+        with services.db.session() as s:
+            c = s.get(Consultation, consultation_id)
+            if c is None:
+                raise click.ClickException(f"no consultation {consultation_id}; see: python app.py consultations list")
+            if segment:
+                target = find_segment(s, segment)
+                if target is None:
+                    raise click.ClickException(f"no segment '{segment}'")
+                details["segment_id"] = target.id
+            if not details and opens is None and closes is None:
+                raise click.UsageError("say what to change: --opens, --closes, --title, --service, --officer, "
+                                       "--purpose or --segment")
+            edit_consultation(s, services.registry, c, services.clock.now(), services.settings.timezone,
+                              opens=_date(opens, "--opens") if opens else None,
+                              closes=_date(closes, "--closes") if closes else None, **details)
+            who = ", ".join(x for x in (c.owner_service, c.officer) if x) or "no owner set"
+            words = (f"Consultation {c.id} “{c.title or c.flow_id}”: {c.opens:%d %b %Y} – {c.closes:%d %b %Y} "
+                     f"({window_days(c)} days), {who}.")
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(words)
+
+
+@consultations.command("delete")
+@click.argument("consultation_id", type=int)
+def consultations_delete(consultation_id: int) -> None:
+    """Take an entry off the calendar (an entry showing a flow's own dates stays while the flow has them)."""
+    from engage.calendar import CalendarError, delete_consultation
+    from store.models.outreach import Consultation
+
+    services = current_services()
+    try:
+        with services.db.session() as s:
+            c = s.get(Consultation, consultation_id)
+            if c is None:
+                raise click.ClickException(f"no consultation {consultation_id}; see: python app.py consultations list")
+            name = c.title or c.flow_id
+            delete_consultation(s, services.registry, c)
+    except CalendarError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Consultation {consultation_id} “{name}” taken off the calendar.")
 
 
 @consultations.command("list")

@@ -43,6 +43,8 @@ def flow_detail(flow_id: str):
     source = flow.source if flow is not None else versions[0][0].source
     return render_template("dashboard/flow_detail.html", flow=flow, flow_id=flow_id, versions=versions,
                            segments=sms_segment_report(source), source=source,
+                           file_errors=svc.registry.errors_for(flow_id),
+                           last_good=flow_id in svc.registry.last_good,
                            chat_available="webchat.chat" in current_app.view_functions)
 
 
@@ -85,10 +87,21 @@ def flow_edit():
     if flow is not None and not FLOW_ID.match(str(flow.id)):
         errors.append(_problem(_("The id must be lower-case letters, digits, - and _ only.")))
         problems = [*problems, errors[-1]]
+    if flow is not None:
+        # Checked on its own the flow may be fine, yet clash with the flows already published.
+        clashes = _clashes(svc.registry, flow)
+        errors += clashes
+        problems = [*problems, *clashes]
     if request.form.get("action") == "publish" and flow is not None and not errors:
-        _publish(flow, source)
-        flash(_("Published %(title)s.", title=flow.title or flow.id), "success")
-        return redirect(url_for("dashboard.flow_detail", flow_id=flow.id))
+        refused = _publish(flow, source)
+        if not refused:
+            flash(_("Published %(title)s.", title=flow.title or flow.id), "success")
+            return redirect(url_for("dashboard.flow_detail", flow_id=flow.id))
+        errors += refused
+        problems = [*problems, *refused]
+    if request.form.get("action") == "publish" and errors:
+        flash(_("Not published: fix the problems below first. Residents still get the version published before."),
+              "error")
     status = 200 if not errors else 422
     return render_template("dashboard/flow_edit.html", source=source, problems=problems, errors=errors,
                            segments=sms_segment_report(source) if flow is not None else [], flow=flow), status
@@ -100,8 +113,25 @@ def _problem(message: str):
     return Problem(None, None, message)
 
 
-def _publish(flow, source: str) -> None:
-    """Write the flow into the flows folder when it can be written, register it, and store its version."""
+def _clashes(registry, flow) -> list:
+    """Return problems for keywords of `flow` that another published flow already answers to."""
+    from dashboard.flow_checks import Problem
+
+    found = []
+    for word in flow.keywords:
+        other = registry.by_keyword(word)
+        if other is not None and other.id != flow.id:
+            found.append(Problem(None, None, _("The keyword %(word)s is already used by the flow %(other)s.",
+                                               word=word.upper(), other=other.id)))
+    return found
+
+
+def _publish(flow, source: str) -> list:
+    """Write the flow into the flows folder when it can be written, register it, and store its version.
+
+    Return the problems that stopped it going live (the folder's own check found errors once the file
+    was in place): the file is then put back as it was, and residents keep the version they had.
+    """
     svc = services()
     folder = svc.registry.flows_dir
     written = False
@@ -111,13 +141,22 @@ def _publish(flow, source: str) -> None:
         # Replace the flow's own file when it has one here, so the folder never holds the id twice.
         target = (existing_path if existing_path is not None and existing_path.parent == Path(folder)
                   else Path(folder) / f"{flow.id}.yaml")
+        before = target.read_text(encoding="utf-8") if target.is_file() else None
         try:
             target.write_text(source, encoding="utf-8")
             written = True
         except OSError:
             written = False
-    if written:
-        svc.registry.reload()
+        if written:
+            svc.registry.reload(force=True)
+            refused = [p for p in svc.registry.errors() if p.path == str(target)]
+            if refused:
+                if before is None:
+                    target.unlink()
+                else:
+                    target.write_text(before, encoding="utf-8")
+                svc.registry.reload(force=True)
+                return [_problem(p.message) if p.line is None else _line_problem(p) for p in refused]
     current = svc.registry.get(flow.id)
     if current is None or current.version != flow.version:
         # Not in the folder (read-only, or elsewhere): keep it registered in memory.
@@ -129,3 +168,10 @@ def _publish(flow, source: str) -> None:
         record(s, g.officer, "flow.published", now(), target_type="flow", target_id=flow.id,
                detail={"version": flow.version, "written_to_folder": written},
                summary=f"Published {flow.id} version {flow.version[:8]}", ip=client_ip())
+    return []
+
+
+def _line_problem(problem):
+    from dashboard.flow_checks import Problem
+
+    return Problem(problem.line, problem.col, problem.message)

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from engage import broadcasts as broadcasting
-from engage import calendar, segments, updates
+from engage import calendar, segments, unsolicited, updates
 from engage.officers import record
 from flows.sms import count_segments
+from locales.languages import supported_code
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -41,15 +42,25 @@ def _reminder_rules(args) -> dict | None:
 
 
 def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
-    """Count SMS segments for each language's text."""
-    return {lang: count_segments(text).__dict__ for lang, text in texts.items() if text}
+    """Count SMS segments for each language's whole message: the text and the line saying who sent it."""
+    council = services().settings.council_name
+    return {lang: {**count_segments(text).__dict__, "text": text}
+            for lang, text in unsolicited.whole_messages(texts, council).items()}
 
 
 @bp.post("/sms-count")
 @role_required("officer")
 def sms_count():
-    """Count the SMS segments a text costs, for the message boxes to show as the officer types."""
-    info = count_segments(request.form.get("text", "")[:5000])
+    """Count the SMS segments a text costs, for the message boxes to show as the officer types.
+
+    With `lang` (a broadcast's message box), the count is of the whole message residents get: the
+    text and the line saying who it is from and how to stop.
+    """
+    text = request.form.get("text", "")[:5000]
+    lang = request.form.get("lang", "")
+    if supported_code(lang) == lang and lang and text.strip():
+        text = unsolicited.with_stop_line(text, lang, services().settings.council_name)
+    info = count_segments(text)
     return jsonify(segments=info.segments, encoding=info.encoding, characters=info.characters,
                    non_gsm="".join(info.non_gsm))
 
@@ -61,9 +72,11 @@ def broadcasts_index():
         rows = list(s.scalars(select(Broadcast).order_by(Broadcast.created_at.desc(), Broadcast.id.desc())))
         reports = {b.id: broadcasting.broadcast_report(s, b) for b in rows}
         names = {seg.id: seg.name for seg in s.scalars(select(Segment))}
+        # "sending" while messages wait (held for quiet hours or queued), "sent" once none is left.
+        statuses = {b.id: broadcasting.progress(s, b, now())[0] for b in rows}
     tz = services().settings.timezone
     return render_template("dashboard/broadcasts.html", broadcasts=rows, reports=reports, names=names,
-                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows})
+                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows}, statuses=statuses)
 
 
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
@@ -80,6 +93,7 @@ def broadcasts_new():
     texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
                    estimate=segment_estimate(texts), error=None,
+                   stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None)
     if request.method == "GET":
         return render_template("dashboard/broadcast_new.html", **context)
@@ -120,7 +134,8 @@ def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -
                 raise ValueError(_("Choose who to send to."))
         broadcast = broadcasting.create_broadcast(
             s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
-            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email)
+            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email,
+            council=svc.settings.council_name)
         record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
                detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
                summary=f"Created broadcast {broadcast.id} “{name}” ({schedule})", ip=client_ip())
@@ -146,7 +161,9 @@ def broadcast_detail(broadcast_id: int):
         segment = s.get(Segment, broadcast.segment_id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
-                           estimate=segment_estimate(broadcast.texts or {}))
+                           estimate=segment_estimate(broadcast.texts or {}),
+                           stop_lines={lang: unsolicited.stop_line(lang, services().settings.council_name)
+                                       for lang in broadcast.texts or {}})
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")
@@ -157,10 +174,11 @@ def broadcast_cancel(broadcast_id: int):
         broadcast = s.get(Broadcast, broadcast_id)
         if broadcast is None:
             abort(404)
-        broadcasting.cancel_broadcast(s, broadcast, now())
+        withdrawn = broadcasting.cancel_broadcast(s, broadcast, now())
         record(s, g.officer, "broadcast.cancelled", now(), target_type="broadcast", target_id=broadcast_id,
-               summary=f"Cancelled broadcast {broadcast_id}", ip=client_ip())
-    flash(_("Broadcast cancelled."), "success")
+               detail={"withdrawn": withdrawn},
+               summary=f"Cancelled broadcast {broadcast_id}; {withdrawn} waiting message(s) withdrawn", ip=client_ip())
+    flash(_("Broadcast cancelled. Waiting messages withdrawn: %(n)s.", n=withdrawn), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
 
 
@@ -220,7 +238,7 @@ def updates_new():
             with svc.db.session() as s:
                 update = updates.create_update(s, flow, texts, now(), title=request.form.get("title") or None,
                                                include_started=bool(request.form.get("include_started")),
-                                               created_by=g.officer.email)
+                                               created_by=g.officer.email, tz=svc.settings.timezone)
                 record(s, g.officer, "update.created", now(), target_type="update", target_id=update.id,
                        summary=f"Wrote a “you said, we did” update for {flow.id}", ip=client_ip())
                 update_id = update.id
@@ -245,7 +263,8 @@ def update_detail(update_id: int):
     previews = []
     if flow is not None:
         for lang in flow.languages:
-            text = updates.update_text(update, flow, lang)
+            # Exactly what residents get: who it is from, the consultation's link and how to stop included.
+            text = updates.resident_text(update, flow, lang, svc.settings.council_name)
             previews.append({"lang": lang, "text": text, "sms": count_segments(text)})
     return render_template("dashboard/update_detail.html", update=update, flow=flow, previews=previews,
                            delivery=delivery, participants=participants)
@@ -304,8 +323,8 @@ def calendar_add():
         return redirect(url_for("dashboard.calendar_month"))
     try:
         with svc.db.session() as s:
-            consultation = calendar.create_consultation(
-                s, flow_id=form.get("flow_id", ""), opens=opens, closes=closes, now=now(),
+            consultation = calendar.plan(
+                s, svc.registry, flow_id=form.get("flow_id", ""), opens=opens, closes=closes, now=now(),
                 title=form.get("title") or None, owner_service=form.get("owner_service") or None,
                 officer=g.officer.email, tz=svc.settings.timezone)
             record(s, g.officer, "consultation.created", now(), target_type="consultation",
@@ -316,3 +335,55 @@ def calendar_add():
         return redirect(url_for("dashboard.calendar_month"))
     flash(_("Added to the calendar."), "success")
     return redirect(url_for("dashboard.calendar_month", year=opens.year, month=opens.month))
+
+
+@bp.post("/calendar/<int:consultation_id>")
+@role_required("officer")
+def calendar_edit(consultation_id: int):
+    """Change a calendar entry's title, owner or dates (a flow whose file sets its dates keeps them)."""
+    svc = services()
+    form = request.form
+    try:
+        opens = date.fromisoformat(form["opens"]) if form.get("opens") else None
+        closes = date.fromisoformat(form["closes"]) if form.get("closes") else None
+    except ValueError:
+        flash(_("Give the opening and closing dates."), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    details = {key: form.get(key).strip() or None for key in ("title", "owner_service") if key in form}
+    try:
+        with svc.db.session() as s:
+            consultation = s.get(calendar.Consultation, consultation_id)
+            if consultation is None:
+                abort(404)
+            calendar.edit_consultation(s, svc.registry, consultation, now(), svc.settings.timezone, opens=opens,
+                                       closes=closes, **details)
+            record(s, g.officer, "consultation.changed", now(), target_type="consultation",
+                   target_id=consultation_id, summary=f"Changed “{consultation.title or consultation.flow_id}”: "
+                   f"{consultation.opens:%d %B %Y} to {consultation.closes:%d %B %Y}", ip=client_ip())
+            when = consultation.opens
+    except calendar.CalendarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    flash(_("Calendar entry changed."), "success")
+    return redirect(url_for("dashboard.calendar_month", year=when.year, month=when.month))
+
+
+@bp.post("/calendar/<int:consultation_id>/delete")
+@role_required("officer")
+def calendar_delete(consultation_id: int):
+    """Take an entry off the calendar (not one showing the dates a published flow holds residents to)."""
+    svc = services()
+    try:
+        with svc.db.session() as s:
+            consultation = s.get(calendar.Consultation, consultation_id)
+            if consultation is None:
+                abort(404)
+            name = consultation.title or consultation.flow_id
+            calendar.delete_consultation(s, svc.registry, consultation)
+            record(s, g.officer, "consultation.deleted", now(), target_type="consultation",
+                   target_id=consultation_id, summary=f"Took “{name}” off the calendar", ip=client_ip())
+    except calendar.CalendarError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.calendar_month"))
+    flash(_("Taken off the calendar."), "success")
+    return redirect(url_for("dashboard.calendar_month"))

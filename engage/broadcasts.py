@@ -4,7 +4,8 @@ Each firing streams the segment 1,000 contact ids at a time, decides for each
 resident whether they may be messaged (consent, right to object, fatigue cap,
 a recent answer to the same flow), picks their preferred usable channel and
 their language, and bulk-inserts outbox rows with the dedupe key
-`broadcast:<id>:contact:<id>` (recurring: `broadcast:<id>:<date>:contact:<id>`).
+`broadcast:<id>:contact:<id>` (recurring: `broadcast:<id>:<local time of the firing>:contact:<id>`,
+so a schedule firing twice a day sends twice, and a firing repeated sends nothing new).
 What happened is stored per firing as a BroadcastOccurrence.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
+from engage.unsolicited import whole_message_problem, with_stop_line
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
 
@@ -52,8 +54,12 @@ class BroadcastError(ValueError):
 def create_broadcast(session: Session, *, name: str, segment: Segment, now: datetime, tz: str,
                      texts: dict[str, str] | None = None, flow=None, schedule: str = "now",
                      send_at: datetime | None = None, cron: str | None = None,
-                     created_by: str | None = None) -> Broadcast:
-    """Check and save a broadcast of `texts` (per language) or of a flow start."""
+                     created_by: str | None = None, council: str | None = None) -> Broadcast:
+    """Check and save a broadcast of `texts` (per language) or of a flow start.
+
+    With `council` (the name residents see), a message that would pass the SMS limit once the line
+    saying who it is from and how to stop is added is refused.
+    """
     if schedule not in SCHEDULES:
         raise BroadcastError(f"schedule must be one of {', '.join(SCHEDULES)}")
     if (texts is None) == (flow is None):
@@ -62,6 +68,9 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
         texts = {lang: text for lang, text in texts.items() if text and text.strip()}
         if not texts:
             raise BroadcastError("the message is empty")
+        problem = whole_message_problem(texts, council) if council is not None else None
+        if problem:
+            raise BroadcastError(problem)
     if schedule == "once":
         if send_at is None or send_at.tzinfo is None:
             raise BroadcastError("a one-off broadcast needs a date and time (--at)")
@@ -82,15 +91,36 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
     return broadcast
 
 
-def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> None:
-    """Stop a broadcast from firing again; messages already queued are taken back."""
+def cancel_broadcast(session: Session, broadcast: Broadcast, now: datetime) -> int:
+    """Stop a broadcast from firing again; messages still waiting are taken back. Return how many."""
     broadcast.status = "cancelled"
     broadcast.cancelled_at = now
+    withdrawn = 0
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast.id,
                                                            OutboxMessage.status == "queued")):
         row.status = "skipped"
         row.error_message = "broadcast cancelled"
         row.updated_at = now
+        withdrawn += 1
+    return withdrawn
+
+
+def progress(session: Session, broadcast: Broadcast, now: datetime) -> tuple[str, int, datetime | None]:
+    """Say where a broadcast is: (status, messages still waiting, the time the held ones may go).
+
+    A broadcast that has fired is "sending" while any of its messages waits in the outbox (held for
+    quiet hours, or queued behind others), and "sent" only once none is left waiting.
+    """
+    if broadcast.status != "sent" and broadcast.schedule != "cron":
+        return broadcast.status, 0, None
+    waiting, held_until = session.execute(
+        select(func.count(), func.max(OutboxMessage.not_before)).where(
+            OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.status.in_(("queued", "sending")))).one()
+    if broadcast.status == "sent" and waiting:
+        status = "sending"
+    else:
+        status = broadcast.status
+    return status, waiting or 0, held_until if held_until is not None and held_until > now else None
 
 
 # ----- schedules in words ---------------------------------------------------------------
@@ -145,7 +175,11 @@ def describe_schedule(broadcast: Broadcast, tz: str) -> str:
 
 
 def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
-    """Name the firing due at `now`: "once", or the local date of the latest scheduled time."""
+    """Name the firing due at `now`: "once", or the local date and time of the latest scheduled time.
+
+    A recurring broadcast may fire several times a day (`0 10,14 * * *`): each scheduled time is its
+    own occurrence ("2026-12-07T10:00", "2026-12-07T14:00"), and firing late or twice keeps the name.
+    """
     if broadcast.schedule != "cron":
         return "once"
     trigger = cron_trigger(broadcast.cron, tz)
@@ -159,7 +193,7 @@ def occurrence_for(broadcast: Broadcast, now: datetime, tz: str) -> str:
         if latest is not None:
             break
     when = latest or now
-    return when.astimezone(ZoneInfo(tz)).date().isoformat()
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M")
 
 
 def dedupe_key(broadcast_id: int, occurrence: str, contact_id: int) -> str:
@@ -180,8 +214,8 @@ class FiringResult:
     occurrence: str
     in_segment: int = 0
     eligible: int = 0
-    queued: int = 0
-    newly_queued: int = 0
+    queued: int = 0  # everyone who has this occurrence queued, by this firing or an earlier one
+    newly_queued: int = 0  # those this firing added
     skipped: Counter = field(default_factory=Counter)
     language_fallbacks: int = 0
     not_before: datetime | None = None
@@ -333,6 +367,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         # Their language, else the base; in Wales mode Welsh then English when we do not know theirs.
         which, body = choose_text(texts, contact.language, settings, base)
         lang = "cy" if which == BILINGUAL else which
+        # Who is speaking and how to stop: the resident did not ask for this message.
+        body = with_stop_line(body, which, settings.council_name)
         payload = {"type": "text", "text": body, "lang": lang, "broadcast_id": broadcast_id}
         if contact.language and contact.language != which:
             payload["fallback_from"] = contact.language
@@ -389,20 +425,27 @@ def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int,
 
 
 def _store_occurrence(s: Session, result: FiringResult, now: datetime) -> None:
+    """Record a firing's numbers; a repeat of the same occurrence adds to what was counted, never wipes it."""
     # Insert-or-nothing first, so a firing from the CLI racing the scheduler cannot trip the unique key.
-    insert_ignoring_duplicates(s, BroadcastOccurrence, [dict(
+    first = insert_ignoring_duplicates(s, BroadcastOccurrence, [dict(
         broadcast_id=result.broadcast_id, occurrence=result.occurrence, fired_at=now, in_segment=0, eligible=0,
         queued=0, skipped={}, language_fallbacks=0)], "broadcast_id", "occurrence")
     row = s.scalar(select(BroadcastOccurrence).where(BroadcastOccurrence.broadcast_id == result.broadcast_id,
                                                      BroadcastOccurrence.occurrence == result.occurrence)
                    .with_for_update())
+    if not first and result.newly_queued == 0:
+        # A repeat that reached nobody new (send-now again, the scheduler catching up): the numbers of
+        # the send that did the work stay as they were counted.
+        return
     row.fired_at = now
     row.in_segment = result.in_segment
     row.eligible = result.eligible
     row.queued = result.queued
     row.skipped = dict(result.skipped)
-    row.language_fallbacks = result.language_fallbacks
-    row.not_before = result.not_before
+    # Fallbacks are counted as rows are queued: a repeat adds those it queued to the earlier count.
+    row.language_fallbacks = (0 if first else row.language_fallbacks or 0) + result.language_fallbacks
+    if first or row.not_before is None:
+        row.not_before = result.not_before
 
 
 def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from engage.contacts import (
     normalise_phone,
     normalise_telegram_id,
 )
+from engage.field_values import Vocabulary, fold
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_UNKNOWN,
@@ -138,8 +139,12 @@ def parse_consent_date(raw: str, tz: str = "Europe/London") -> datetime:
 
 
 def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
-              tz: str = "Europe/London") -> tuple[list[ImportRow], list[Problem]]:
-    """Parse and check every row of a CSV file without touching the database."""
+              tz: str = "Europe/London", vocabulary: Vocabulary | None = None) -> tuple[list[ImportRow], list[Problem]]:
+    """Parse and check every row of a CSV file without touching the database.
+
+    With a `vocabulary`, field values and group names the council defines are stored in their one
+    form ("Netteswell" as the citizens' panel's `netteswell`).
+    """
     problems: list[Problem] = []
     try:
         text = _decode(source)
@@ -184,7 +189,7 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
             problems.append(Problem(line, None, f"the row has {len(cells)} values but the header has {len(columns)}"))
             continue
         values = {columns[i]: cells[i].strip() for i in range(len(cells))}
-        row, row_problems = _check_row(line, values, now, region, tz)
+        row, row_problems = _check_row(line, values, now, region, tz, vocabulary)
         for key, column in ((row.phone, "phone"), (row.telegram_id, "telegram_id")):
             if key is None:
                 continue
@@ -197,7 +202,7 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
 
 
 def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
-               tz: str) -> tuple[ImportRow, list[Problem]]:
+               tz: str, vocabulary: Vocabulary | None = None) -> tuple[ImportRow, list[Problem]]:
     problems: list[Problem] = []
     row = ImportRow(line=line)
     for column, value in values.items():
@@ -233,9 +238,11 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
     row.special_category_consent = values.get("special_category_consent") or None
     for group in (values.get("groups") or "").split(";"):
         group = group.strip()
+        if vocabulary is not None and group:
+            group = vocabulary.canonical_group(group)
         if len(group) > 100:
             problems.append(Problem(line, "groups", f"group name longer than 100 characters: '{group[:20]}...'"))
-        elif group and group not in row.groups:
+        elif group and fold(group) not in {fold(g) for g in row.groups}:
             row.groups.append(group)
     if values.get("consent_at"):
         try:
@@ -255,7 +262,7 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
         if is_special_category(column) and not row.special_category_consent:
             problems.append(Problem(line, column, "special-category data needs the resident's explicit consent "
                                                   "(fill in special_category_consent)"))
-        row.fields[column] = value
+        row.fields[column] = vocabulary.canonical(column, value) if vocabulary is not None else value
     return row, problems
 
 
@@ -299,9 +306,10 @@ def _match(session: Session, rows: list[ImportRow]) -> tuple[dict[str, _Existing
 
 
 def check_import(db, source: str | bytes | IO, now: datetime, *, region: str = "GB",
-                 tz: str = "Europe/London") -> tuple[list[ImportRow], ImportReport]:
+                 tz: str = "Europe/London", vocabulary: Vocabulary | None = None
+                 ) -> tuple[list[ImportRow], ImportReport]:
     """Read the file and report every problem, changing nothing."""
-    rows, problems = read_rows(source, now, region=region, tz=tz)
+    rows, problems = read_rows(source, now, region=region, tz=tz, vocabulary=vocabulary)
     report = ImportReport(rows=len(rows))
     with db.session() as s:
         phones, chats, conflicts = _match(s, rows)
@@ -318,9 +326,10 @@ def check_import(db, source: str | bytes | IO, now: datetime, *, region: str = "
 
 
 def import_contacts(db, source: str | bytes | IO, now: datetime, *, commit: bool, region: str = "GB",
-                    tz: str = "Europe/London", progress: Progress | None = None) -> ImportReport:
+                    tz: str = "Europe/London", progress: Progress | None = None,
+                    vocabulary: Vocabulary | None = None) -> ImportReport:
     """Check a CSV file and, when `commit` and nothing is wrong, import every row in one transaction."""
-    rows, report = check_import(db, source, now, region=region, tz=tz)
+    rows, report = check_import(db, source, now, region=region, tz=tz, vocabulary=vocabulary)
     if not commit or report.problems:
         return report
     report.created = report.merged = 0
@@ -408,6 +417,7 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     if consent_rows:
         bulk_insert(s, ConsentRecord, consent_rows, ids=False)
         report.consent_recorded += sum(1 for c in consent_rows if c["scope"] == "channel")
+    _settle_group_names(s, [row for _, row in contact_of])
     new_groups = [dict(contact_id=cid, name=name)
                   for cid, row in contact_of if id(row) in is_new for name in row.groups]
     if new_groups:
@@ -418,6 +428,13 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
         dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
         s.execute(dialect.insert(ContactGroup).on_conflict_do_nothing(index_elements=["contact_id", "name"]),
                   merged_groups)
+
+
+def _settle_group_names(s: Session, rows: list[ImportRow]) -> None:
+    """Spell each group as the database already does ("Tenants" joins "tenants"), so one group has one name."""
+    known = {fold(name): name for name in s.scalars(select(ContactGroup.name).distinct())}
+    for row in rows:
+        row.groups = list(dict.fromkeys(known.setdefault(fold(name), name) for name in row.groups))
 
 
 def bulk_insert(s: Session, model, rows: list[dict[str, Any]], *, ids: bool = True) -> list[int]:

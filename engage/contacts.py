@@ -197,14 +197,21 @@ def add_address(session: Session, contact: Contact, channel: str, value: str, no
 
 
 def add_to_groups(session: Session, contact: Contact, names: Iterable[str]) -> list[str]:
-    """Add the contact to each named group it is not yet in; return the names added."""
-    have = {g.name for g in contact.groups}
+    """Add the contact to each named group it is not yet in; return the names added.
+
+    A group is one group whatever the spelling: "Tenants" joins the existing "tenants" (engage.field_values).
+    """
+    from engage.field_values import fold
+
+    have = {fold(g.name) for g in contact.groups}
+    spelling = {fold(name): name for name in session.scalars(select(ContactGroup.name).distinct())}
     added = []
     for raw in names:
         name = _check_text("groups", raw, 100)
-        if name and name not in have:
+        if name and fold(name) not in have:
+            name = spelling.setdefault(fold(name), name)
             contact.groups.append(ContactGroup(name=name))
-            have.add(name)
+            have.add(fold(name))
             added.append(name)
     session.flush()
     return added

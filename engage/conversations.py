@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.field_values import GROUPS, join_groups
 from engage.keyboards import clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
+from engage.unsolicited import stop_line
 from flows import engine
 from flows.events import (
     AnswerRecorded,
@@ -586,6 +588,9 @@ class Turn:
         if question is None and not texts:
             clear_answered_keyboards(self, run)
             return
+        if self.kind == "broadcast":
+            # A flow the resident did not ask for: say who is speaking and how to stop.
+            texts.append(stop_line(run.language, self.council))
         payload: dict[str, Any] = {"type": "text", "lang": run.language, "run_id": run.id, "flow_id": run.flow_id}
         if question is not None:
             payload.update(
@@ -629,7 +634,10 @@ class Turn:
         guard = self.service.field_guard
         if guard is not None and not guard(self.s, self.contact, field):
             return
-        if field == "language":
+        if field == GROUPS:
+            # `save_to: groups` makes the resident a member of the groups they chose, so segments find them.
+            join_groups(self.contact, value if isinstance(value, list) else [value])
+        elif field == "language":
             self.contact.language = str(value)
         elif field == "name":
             self.contact.name = str(value)

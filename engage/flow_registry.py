@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event, select
@@ -25,6 +26,10 @@ class FlowRegistry:
         self._by_keyword: dict[str, str] = {}
         self._stamp: tuple = ()
         self.problems: list = []
+        # Flows whose file has errors now, served from the version loaded before: flow id -> file.
+        self.last_good: dict[str, str] = {}
+        # Finds the source of the latest stored version of a file (set by build_services): path -> source.
+        self.stored_source: Callable[[str], str | None] | None = None
         self._version_ids: dict[tuple[str, str], int] = {}
         self._versions_by_id: dict[int, tuple[str, str]] = {}
         self.reload()
@@ -37,22 +42,81 @@ class FlowRegistry:
                    if p.suffix in (".yaml", ".yml"))
         )
 
-    def reload(self) -> bool:
-        """Load the folder again if its files changed; return True when something was reloaded."""
+    def reload(self, force: bool = False) -> bool:
+        """Load the folder again if its files changed; return True when something was reloaded.
+
+        A file that now has errors (a typo, a keyword another flow uses) never takes its flow
+        offline: the version loaded before the edit keeps serving, and the file's errors are kept
+        in `problems` (and `errors()`) for the dashboard and `app.py check` to show with their lines.
+        """
         from flows.loader import load_flows_dir
 
         stamp = self._folder_stamp()
         with self._lock:
-            if stamp == self._stamp and self._flows:
+            if stamp == self._stamp and self._flows and not force:
                 return False
             flows, problems = (load_flows_dir(self.flows_dir) if stamp else ({}, []))
+            flows = dict(flows)
+            broken = {p.path for p in problems if p.severity == "error"}
+            existing = {str(f.path): f for f in flows.values() if f.path}
+            self.last_good = {}
+            for path in sorted(broken):
+                previous = self._serving_from(path) or self._stored_version(path)
+                if previous is None or path in existing or previous.id in flows:
+                    log.error("flow file %s has errors and is not published: %s", path,
+                              "; ".join(str(p) for p in problems if p.path == path and p.severity == "error"))
+                    continue
+                # Keep serving the last good version of this file's flow.
+                flows[previous.id] = previous
+                self.last_good[previous.id] = path
+                log.error("flow file %s has errors; residents still get the last good version %s of '%s': %s",
+                          path, previous.version[:8], previous.id,
+                          "; ".join(str(p) for p in problems if p.path == path and p.severity == "error"))
             for problem in problems:
-                log.warning("flow problem: %s", problem)
-            self._flows = dict(flows)
+                if problem.severity != "error":
+                    log.warning("flow problem: %s", problem)
+            self._flows = flows
             self.problems = list(problems)
             self._stamp = stamp
             self._index()
             return True
+
+    def _stored_version(self, path: str):
+        """Return the last version of this file residents ran on (stored in the database), or None.
+
+        After a restart with a broken file there is no version in memory: the stored one serves instead.
+        """
+        from flows.loader import FlowError, load_flow_text
+
+        source = self.stored_source(path) if self.stored_source is not None else None
+        if not source:
+            return None
+        try:
+            return load_flow_text(source, path)
+        except FlowError:
+            return None
+
+    def _serving_from(self, path: str):
+        """Return the flow this file served until now (possibly a last good version kept earlier), or None."""
+        for flow in self._flows.values():
+            if flow.path and str(flow.path) == path:
+                return flow
+        return None
+
+    def errors(self) -> list:
+        """Return the errors of the flow files as they are now (file, line, column, message), in file order.
+
+        A flow listed in `last_good` keeps serving the version from before its file broke.
+        """
+        return [p for p in self.problems if p.severity == "error"]
+
+    def errors_for(self, flow_id: str) -> list:
+        """Return the errors in the file that holds (or held) this flow, if it has any."""
+        path = self.last_good.get(flow_id)
+        if path is None:
+            flow = self.get(flow_id)
+            path = str(flow.path) if flow is not None and flow.path else None
+        return [p for p in self.errors() if path is not None and p.path == path]
 
     def add(self, flow) -> None:
         """Publish a flow that does not live in the folder (uploaded, or a test's)."""
@@ -143,3 +207,24 @@ def _cached_flow(source: str, path: str, loader):
         flow = loader(source, path)
         _old_versions[source] = flow
     return flow
+
+
+def flows_with_errors(registry: FlowRegistry) -> list[tuple[str, int, str, bool]]:
+    """Return (file, line, message, still serving its last good version) for every error in the flow files.
+
+    For `app.py check` and monitoring: an empty list means every flow file loads.
+    """
+    serving = set(registry.last_good.values())
+    return [(p.path, p.line, p.message, p.path in serving) for p in registry.errors()]
+
+
+def latest_stored_source(db, path: str) -> str | None:
+    """Return the source of the newest stored version of the flow file at `path`, or None."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with db.session() as s:
+            return s.scalar(select(FlowVersion.source).where(FlowVersion.path == path)
+                            .order_by(FlowVersion.created_at.desc(), FlowVersion.id.desc()).limit(1))
+    except SQLAlchemyError:  # no schema yet (before `db upgrade`): nothing stored to fall back on
+        return None

@@ -22,6 +22,7 @@ from sqlalchemy import and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from engage.field_values import fold, folded
 from store.models import CHANNELS, CONSENT_OPTED_IN, Address, ConsentRecord, Contact, ContactGroup, OutboxMessage, Run
 from store.models.outreach import Segment
 
@@ -121,7 +122,9 @@ def condition(rules: dict[str, Any], now: datetime) -> ColumnElement[bool]:
         return _field_condition(rules)
     if "group" in rules:
         names = rules["group"] if isinstance(rules["group"], list) else [rules["group"]]
-        return exists().where(ContactGroup.contact_id == Contact.id, ContactGroup.name.in_(names))
+        # "Tenants" finds members of "tenants": group names compare without minding case or accents.
+        return exists().where(ContactGroup.contact_id == Contact.id,
+                              folded(ContactGroup.name).in_(sorted({fold(n) for n in names})))
     if "opted_in" in rules:
         return exists().where(Address.contact_id == Contact.id, Address.channel == rules["opted_in"],
                               Address.consent == CONSENT_OPTED_IN, Address.usable.is_(True))
@@ -144,10 +147,12 @@ def condition(rules: dict[str, Any], now: datetime) -> ColumnElement[bool]:
 def _field_condition(rule: dict[str, Any]) -> ColumnElement[bool]:
     name = rule["field"]
     column = Contact.language if name == "language" else Contact.fields[name].as_string()
+    # "Netteswell" finds residents whose ward was saved as netteswell: values compare without minding
+    # case, accents or `_`/`-`/spaces (engage.field_values.fold).
     if "in" in rule:
-        cond = column.in_([str(v) for v in rule["in"]])
+        cond = folded(column).in_(sorted({fold(v) for v in rule["in"]}))
     elif "equals" in rule:
-        cond = column == str(rule["equals"])
+        cond = folded(column) == fold(rule["equals"])
     else:
         cond = column.is_not(None) if rule["is_set"] else column.is_(None)
     if name in SPECIAL_CATEGORY_FIELDS:

@@ -1,6 +1,7 @@
 """The service objects one running instance shares: settings, database, clock, flows, conversations."""
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from typing import Any
 
 from engage.clock import SystemClock
 from engage.conversations import ConversationService
-from engage.flow_registry import FlowRegistry
+from engage.flow_registry import FlowRegistry, latest_stored_source
 from store.db import Database, Timeouts
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,10 @@ def build_services(settings, *, database: Database | None = None, clock=None) ->
     db = database or Database(settings.database_url, timeouts=Timeouts.from_settings(settings))
     clock = clock or SystemClock()
     registry = FlowRegistry(settings.flows_dir)
+    # A flow file broken before this start still serves the last version residents ran on.
+    registry.stored_source = functools.partial(latest_stored_source, db)
+    if registry.errors():
+        registry.reload(force=True)
     conversations = ConversationService(db, registry, clock, settings)
     services = Services(settings=settings, db=db, clock=clock, registry=registry, conversations=conversations)
     services.loops["inbound-sweep"] = inbound_sweep_loop

@@ -18,9 +18,12 @@ from babel.numbers import format_percent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engage.calendar import entry_answered
 from engage.consent import may_send
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
+from engage.sms_cost import MAX_SEGMENTS, message_cost
+from engage.unsolicited import MORE, with_stop_line
 from locales import i18n
 from store.models import Address, Answer, Contact, OutboxMessage, Run
 from store.models.outreach import Consultation, Update
@@ -85,7 +88,7 @@ def result_summary(session: Session, flow, step_id: str, value: Any, lang: str |
 
 def create_update(session: Session, flow, texts: dict[str, dict[str, str]], now: datetime, *,
                   title: str | None = None, include_started: bool = False,
-                  created_by: str | None = None) -> Update:
+                  created_by: str | None = None, tz: str = "Europe/London") -> Update:
     """Save a draft update; the flow's base language must have all of said, did and why."""
     base = flow.base_language
     texts = {lang: {k: (v or "").strip() for k, v in parts.items() if k in PARTS}
@@ -96,8 +99,8 @@ def create_update(session: Session, flow, texts: dict[str, dict[str, str]], now:
     unknown = sorted(set(texts) - set(flow.languages))
     if unknown:
         raise UpdateError(f"the flow has no language {', '.join(unknown)}; it has {', '.join(flow.languages)}")
-    consultation = session.scalar(select(Consultation).where(Consultation.flow_id == flow.id)
-                                  .order_by(Consultation.id.desc()).limit(1))
+    # The calendar entry residents answered in, never a later round still planned.
+    consultation = entry_answered(session, flow.id, now, tz)
     update = Update(
         flow_id=flow.id, consultation_id=consultation.id if consultation else None,
         title=title or flow.title, texts=texts, include_started=include_started, status="draft",
@@ -118,6 +121,26 @@ def update_text(update: Update, flow, lang: str, *, labels: bool = True) -> str:
         body = parts.get(part) or base.get(part, "")
         lines.append(f"{i18n.gettext(lang, label)}: {body}" if labels else body)
     return "\n\n".join(lines)
+
+
+def resident_text(update: Update, flow, lang: str, council: str) -> str:
+    """Return the update as a resident's message: who it is from and about what, said, did and why, the
+    consultation's page, and how to stop. Weeks after they answered, nobody should have to guess."""
+    lines = [f"{council}: {update.title or flow.title}", update_text(update, flow, lang)]
+    info_url = flow.consultation.info_url if flow.consultation is not None else None
+    if info_url:
+        lines.append(i18n.gettext(lang, MORE, url=info_url))
+    return with_stop_line("\n\n".join(lines), lang, council)
+
+
+def _budget_problem(update: Update, flow, council: str) -> str | None:
+    """Say which language's message would pass the SMS limit, or None when every one fits."""
+    for lang in dict.fromkeys([flow.base_language, *update.texts]):
+        cost = message_cost(resident_text(update, flow, lang, council), lang)
+        if cost.too_long:
+            return (f"the update in {lang} would be {cost.segments} SMS parts with the council's name, the link "
+                    f"and the STOP line; the most a text message can be is {MAX_SEGMENTS}: shorten it")
+    return None
 
 
 def newsletter_text(session: Session, update: Update, flow, lang: str | None = None) -> str:
@@ -175,6 +198,9 @@ def send_update(services, update_id: int) -> dict[str, Any]:
         flow = services.registry.get(update.flow_id)
         if flow is None:
             raise UpdateError(f"flow '{update.flow_id}' is not published")
+        problem = _budget_problem(update, flow, settings.council_name)
+        if problem:
+            raise UpdateError(problem)
         publish_update(s, update, now)
         include_started = update.include_started
     counts: Counter = Counter()
@@ -188,7 +214,7 @@ def send_update(services, update_id: int) -> dict[str, Any]:
             if not runs:
                 break
             last = runs[-1].id
-            _queue_batch(s, update, flow, runs, now, not_before, counts)
+            _queue_batch(s, update, flow, runs, now, not_before, counts, settings.council_name)
     with services.db.session() as s:
         update = s.get(Update, update_id)
         update.status = "sent"
@@ -197,8 +223,8 @@ def send_update(services, update_id: int) -> dict[str, Any]:
                              "skipped": {k: v for k, v in counts.items() if k not in ("participants", "queued")}}
         if update.consultation_id is None:
             # The calendar entry may have been added after the update was written.
-            update.consultation_id = s.scalar(select(Consultation.id).where(Consultation.flow_id == update.flow_id)
-                                              .order_by(Consultation.id.desc()).limit(1))
+            entry = entry_answered(s, update.flow_id, now, settings.timezone)
+            update.consultation_id = entry.id if entry is not None else None
         if update.consultation_id:
             consultation = s.get(Consultation, update.consultation_id)
             consultation.status = "reported"
@@ -209,7 +235,7 @@ def send_update(services, update_id: int) -> dict[str, Any]:
 
 
 def _queue_batch(s: Session, update: Update, flow, runs: list[Run], now: datetime, not_before: datetime,
-                 counts: Counter) -> None:
+                 counts: Counter, council: str) -> None:
     contact_ids = [r.contact_id for r in runs]
     contacts = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_(contact_ids)))}
     addresses = {a.id: a for a in s.scalars(select(Address).where(
@@ -233,7 +259,8 @@ def _queue_batch(s: Session, update: Update, flow, runs: list[Run], now: datetim
         rows.append(dict(
             contact_id=contact.id, address_id=address.id, channel=address.channel, kind="update",
             priority=PRIORITY_BULK,
-            payload={"type": "text", "text": update_text(update, flow, lang), "lang": lang, "update_id": update.id,
+            payload={"type": "text", "text": resident_text(update, flow, lang, council), "lang": lang,
+                     "update_id": update.id,
                      "flow_id": flow.id},
             language=lang, status="queued", created_at=now, updated_at=now, not_before=not_before,
             dedupe_key=keys[run.contact_id], attempts=0,

@@ -171,6 +171,16 @@ class _Parsed:
     keywords: dict[str, Pos] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class _Outline:
+    """One step as far as it could be read: enough to follow the flow's paths when the step has errors."""
+
+    step_id: str | None
+    kind: str | None
+    routes: tuple[Route, ...]
+    pos: Pos
+
+
 class _Reader:
     """Walk one flow's YAML tree, building the model and noting every problem."""
 
@@ -184,8 +194,11 @@ class _Reader:
         self.flow_id: str | None = None
         self.id_pos: Pos = (0, 0)
         self.keywords: dict[str, Pos] = {}
-        self.all_steps_read = True  # graph checks only make sense when every step could be read
-        self.dangling = False  # a `next` to a missing step: reachability would only repeat that error
+        # Every step as far as it could be read (id, kind, routes), errors or not, in file order: the
+        # reachability and loop checks run on it, so one run reports every problem.
+        self.outline: list[_Outline] = []
+        # A `next` to a missing step, with the step it most likely meant (reachability follows that one).
+        self.misspelt: dict[str, str] = {}
 
     # -- reporting
 
@@ -489,7 +502,6 @@ class _Reader:
             self.error(data.lc.value("steps"), "'steps' should be a list of steps, each starting with '- id:'")
             return []
         steps = [self.read_step(item, i, node.lc.item(i), max_attempts) for i, item in enumerate(node)]
-        self.all_steps_read = None not in steps
         return [s for s in steps if s is not None]
 
     def read_step(self, node: Any, index: int, item_pos: Pos, max_attempts: int) -> Step | None:
@@ -569,6 +581,7 @@ class _Reader:
             self.error(node.lc.key("consent_for"), "'consent_for' goes on a yes/no question: a yes is the consent")
             consent_for = None
         note = self.string(node, "note", "'note'") or ""
+        self.outline.append(_Outline(step_id, kind, routes, pos))
         if step_id is None or kind is None:
             return None
         return Step(id=step_id, kind=kind, prompt=prompt, easy_read=easy_read, routes=routes, optional=optional,
@@ -873,7 +886,9 @@ class _Reader:
         by_id = {s.id: s for s in steps}
         for target, pos in self.targets:
             if target != END and target not in self.step_pos:
-                self.dangling = True
+                close = difflib.get_close_matches(target, [*self.step_pos, END], n=1, cutoff=0.6)
+                if close:
+                    self.misspelt[target] = close[0]
                 self.error(pos, f"'{target}' is not a step{did_you_mean(target, [*ids, END])} "
                            "(use 'end' to finish the run)")
         for cond, name_pos, operand_pos in self.answer_tests:
@@ -901,34 +916,44 @@ class _Reader:
                 self.error(operand_pos, f"'{cond.op}' compares numbers, but step '{step.id}' is not a number or scale")
 
     def check_graph(self, steps: list[Step]) -> None:
-        if not steps or not self.all_steps_read:
-            return
-        ids = {s.id for s in steps}
-        order = {s.id: i for i, s in enumerate(steps)}
+        """Report steps nothing leads to, and messages that loop without a question.
 
-        def successors(step: Step) -> list[str]:
-            found = [r.goto for r in step.routes if r.goto in ids]
-            if all(r.when is not None for r in step.routes):
-                i = order[step.id] + 1
-                if i < len(steps):
-                    found.append(steps[i].id)
+        Runs on every step as far as it could be read, so a mistake inside one step does not hide
+        these problems elsewhere. A step without a readable id is still a link in the chain (the
+        step above falls through to it, and it to the one below); a `next` to a misspelt step is
+        followed to the step it most likely meant, so that step is not reported as well.
+        """
+        outline = self.outline
+        if not outline:
+            return
+        # A step's node: its id, or its place for a step whose id could not be read (or is used twice).
+        nodes = [o.step_id if o.step_id in self.step_pos else f"#{i}" for i, o in enumerate(outline)]
+        known = set(nodes)
+
+        def successors(i: int) -> list[str]:
+            routes = outline[i].routes
+            found = [t for t in (self.misspelt.get(r.goto, r.goto) for r in routes) if t in known]
+            if all(r.when is not None for r in routes) and i + 1 < len(outline):
+                found.append(nodes[i + 1])
             return found
 
-        graph = {s.id: successors(s) for s in steps}
-        seen, todo = {steps[0].id}, [steps[0].id]
+        graph = {nodes[i]: successors(i) for i in range(len(outline))}
+        seen, todo = {nodes[0]}, [nodes[0]]
         while todo:
             for nxt in graph[todo.pop()]:
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-        for step in steps:
-            if step.id not in seen and not self.dangling:
-                self.error(self.step_pos[step.id], f"step '{step.id}' can never be reached: no step leads to it")
-        says = {s.id for s in steps if s.kind == SAY}
+        order = {node: i for i, node in enumerate(nodes)}
+        for node, item in zip(nodes, outline, strict=True):
+            if node not in seen and item.step_id is not None and not node.startswith("#"):
+                self.error(self.step_pos[node], f"step '{node}' can never be reached: no step leads to it")
+        says = {node for node, item in zip(nodes, outline, strict=True) if item.kind == SAY}
         for cycle in _cycles({s: [t for t in graph[s] if t in says] for s in says}):
             first = min(cycle, key=order.__getitem__)
-            names = " -> ".join(f"'{s}'" for s in sorted(cycle, key=order.__getitem__))
-            self.error(self.step_pos[first], f"steps {names} loop back with no question in between: "
+            names = " -> ".join(f"'{s}'" for s in sorted(cycle, key=order.__getitem__) if not s.startswith("#"))
+            where = self.step_pos.get(first) or outline[order[first]].pos
+            self.error(where, f"steps {names} loop back with no question in between: "
                        "residents would be sent messages without end")
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Engine
@@ -83,6 +84,7 @@ class Database:
             busy_ms = int(self.timeouts.lock * 1000)
             event.listen(self.engine, "connect", functools.partial(_sqlite_pragmas, busy_ms=busy_ms))
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
+            event.listen(self.engine, "checkout", _sqlite_functions)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._heads: frozenset[str] | None = None
 
@@ -159,6 +161,13 @@ class Database:
             return
         command.upgrade(alembic_config(self.url, self.engine), "head")
 
+    def schema_revision(self) -> str | None:
+        """Return the migration the schema is at, or None for a database with no schema yet."""
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -173,6 +182,19 @@ def alembic_config(url: str, engine: Engine | None = None):
     if engine is not None:
         cfg.attributes["engine"] = engine
     return cfg
+
+
+# SQL functions other rooms give SQLite, by name: (number of arguments, Python function). PostgreSQL has
+# its own SQL for the same work; each SQLite connection gets these the first time it is used.
+SQLITE_FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {}
+
+
+def _sqlite_functions(dbapi_conn, record, _proxy):
+    done = record.info.setdefault("sql_functions", set())
+    for name, (arity, function) in SQLITE_FUNCTIONS.items():
+        if name not in done:
+            dbapi_conn.create_function(name, arity, function, deterministic=True)
+            done.add(name)
 
 
 def _sqlite_pragmas(dbapi_conn, _record, busy_ms: int = 5000):

@@ -62,6 +62,8 @@
           timer = setTimeout(function () {
             var body = new URLSearchParams();
             body.set("text", box.value);
+            // A broadcast's box is counted as the whole message residents get (with the STOP line).
+            if (box.getAttribute("data-sms-lang")) { body.set("lang", box.getAttribute("data-sms-lang")); }
             body.set("csrf_token", smsForm.querySelector("[name=csrf_token]").value);
             fetch(smsForm.getAttribute("data-sms-url"), { method: "POST", body: body, credentials: "same-origin" })
               .then(function (r) { return r.ok ? r.json() : null; })

@@ -58,7 +58,8 @@ class BroadcastOccurrence(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
-    # "once" for one-off broadcasts, the local date (2026-12-07) for recurring ones.
+    # "once" for one-off broadcasts, the local date and time of the scheduled firing (2026-12-07T10:00)
+    # for recurring ones.
     occurrence: Mapped[str] = mapped_column(String(32))
     fired_at: Mapped[datetime] = mapped_column(default=utcnow)
     in_segment: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -74,9 +74,10 @@ def test_broadcast_now_sends_and_reports(runner, residents, db):
     assert "In the segment: 2. Queued: 2." in output
     with db.session() as s:
         assert sorted(r.payload["text"] for r in s.scalars(select(OutboxMessage))) == [
-            "Biniau ddydd Mawrth.", "Bins go out on Tuesday."]
+            "Biniau ddydd Mawrth.\n\nAtebwch STOP i atal negeseuon gan Harlow Council.",
+            "Bins go out on Tuesday.\n\nReply STOP to stop messages from Harlow Council."]
     again = ok(runner, broadcasts, ["send-now", "1"])
-    assert "Queued: 2." in again
+    assert "Queued: 0." in again and "Already queued by an earlier send: 2 (nobody gets it twice)." in again
     with db.session() as s:
         assert len(s.scalars(select(OutboxMessage)).all()) == 2
     shown = ok(runner, broadcasts, ["show", "1"])
@@ -103,7 +104,8 @@ def test_scheduled_and_recurring_broadcasts_in_words(runner, residents, db):
     assert "will go out every first Monday at 10:00." in cron
     listed = ok(runner, broadcasts, ["list"])
     assert "Poll  [scheduled]  flow street-safety, once, on Monday 07 December 2026 at 10:00" in listed
-    assert ok(runner, broadcasts, ["cancel", "2"]).strip() == "Broadcast 2 cancelled."
+    assert ok(runner, broadcasts, ["cancel", "2"]).strip() == (
+        "Broadcast 2 cancelled: it will not go out again; 0 waiting message(s) withdrawn.")
     with db.session() as s:
         assert s.get(Broadcast, 2).status == "cancelled"
 
@@ -146,16 +148,105 @@ def test_update_missing_a_part_is_refused(runner):
     assert result.exit_code == 1 and "needs why in en" in result.output
 
 
-def test_consultations_list_calendar_warnings(runner, db, residents):
+BUS_SHELTERS = """\
+id: bus-shelters
+title: Bus shelters
+languages: [en]
+keywords: [SHELTER]
+steps:
+  - id: want
+    ask: Should your stop have a shelter?
+    yes_no: true
+"""
+
+
+@pytest.fixture
+def bus_shelters(services):
+    """A published flow whose file sets no consultation dates: its calendar dates are the officers' plan."""
+    from flows.loader import load_flow_text
+
+    services.registry.add(load_flow_text(BUS_SHELTERS, "bus-shelters.yaml"))
+
+
+def test_consultations_add_edit_delete_and_the_dates_flows_enforce(runner, db, bus_shelters):
+    unknown = runner.invoke(consultations, ["add", "no-such-flow", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert unknown.exit_code == 1 and "no published flow 'no-such-flow'" in unknown.output
+    moved = runner.invoke(consultations, ["add", "street-safety", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert moved.exit_code == 1 and "holds residents to 01 December 2026 – 31 December 2026" in moved.output
+    ok(runner, consultations, ["list"])  # the flows' own dates join the calendar
+    added = ok(runner, consultations, ["add", "bus-shelters", "--opens", "2027-01-04", "--closes", "2027-02-14"])
+    assert "Consultation 7 added to the calendar." in added
+    edited = ok(runner, consultations, ["edit", "7", "--closes", "2027-02-21", "--service", "Transport"])
+    assert edited.strip() == "Consultation 7 “Bus shelters”: 04 Jan 2027 – 21 Feb 2027 (49 days), Transport."
+    refused = runner.invoke(consultations, ["edit", "1", "--opens", "2026-11-01"])
+    assert refused.exit_code == 1 and "change them in the flow" in refused.output
+    assert ok(runner, consultations, ["delete", "7"]).strip() == "Consultation 7 “Bus shelters” taken off the calendar."
+    kept = runner.invoke(consultations, ["delete", "1"])
+    assert kept.exit_code == 1 and "stays in the calendar" in kept.output
+    listed = ok(runner, consultations, ["list"])
+    assert "Bus shelters" not in listed and listed.count("\n") == 6
+
+
+def test_consultations_list_calendar_warnings(runner, db, residents, bus_shelters):
     listed = ok(runner, consultations, ["list"])
     assert "01 Dec 2026 – 31 Dec 2026 (31 days)  Feeling safe in your neighbourhood  [open]" in listed
     month = ok(runner, consultations, ["calendar", "--month", "2026-12"])
     assert month.startswith("December 2026") and "Feeling safe in your neighbourhood" in month
     assert "Mo Tu We Th Fr Sa Su" in month
-    added = ok(runner, consultations, ["add", "climate-pulse", "--opens", "2026-12-10", "--closes", "2026-12-16",
-                                       "--service", "Climate", "--officer", "R. Patel"])
+    added = ok(runner, consultations, ["add", "bus-shelters", "--opens", "2026-12-10", "--closes", "2026-12-16",
+                                       "--service", "Transport", "--officer", "R. Patel"])
     assert "open for 7 day(s)" in added and "both ask" in added
     warned = ok(runner, consultations, ["warnings"])
     assert "short_window:" in warned and "overlap:" in warned
     bad = runner.invoke(consultations, ["calendar", "--month", "December"])
     assert bad.exit_code == 2 and "2026-12" in bad.output
+
+
+def test_updates_send_in_quiet_hours_says_when_it_will_go(runner, db, clock):
+    with db.session() as s:
+        make_run(s, make_contact(s), "street-safety", "completed", DEFAULT_NOW)
+    clock.set(datetime(2026, 12, 2, 21, 15, tzinfo=timezone.utc))
+    ok(runner, updates, ["create", "street-safety", "--said", "en=Lights.", "--did", "en=12 more.",
+                         "--why", "en=Most asked."])
+    output = ok(runner, updates, ["send", "1"])
+    assert "Update 1: 1 took part, 1 queued." in output
+    assert "It is quiet hours now: the messages will go from 03 December 2026 09:00." in output
+    clock.set(datetime(2026, 12, 3, 11, 0, tzinfo=timezone.utc))
+    ok(runner, updates, ["create", "street-safety", "--said", "en=A.", "--did", "en=B.", "--why", "en=C."])
+    assert "quiet hours" not in ok(runner, updates, ["send", "2"])
+
+
+def test_broadcasts_list_says_sending_while_messages_wait(runner, residents, db, clock):
+    ok(runner, segments, ["create", "t", TENANTS])
+    clock.set(datetime(2026, 12, 2, 22, 0, tzinfo=timezone.utc))
+    ok(runner, broadcasts, ["create", "Bin day", "--segment", "t", "--text", "en=Bins Tuesday.", "--now"])
+    listed = ok(runner, broadcasts, ["list"])
+    assert ("Bin day  [sending]  message, now; 2 message(s) waiting to go, held for quiet hours until "
+            "03 December 2026 09:00") in listed
+    assert "[sent]" not in listed
+    with db.session() as s:
+        for row in s.scalars(select(OutboxMessage)):
+            row.status = "sent"
+    assert "   1  Bin day  [sent]  message, now\n" in ok(runner, broadcasts, ["list"])
+
+
+def test_broadcasts_cancel_says_how_many_waiting_messages_were_withdrawn(runner, residents, db, clock):
+    ok(runner, segments, ["create", "t", TENANTS])
+    clock.set(datetime(2026, 12, 2, 22, 0, tzinfo=timezone.utc))
+    ok(runner, broadcasts, ["create", "Bin day", "--segment", "t", "--text", "en=Bins Tuesday.", "--now"])
+    assert ok(runner, broadcasts, ["cancel", "1"]).strip() == (
+        "Broadcast 1 cancelled: it will not go out again; 2 waiting message(s) withdrawn.")
+    with db.session() as s:
+        assert {r.status for r in s.scalars(select(OutboxMessage))} == {"skipped"}
+
+
+def test_db_upgrade_on_an_empty_database_says_it_created_the_schema(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", "test-secret")
+    first = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("Created the database schema (version ") and "empty database" in first.output
+    again = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert again.exit_code == 0 and again.output.startswith("Database is up to date (version ")

@@ -130,7 +130,7 @@ def test_sign_in_itself_needs_the_csrf_token(client, officers):
     ("post", "/dashboard/broadcasts/new"), ("get", "/dashboard/updates/new"), ("post", "/dashboard/updates/1/send"),
     ("get", "/dashboard/assisted"), ("get", "/dashboard/contacts"), ("get", "/dashboard/messages"),
     ("get", "/dashboard/accounts"), ("post", "/dashboard/contacts/1/erase"), ("post", "/dashboard/calendar"),
-    ("post", "/dashboard/sms-count"),
+    ("post", "/dashboard/sms-count"), ("post", "/dashboard/calendar/1"), ("post", "/dashboard/calendar/1/delete"),
 ])
 def test_a_viewer_cannot_reach_officer_actions(client, as_role, method, path):
     token = as_role("viewer")

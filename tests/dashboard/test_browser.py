@@ -190,10 +190,11 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     assert "queued" in page.locator("#update-delivery").inner_text()
     shot(page, "you-said-we-did")
 
-    # A broadcast's message shows what it costs as the officer types.
+    # A broadcast's message shows what the whole message costs as the officer types: 39 characters with a ŵ
+    # are one Unicode part alone, two with the line saying who it is from and how to stop.
     page.goto("/dashboard/broadcasts/new")
     page.locator("#text_cy").fill("Dywedwch eich barn: anfonwch DIOGEL – ŵ")
-    expect(page.locator("#count-cy")).to_contain_text("1 SMS (UCS-2")
+    expect(page.locator("#count-cy")).to_contain_text("2 SMS (UCS-2")
 
     # The rest of the dashboard, for the record.
     for name, path in [("calendar", "/dashboard/calendar?year=2026&month=12"), ("flows", "/dashboard/flows"),

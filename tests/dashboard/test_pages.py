@@ -114,6 +114,41 @@ def test_publishing_a_flow_with_errors_is_refused(client, as_role, services):
     assert response.status_code == 422 and services.registry.get("bins") is None
 
 
+def test_publishing_a_flow_whose_keyword_another_flow_uses_is_refused(client, as_role, services, app_config):
+    from pathlib import Path
+
+    token = as_role("officer")
+    path = Path(app_config["flows_dir"]) / "street-safety.yaml"
+    before = path.read_text(encoding="utf-8")
+    # Checked alone the edit is fine; published, it would take CLIMATE from climate-pulse.
+    source = before.replace("keywords: [SAFE, DIOGEL]", "keywords: [SAFE, CLIMATE]")
+    response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish",
+                                                          "source": source})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "The keyword CLIMATE is already used by the flow climate-pulse." in page and "Not published" in page
+    assert path.read_text(encoding="utf-8") == before
+    assert services.registry.by_keyword("CLIMATE").id == "climate-pulse"
+    assert services.registry.get("street-safety").source == before
+
+
+def test_a_broken_edit_to_a_live_flow_file_shows_on_its_page_while_the_last_good_version_serves(
+        client, as_role, services, app_config):
+    from pathlib import Path
+
+    as_role("viewer")
+    path = Path(app_config["flows_dir"]) / "street-safety.yaml"
+    good = services.registry.get("street-safety")
+    typo = path.read_text(encoding="utf-8").replace("text: {max_length: 300}", "text: {max_lenght: 300}")
+    path.write_text(typo, encoding="utf-8")
+    services.registry.reload(force=True)
+    assert services.registry.get("street-safety") is good
+    page = client.get("/dashboard/flows/street-safety").get_data(as_text=True)
+    assert "The flow's file has errors" in page and "<code>street-safety.yaml</code>" in page
+    assert "Residents still get the last good version" in page
+    assert "Line 27, column 12: unknown key &#39;max_lenght&#39;" in page
+
+
 def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, services):
     _answers(services, [({"ward": "mark_hall", "ethnicity": "white"}, {"feel_safe": "safe", "age": "18_64"}),
                         ({"ward": "toddbrook"}, {"feel_safe": "unsafe", "where": "=HYPERLINK(\"x\")"})])
@@ -228,6 +263,8 @@ def test_you_said_we_did_written_previewed_and_sent(client, as_role, services):
     detail_url = response.headers["Location"]
     page = client.get(detail_url).get_data(as_text=True)
     assert "We are adding 40 lights." in page and "SMS ·" in page
+    # The preview is the message residents get: who it is from, about what, and how to stop.
+    assert "Harlow Council: Street lights" in page and "Reply STOP to stop messages from Harlow Council." in page
     sent = client.post(detail_url + "/send", data={"csrf_token": token})
     assert sent.status_code == 302
     page = client.get(detail_url).get_data(as_text=True)
@@ -325,6 +362,18 @@ def test_sms_count_for_a_message_being_typed(client, as_role):
     assert (long["encoding"], long["segments"]) == ("GSM-7", 2)
 
 
+def test_a_broadcast_message_is_counted_whole_with_the_line_saying_who_sent_it(client, as_role):
+    token = as_role("officer")
+    text = "Have your say on the new street lights: text SAFE to take part before Christmas. " + "a" * 69
+    assert len(text) == 150
+    alone = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": text}).get_json()
+    whole = client.post("/dashboard/sms-count", data={"csrf_token": token, "text": text, "lang": "en"}).get_json()
+    assert (alone["segments"], whole["segments"]) == (1, 2)
+    form = client.get("/dashboard/broadcasts/new?text_en=" + "b" * 120).get_data(as_text=True)
+    assert "Reply STOP to stop messages from Harlow Council." in form
+    assert "2 SMS segments" in form and 'data-sms-lang="en"' in form
+
+
 def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_version(client, as_role, services,
                                                                                         app_config):
     from pathlib import Path
@@ -345,18 +394,61 @@ def test_editing_a_published_flow_replaces_its_file_and_keeps_old_runs_on_their_
 
 
 def test_planning_a_short_consultation_warns_in_the_calendar(client, as_role, services):
+    from flows.loader import load_flow_text
+
+    # A flow whose file sets no dates: the calendar holds the officers' plan for it.
+    services.registry.add(load_flow_text("id: bus-shelters\ntitle: Bus shelters\nlanguages: [en]\nsteps:\n"
+                                         "  - id: want\n    ask: A shelter at your stop?\n    yes_no: true\n"))
     token = as_role("officer")
-    response = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+    response = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters",
                                                         "title": "Bus shelters", "opens": "2027-02-01",
                                                         "closes": "2027-02-05"})
     assert response.status_code == 302 and "year=2027&month=2" in response.headers["Location"]
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Bus shelters" in page and "open for 5 day(s)" in page
-    backwards = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+    backwards = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters",
                                                          "opens": "2027-02-05", "closes": "2027-02-01"})
     assert "closes before it opens" in client.get(backwards.headers["Location"]).get_data(as_text=True)
+    # A flow whose file sets its dates keeps them: the calendar cannot promise residents other ones.
+    moved = client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "climate-pulse",
+                                                     "opens": "2027-02-01", "closes": "2027-02-28"})
+    assert "holds residents to 05 October 2026 – 25 October 2026" in client.get(
+        moved.headers["Location"]).get_data(as_text=True)
     with services.db.session() as s:
         assert s.scalar(select(AuditLog.action).where(AuditLog.action == "consultation.created"))
+
+
+def test_calendar_entries_can_be_changed_and_taken_off_but_not_a_flows_own_dates(client, as_role, services):
+    from engage.calendar import Consultation
+    from flows.loader import load_flow_text
+
+    services.registry.add(load_flow_text("id: bus-shelters\ntitle: Bus shelters\nlanguages: [en]\nsteps:\n"
+                                         "  - id: want\n    ask: A shelter at your stop?\n    yes_no: true\n"))
+    token = as_role("officer")
+    client.post("/dashboard/calendar", data={"csrf_token": token, "flow_id": "bus-shelters", "title": "Shelters",
+                                             "opens": "2026-12-07", "closes": "2026-12-31"})
+    page = client.get("/dashboard/calendar?year=2026&month=12").get_data(as_text=True)
+    with services.db.session() as s:
+        ids = {c.flow_id: c.id for c in s.query(Consultation)}
+    assert f'action="/dashboard/calendar/{ids["bus-shelters"]}/delete"' in page
+    changed = client.post(f"/dashboard/calendar/{ids['bus-shelters']}", data={
+        "csrf_token": token, "title": "Bus shelters, Fourth Avenue", "owner_service": "Transport",
+        "opens": "2026-12-07", "closes": "2027-01-10"})
+    assert changed.status_code == 302
+    with services.db.session() as s:
+        entry = s.get(Consultation, ids["bus-shelters"])
+        assert (entry.title, entry.owner_service, entry.closes.isoformat()) == (
+            "Bus shelters, Fourth Avenue", "Transport", "2027-01-10")
+    moved = client.post(f"/dashboard/calendar/{ids['street-safety']}", data={
+        "csrf_token": token, "opens": "2026-12-01", "closes": "2027-01-31"})
+    assert "holds residents to 01 December 2026" in client.get(moved.headers["Location"]).get_data(as_text=True)
+    kept = client.post(f"/dashboard/calendar/{ids['street-safety']}/delete", data={"csrf_token": token})
+    assert "stays in the calendar" in client.get(kept.headers["Location"]).get_data(as_text=True)
+    client.post(f"/dashboard/calendar/{ids['bus-shelters']}/delete", data={"csrf_token": token})
+    with services.db.session() as s:
+        assert s.get(Consultation, ids["bus-shelters"]) is None and s.get(Consultation, ids["street-safety"])
+        actions = set(s.scalars(select(AuditLog.action)))
+    assert {"consultation.changed", "consultation.deleted"} <= actions
 
 
 def test_telegram_and_sms_codes_are_explained_for_their_channel():

@@ -24,6 +24,10 @@ from tests.support.outreach import bulk_contacts, engage_services, make_contact,
 UTC = timezone.utc
 TZ = "Europe/London"
 TEXTS = {"en": "Bins go out on Tuesday this week.", "cy": "Bydd biniau'n mynd allan ddydd Mawrth."}
+# Every broadcast ends with who sent it and how to stop (the test council is Harlow Council).
+STOP = {"en": "Reply STOP to stop messages from Harlow Council.",
+        "cy": "Atebwch STOP i atal negeseuon gan Harlow Council."}
+SENT = {lang: f"{text}\n\n{STOP[lang]}" for lang, text in TEXTS.items()}
 
 
 @pytest.fixture
@@ -77,7 +81,7 @@ def test_exactly_one_message_per_eligible_resident_and_skips_counted(services, d
     queued = rows(db, broadcast_id=broadcast_id)
     assert [r.contact_id for r in queued] == [ward["en"], ward["cy"]]
     assert [(r.kind, r.priority, r.language, r.payload["text"]) for r in queued] == [
-        ("broadcast", 10, "en", TEXTS["en"]), ("broadcast", 10, "cy", TEXTS["cy"])]
+        ("broadcast", 10, "en", SENT["en"]), ("broadcast", 10, "cy", SENT["cy"])]
     assert queued[0].dedupe_key == f"broadcast:{broadcast_id}:contact:{ward['en']}"
     with db.session() as s:
         stored = s.scalar(select(BroadcastOccurrence))
@@ -145,7 +149,7 @@ def test_missing_language_falls_back_and_is_counted(services, db):
     result = fire_broadcast(services, new_broadcast(services, {"all": []}))
     assert result.language_fallbacks == 1
     [row] = rows(db, contact_id=polish)
-    assert (row.language, row.payload["text"]) == ("en", TEXTS["en"])
+    assert (row.language, row.payload["text"]) == ("en", SENT["en"])
 
 
 def test_recurring_broadcast_keys_each_occurrence(services, db, clock):
@@ -158,8 +162,8 @@ def test_recurring_broadcast_keys_each_occurrence(services, db, clock):
     clock.set(datetime(2027, 1, 4, 10, 0, tzinfo=UTC))
     fire_broadcast(services, broadcast_id)
     keys = [r.dedupe_key for r in rows(db, broadcast_id=broadcast_id)]
-    assert keys == [f"broadcast:{broadcast_id}:2026-12-07:contact:{contact_id}",
-                    f"broadcast:{broadcast_id}:2027-01-04:contact:{contact_id}"]
+    assert keys == [f"broadcast:{broadcast_id}:2026-12-07T10:00:contact:{contact_id}",
+                    f"broadcast:{broadcast_id}:2027-01-04T10:00:contact:{contact_id}"]
     with db.session() as s:
         assert s.get(Broadcast, broadcast_id).status == "scheduled"
 
@@ -169,7 +173,50 @@ def test_occurrence_is_the_latest_scheduled_time_even_when_fired_late(services, 
         segment = create_segment(s, "all", {"all": []}, DEFAULT_NOW)
         broadcast = create_broadcast(s, name="x", segment=segment, now=DEFAULT_NOW, tz=TZ, texts=TEXTS,
                                      schedule="cron", cron="0 10 1-7 * mon")
-        assert occurrence_for(broadcast, datetime(2026, 12, 8, 3, 0, tzinfo=UTC), TZ) == "2026-12-07"
+        assert occurrence_for(broadcast, datetime(2026, 12, 8, 3, 0, tzinfo=UTC), TZ) == "2026-12-07T10:00"
+
+
+def test_a_schedule_firing_twice_a_day_sends_each_time(services, db, clock):
+    with db.session() as s:
+        contact_id = make_contact(s).id
+    clock.set(datetime(2026, 12, 7, 10, 0, 5, tzinfo=UTC))
+    broadcast_id = new_broadcast(services, {"all": []}, schedule="cron", cron="0 10,14 * * *")
+    morning = fire_broadcast(services, broadcast_id)
+    clock.set(datetime(2026, 12, 7, 10, 30, tzinfo=UTC))
+    assert fire_broadcast(services, broadcast_id).newly_queued == 0  # the same firing, repeated
+    clock.set(datetime(2026, 12, 7, 14, 0, 5, tzinfo=UTC))
+    afternoon = fire_broadcast(services, broadcast_id)
+    assert (morning.occurrence, afternoon.occurrence) == ("2026-12-07T10:00", "2026-12-07T14:00")
+    assert (morning.newly_queued, afternoon.newly_queued) == (1, 1)
+    assert [r.dedupe_key for r in rows(db, broadcast_id=broadcast_id)] == [
+        f"broadcast:{broadcast_id}:2026-12-07T10:00:contact:{contact_id}",
+        f"broadcast:{broadcast_id}:2026-12-07T14:00:contact:{contact_id}"]
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(BroadcastOccurrence)) == 2
+
+
+def test_repeating_a_firing_keeps_the_numbers_it_counted(services, db, clock):
+    with db.session() as s:
+        for _ in range(3):
+            make_contact(s, language="pl")
+        make_contact(s)
+    broadcast_id = new_broadcast(services, {"all": []})
+    first = fire_broadcast(services, broadcast_id)
+    assert (first.queued, first.newly_queued, first.language_fallbacks) == (4, 4, 3)
+    clock.set(clock.now() + timedelta(minutes=5))
+    again = fire_broadcast(services, broadcast_id)
+    assert (again.queued, again.newly_queued) == (4, 0)
+    with db.session() as s:
+        stored = s.scalar(select(BroadcastOccurrence))
+        assert (stored.queued, stored.eligible, stored.language_fallbacks, stored.fired_at) == (4, 4, 3, DEFAULT_NOW)
+    # A resident added later is reached by the next send, and only their fallback is added.
+    with db.session() as s:
+        make_contact(s, language="so")
+    third = fire_broadcast(services, broadcast_id)
+    assert (third.queued, third.newly_queued) == (5, 1)
+    with db.session() as s:
+        stored = s.scalar(select(BroadcastOccurrence))
+        assert (stored.queued, stored.language_fallbacks) == (5, 4)
 
 
 @pytest.mark.parametrize(("cron", "words"), [
@@ -280,7 +327,7 @@ def test_wales_mode_sends_welsh_then_english_when_the_language_is_unknown(db, cl
         english = make_contact(s, language="en").id
     fire_broadcast(services, new_broadcast(services, {"all": []}))
     texts = {r.contact_id: r.payload["text"] for r in rows(db)}
-    assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}", english: TEXTS["en"]}
+    assert texts == {unknown: f"{TEXTS['cy']}\n\n{TEXTS['en']}\n\n{STOP['cy']}\n{STOP['en']}", english: SENT["en"]}
 
 
 def test_flow_broadcast_does_not_cut_into_a_conversation_happening_now(services, db, clock):
@@ -297,3 +344,21 @@ def test_flow_broadcast_does_not_cut_into_a_conversation_happening_now(services,
     again = fire_broadcast(services, broadcast_id)
     assert (again.queued, again.newly_queued) == (2, 1)
     assert sorted(r.contact_id for r in rows(db, broadcast_id=broadcast_id)) == sorted(ids)
+
+
+def test_a_flow_started_by_broadcast_says_who_is_asking_and_how_to_stop(services, db):
+    with db.session() as s:
+        welsh = make_contact(s, language="cy").id
+    fire_broadcast(services, new_broadcast(services, {"all": []}, flow=services.registry.get("street-safety")))
+    [row] = rows(db, contact_id=welsh)
+    assert row.payload["type"] == "question" and row.payload["intro"] == [STOP["cy"]]
+    assert row.payload["text"].startswith(STOP["cy"] + "\n\nPa mor ddiogel")
+
+
+def test_a_message_too_long_with_its_stop_line_is_refused(services, db):
+    # 1,525 plain characters fit ten SMS parts alone, not with the line saying who it is from.
+    with pytest.raises(BroadcastError, match="the en message is 11 SMS parts .* shorten it"):
+        with db.session() as s:
+            segment = create_segment(s, "all", {"all": []}, DEFAULT_NOW)
+            create_broadcast(s, name="long", segment=segment, now=DEFAULT_NOW, tz=TZ, texts={"en": "a" * 1525},
+                             council="Harlow Council")

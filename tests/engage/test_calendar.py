@@ -8,7 +8,10 @@ import pytest
 from engage.calendar import (
     CalendarError,
     create_consultation,
+    delete_consultation,
+    edit_consultation,
     month_view,
+    plan,
     refresh_statuses,
     status_on,
     sync_from_flows,
@@ -114,3 +117,76 @@ def test_month_view_lists_days_and_who_is_open(db):
     assert days[date(2026, 11, 30)]["in_month"] is False
     assert view["previous"] == (2026, 11) and view["next"] == (2027, 1)
     assert late.id not in days[date(2026, 12, 31)]["consultations"]
+
+
+NO_DATES_FLOW = """\
+id: bus-shelters
+title: Bus shelters
+languages: [en]
+keywords: [SHELTER]
+steps:
+  - id: want
+    ask: Should your stop have a shelter?
+    yes_no: true
+"""
+
+
+@pytest.fixture
+def registry(tmp_path):
+    import shutil
+
+    folder = tmp_path / "flows"
+    shutil.copytree(LIBRARY, folder)
+    (folder / "bus-shelters.yaml").write_text(NO_DATES_FLOW, encoding="utf-8")
+    return FlowRegistry(folder)
+
+
+def test_the_calendar_follows_the_dates_a_flow_enforces(db, registry):
+    path = registry.flows_dir / "street-safety.yaml"
+    with db.session() as s:
+        sync_from_flows(s, registry, DEFAULT_NOW, "Europe/London")
+        entry_id = s.query(Consultation).filter_by(flow_id="street-safety").one().id
+    path.write_text(path.read_text(encoding="utf-8").replace("closes: 2026-12-31", "closes: 2027-01-15"),
+                    encoding="utf-8")
+    registry.reload(force=True)
+    with db.session() as s:
+        assert sync_from_flows(s, registry, DEFAULT_NOW, "Europe/London") == 0
+        [street] = s.query(Consultation).filter_by(flow_id="street-safety").all()
+        assert (street.id, street.opens, street.closes) == (entry_id, date(2026, 12, 1), date(2027, 1, 15))
+
+
+def test_officers_cannot_give_a_flow_other_dates_than_it_enforces(db, registry):
+    with db.session() as s:
+        sync_from_flows(s, registry, DEFAULT_NOW, "Europe/London")
+        with pytest.raises(CalendarError, match=r"holds residents to 01 December 2026 – 31 December 2026"):
+            plan(s, registry, flow_id="street-safety", opens=date(2027, 1, 4), closes=date(2027, 2, 14),
+                 now=DEFAULT_NOW, tz="Europe/London")
+        with pytest.raises(CalendarError, match="already in the calendar on these dates"):
+            plan(s, registry, flow_id="street-safety", opens=date(2026, 12, 1), closes=date(2026, 12, 31),
+                 now=DEFAULT_NOW, tz="Europe/London")
+        with pytest.raises(CalendarError, match="no published flow 'no-such-flow'"):
+            plan(s, registry, flow_id="no-such-flow", opens=date(2027, 1, 4), closes=date(2027, 2, 14),
+                 now=DEFAULT_NOW, tz="Europe/London")
+        street = s.query(Consultation).filter_by(flow_id="street-safety").one()
+        with pytest.raises(CalendarError, match="holds residents to"):
+            edit_consultation(s, registry, street, DEFAULT_NOW, "Europe/London", closes=date(2027, 1, 31))
+        edit_consultation(s, registry, street, DEFAULT_NOW, "Europe/London", owner_service="Community Safety",
+                          officer="A. Khan")
+        assert (street.owner_service, street.closes) == ("Community Safety", date(2026, 12, 31))
+        with pytest.raises(CalendarError, match="stays in the calendar while the flow's file has them"):
+            delete_consultation(s, registry, street)
+
+
+def test_a_plan_for_a_flow_without_dates_can_be_edited_and_deleted(db, registry):
+    with db.session() as s:
+        shelters = plan(s, registry, flow_id="bus-shelters", opens=date(2027, 2, 1), closes=date(2027, 2, 28),
+                        now=DEFAULT_NOW, tz="Europe/London", owner_service="Transport")
+        assert (shelters.title, shelters.status) == ("Bus shelters", "planned")
+        edit_consultation(s, registry, shelters, DEFAULT_NOW, "Europe/London", opens=date(2026, 11, 20),
+                          title="Bus shelters on Fourth Avenue")
+        assert (shelters.opens, shelters.title, shelters.status) == (
+            date(2026, 11, 20), "Bus shelters on Fourth Avenue", "open")
+        with pytest.raises(CalendarError, match="closes before it opens"):
+            edit_consultation(s, registry, shelters, DEFAULT_NOW, "Europe/London", closes=date(2026, 11, 1))
+        delete_consultation(s, registry, shelters)
+        assert s.query(Consultation).filter_by(flow_id="bus-shelters").all() == []

@@ -76,8 +76,14 @@ def test_update_reaches_every_participant_once_on_their_channel_in_their_languag
     rows = updates_sent(db)
     assert [(r.contact_id, r.channel, r.language) for r in rows] == [
         (took_part["en"], "sms", "en"), (took_part["cy"], "telegram", "cy"), (took_part["twice"], "sms", "en")]
-    assert rows[0].payload["text"].startswith("You said: 62% of you said Town Park")
-    assert rows[1].payload["text"].startswith(f"Dywedoch chi: {TEXTS['cy']['said']}")
+    # Weeks later a resident can still tell who wrote, about what, where to read more and how to stop.
+    assert rows[0].payload["text"].startswith("Harlow Council: Feeling safe in your neighbourhood\n\n"
+                                              "You said: 62% of you said Town Park")
+    assert rows[0].payload["text"].endswith("\n\nMore: https://example.gov.uk/street-lights\n\n"
+                                            "Reply STOP to stop messages from Harlow Council.")
+    assert f"\n\nDywedoch chi: {TEXTS['cy']['said']}" in rows[1].payload["text"]
+    assert rows[1].payload["text"].endswith("\n\nMwy: https://example.gov.uk/street-lights\n\n"
+                                            "Atebwch STOP i atal negeseuon gan Harlow Council.")
     assert f"Fe wnaethon ni: {TEXTS['cy']['did']}" in rows[1].payload["text"]
     assert rows[0].dedupe_key == f"update:{update_id}:contact:{took_part['en']}"
     assert {r.priority for r in rows} == {10}
@@ -196,3 +202,29 @@ def test_public_page_escapes_what_officers_wrote(services, db, took_part, client
     send_update(services, update_id)
     body = client.get("/you-said-we-did").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in body and "&lt;script&gt;" in body
+
+
+def test_an_update_too_long_for_sms_with_its_heading_link_and_stop_line_is_refused(services, db, took_part):
+    with services.db.session() as s:
+        texts = {"en": {"said": "a" * 700, "did": "b" * 700, "why": "c" * 100}}
+        update_id = create_update(s, services.registry.get("street-safety"), texts, services.clock.now()).id
+    with pytest.raises(UpdateError, match="would be 11 SMS parts"):
+        send_update(services, update_id)
+    assert updates_sent(db) == []
+
+
+def test_sending_marks_the_calendar_entry_residents_answered_not_a_later_planned_one(services, db, clock):
+    with db.session() as s:
+        december = create_consultation(s, flow_id="street-safety", opens=datetime(2026, 12, 1).date(),
+                                       closes=datetime(2026, 12, 31).date(), now=DEFAULT_NOW).id
+        # A second round, planned for 2027 (entered before the calendar kept to the flow's dates).
+        planned = create_consultation(s, flow_id="street-safety", opens=datetime(2027, 3, 1).date(),
+                                      closes=datetime(2027, 3, 31).date(), now=DEFAULT_NOW).id
+        make_run(s, make_contact(s), "street-safety", "completed", datetime(2026, 12, 10, 12, 0, tzinfo=UTC))
+    clock.set(datetime(2027, 1, 20, 10, 0, tzinfo=UTC))
+    update_id = new_update(services)
+    send_update(services, update_id)
+    with db.session() as s:
+        assert s.get(Update, update_id).consultation_id == december
+        assert (s.get(Consultation, december).status, s.get(Consultation, planned).status) == (
+            "reported", "planned")

@@ -71,7 +71,7 @@ def test_a_broadcast_fired_in_the_afternoon_of_the_change_goes_at_once(services,
 
 def test_a_daily_schedule_names_each_local_day_once_across_midnight_and_the_clock_change(services, sender,
                                                                                         fake_twilio):
-    # A daily broadcast at 23:30 local: each firing is its own occurrence, keyed by the local date.
+    # A daily broadcast at 23:30 local: each firing is its own occurrence, keyed by its local date and time.
     services.clock.set(utc(2026, 10, 23, 12, 0))
     phone, broadcast_id = resident_and_broadcast(services, schedule="cron", cron="30 23 * * *")
     with services.db.session() as s:
@@ -82,7 +82,7 @@ def test_a_daily_schedule_names_each_local_day_once_across_midnight_and_the_cloc
             utc(2026, 10, 25, 23, 31),  # 23:31 GMT on Sunday
             utc(2026, 10, 26, 0, 5),    # 00:05 GMT on Monday: still Sunday's firing
         )]
-    assert occurrences == ["2026-10-24", "2026-10-24", "2026-10-25", "2026-10-25"]
+    assert occurrences == ["2026-10-24T23:30", "2026-10-24T23:30", "2026-10-25T23:30", "2026-10-25T23:30"]
 
     # Fired twice for the same night (a retry after midnight) it queues once; the next night queues again.
     for moment in (utc(2026, 10, 24, 22, 31), utc(2026, 10, 24, 23, 10), utc(2026, 10, 25, 23, 31)):

@@ -258,6 +258,48 @@ def test_loop_of_messages_without_a_question(tmp_path: Path) -> None:
           "messages without end")
 
 
+def test_a_broken_step_does_not_hide_reachability_and_loop_problems(tmp_path: Path) -> None:
+    assert lint(tmp_path, HEAD + """\
+  - id: ask_first
+    ask: {en: Ready?, cy: Barod?}
+    choises: [a, b]
+    next: end
+  - id: orphan
+    say: {en: Nobody comes here, cy: Neb}
+  - id: one
+    say: {en: One, cy: Un}
+  - id: two
+    say: {en: Two}
+    next: one
+""") == [
+        "flow.yaml:7:5: unknown key 'choises' in step 'ask_first'; did you mean 'choices'?",
+        "flow.yaml:9:9: step 'orphan' can never be reached: no step leads to it",
+        "flow.yaml:11:9: step 'one' can never be reached: no step leads to it",
+        "flow.yaml:11:9: steps 'one' -> 'two' loop back with no question in between: residents would be sent "
+        "messages without end",
+        "flow.yaml:13:9: step 'two' can never be reached: no step leads to it",
+        "flow.yaml:14:5: 'say' of step 'two' has no text in cy (Welsh)",
+    ]
+
+
+def test_a_misspelt_next_still_lets_other_unreachable_steps_be_found(tmp_path: Path) -> None:
+    assert lint(tmp_path, HEAD + """\
+  - id: feel
+    ask: {en: Safe?, cy: Diogel?}
+    yes_no: true
+    next: {"yes": wher, default: end}
+  - id: where
+    ask: {en: Where?, cy: Ble?}
+    text: {}
+    next: end
+  - id: orphan
+    say: {en: Bye, cy: Hwyl}
+""") == [
+        "flow.yaml:8:19: 'wher' is not a step; did you mean 'where'? (use 'end' to finish the run)",
+        "flow.yaml:13:9: step 'orphan' can never be reached: no step leads to it",
+    ]
+
+
 def test_a_loop_through_a_question_is_fine(tmp_path: Path) -> None:
     assert lint(tmp_path, HEAD + """\
   - id: more

@@ -255,6 +255,17 @@ def check_council(settings) -> list[Line]:
     return [Line(OK, "council name", name)]
 
 
+def check_flows(services) -> list[Line]:
+    from engage.flow_registry import flows_with_errors
+
+    problems = flows_with_errors(services.registry)
+    if not problems:
+        return [Line(OK, "flows", f"{len(services.registry.all())} flow(s) load without errors")]
+    return [Line(FAIL, "flows", f"{path}, line {line}: {message}; "
+                                + ("its last good version still serves" if serving else "it is not serving"))
+            for path, line, message, serving in problems]
+
+
 def check_wales(settings) -> list[Line]:
     if settings.welsh_first:
         return [Line(OK, "Wales mode", "on (OUTREACH_WELSH_FIRST): residents whose language is unknown get Welsh "
@@ -281,7 +292,7 @@ def run_checks(app, max_outbox_age: timedelta) -> list[Line]:
         lines += check_outbox(services, max_outbox_age)
     else:
         lines.append(Line(FAIL, "outbox", "not checked: the database is not ready"))
-    return [*lines, *check_council(settings), *check_wales(settings)]
+    return [*lines, *check_flows(services), *check_council(settings), *check_wales(settings)]
 
 
 def settings_checks(settings) -> list[Line]:

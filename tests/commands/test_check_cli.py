@@ -114,6 +114,23 @@ def test_each_unsafe_setting_is_a_failure_line_and_exit_1(app_config, changes, n
     assert "not ready to run for real" in result.output
 
 
+def test_a_broken_flow_file_is_a_failure_line_naming_its_line(app_config, tmp_path):
+    import shutil
+
+    from tests.conftest import LIBRARY
+
+    folder = tmp_path / "flows"
+    shutil.copytree(LIBRARY, folder)
+    result, lines = run_check(app_config, flows_dir=str(folder))
+    assert status_of(lines, "flows") == ["OK"], result.output
+    path = folder / "street-safety.yaml"
+    path.write_text(path.read_text().replace("  - id: where\n", "  - id: where\n    bogus_key: 1\n"))
+    result, lines = run_check(app_config, flows_dir=str(folder))
+    assert result.exit_code == 1
+    [(status, detail)] = lines["flows"]
+    assert status == "FAIL" and "street-safety.yaml, line" in detail and "bogus_key" in detail, detail
+
+
 def test_asking_for_the_sandbox_with_real_credentials_leaves_it_off(app_config):
     result, lines = run_check(app_config, sandbox=True)
     assert lines["sandbox"] == [("OK", "off")], result.output

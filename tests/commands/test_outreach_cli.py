@@ -244,7 +244,7 @@ def test_db_upgrade_on_an_empty_database_says_it_created_the_schema(tmp_path, mo
     from click.testing import CliRunner
 
     monkeypatch.setenv("OUTREACH_DATABASE_URL", f"sqlite:///{tmp_path / 'new.sqlite3'}")
-    monkeypatch.setenv("OUTREACH_SECRET_KEY", "test-secret")
+    monkeypatch.setenv("OUTREACH_SECRET_KEY", "a-test-key-long-enough-to-sign-sessions-0123")
     first = CliRunner().invoke(cli, ["db", "upgrade"])
     assert first.exit_code == 0, first.output
     assert first.output.startswith("Created the database schema (version ") and "empty database" in first.output

@@ -5,7 +5,7 @@ from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, services
-from engage import exports, representativeness, results
+from engage import disclosure, exports, representativeness, results
 from store.models import FlowVersion
 from store.models.outreach import Broadcast
 
@@ -72,7 +72,7 @@ def results_flow(flow_id: str):
         text_steps=[st for st in steps if st.kind == "text"], text_step=text_step, texts=texts,
         text_total=text_total, search=search, page=page, pages=max((text_total + PER_PAGE - 1) // PER_PAGE, 1),
         funnel=funnel, medians=medians, broadcasts=broadcasts, broadcast_names=broadcast_names, choices=choices,
-        suppress_below=results.SUPPRESS_BELOW,
+        suppress_below=disclosure.threshold(),
     )
 
 
@@ -117,6 +117,7 @@ def representativeness_page():
     return render_template(
         "dashboard/representativeness.html", baseline=baseline, dimensions=dimensions, weights=weights,
         weighted=weighted, flows=flows, flow_id=flow_id, threshold=representativeness.UNDER_REACHED_BELOW,
+        suppress_below=disclosure.threshold(),
         reminder_url=url_for("dashboard.broadcasts_new") if _broadcasts_ready() else None,
     )
 

@@ -168,7 +168,10 @@ def protect(cells: Sequence[Sequence[int]], *, limit: int | None = None, row_tot
     modes[("t",)] = _modes(total, 1)[0]
     unpublished = {key for key, mode in modes.items() if mode == HIDDEN}
     hidden = set(unpublished)
-    hidden |= {("c", i, j) for i in range(n_rows) for j in range(n_cols) if grid[i][j] < limit}
+    # A zero in a row or column whose total of 0 is published anyway is no secret: it stays shown.
+    known_zero = {("c", i, j) for i in range(n_rows) for j in range(n_cols)
+                  if (modes[("r", i)] == SHOWN and sums_r[i] == 0) or (modes[("k", j)] == SHOWN and sums_c[j] == 0)}
+    hidden |= {("c", i, j) for i in range(n_rows) for j in range(n_cols) if grid[i][j] < limit} - known_zero
     if small_totals:
         hidden |= {key for key, mode in modes.items() if mode == OPEN and graph.value[key] < limit}
     withheld = False
@@ -179,7 +182,7 @@ def protect(cells: Sequence[Sequence[int]], *, limit: int | None = None, row_tot
         extra = _next_to_hide(stuck[0], graph, hidden, modes)
         if extra is None:
             withheld = True
-            hidden |= {key for key in graph.value if modes.get(key, OPEN) != SHOWN}
+            hidden |= {key for key in graph.value if modes.get(key, OPEN) != SHOWN} - known_zero
             break
         hidden.add(extra)
 
@@ -198,12 +201,19 @@ def protect(cells: Sequence[Sequence[int]], *, limit: int | None = None, row_tot
 def _next_to_hide(stuck, graph: _Graph, hidden: set, modes: dict):
     """The count to hide next: the smallest shown one sharing a row or column with a count that can be worked out."""
     ends = set(graph.ends[stuck])
-    candidates = [key for key in graph.value if key not in hidden and modes.get(key, OPEN) != SHOWN]
+    candidates = [key for key in graph.value if key not in hidden and modes.get(key, OPEN) != SHOWN
+                  and not (key[0] == "c" and graph.value[key] == 0 and _in_empty_shown_line(key, graph, modes))]
     if not candidates:
         return None
     near = [key for key in candidates if ends & set(graph.ends[key])]
     pool = near or candidates
     return min(pool, key=lambda key: (key[0] != "c", graph.value[key], _order(key)))
+
+
+def _in_empty_shown_line(key, graph: _Graph, modes: dict) -> bool:
+    _c, i, j = key
+    return ((modes[("r", i)] == SHOWN and graph.value[("r", i)] == 0)
+            or (modes[("k", j)] == SHOWN and graph.value[("k", j)] == 0))
 
 
 def protect_counts(counts: Sequence[int], *, answered: int | None = None, limit: int | None = None,

@@ -25,6 +25,8 @@ RUN_COLUMNS = ["run_id", "started_at", "finished_at", "status", "channel", "lang
 PLACE_FIELDS = ["ward", "age_band", "tenure"]
 # Spreadsheet programs run cells starting with these as formulas; a resident's text must stay text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Written where the small-number rule (engage.disclosure) hides a count.
+HIDDEN = "hidden"
 
 
 def safe_cell(value: Any) -> Any:
@@ -135,10 +137,12 @@ def representativeness_rows(dimensions) -> tuple[list[str], list[list]]:
     for dim in dimensions:
         for g in dim.groups:
             flag = "under-reached" if g.under_reached else ("over-reached" if g.over_reached else "")
-            rows.append([dim.name, g.key, g.respondents,
+            rows.append([dim.name, g.key, HIDDEN if g.respondents is None else g.respondents,
                          None if g.share is None else round(100 * g.share, 1), round(100 * g.expected, 1),
                          None if g.ratio is None else round(g.ratio, 2), flag])
-        rows.append([dim.name, "(not given)", dim.unknown, None, None, None, ""])
+        if dim.protected:
+            rows.append([dim.name, "(other)", HIDDEN if dim.other is None else dim.other, None, None, None, ""])
+        rows.append([dim.name, "(not given)", HIDDEN if dim.unknown is None else dim.unknown, None, None, None, ""])
     return header, rows
 
 

@@ -91,7 +91,7 @@ tables = shapes.flatmap(lambda rc: st.lists(st.lists(st.integers(0, MAX_COUNT), 
                                             min_size=rc[0], max_size=rc[0]))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tables)
 def test_no_hidden_count_can_be_worked_out_from_a_table_with_its_totals(table):
     n_rows, n_cols = len(table), len(table[0])
@@ -107,7 +107,8 @@ def test_no_hidden_count_can_be_worked_out_from_a_table_with_its_totals(table):
 @given(st.lists(st.integers(0, MAX_COUNT), min_size=1, max_size=6))
 def test_one_row_with_its_published_total_gives_nothing_away(counts):
     shown = protect_counts(counts, limit=LIMIT)
-    assert all(s is None or (s == n and n >= LIMIT) for s, n in zip(shown, counts, strict=True))
+    # Nothing under the threshold shows, but for zeros when nobody answered at all (the total says so).
+    assert all(s is None or (s == n and (n >= LIMIT or sum(counts) == 0)) for s, n in zip(shown, counts, strict=True))
     published = protect([counts], limit=LIMIT, row_totals=SHOWN, column_totals=HIDDEN, total=SHOWN,
                         small_totals=False)
     assert published.cells[0] == shown
@@ -123,7 +124,9 @@ def test_column_totals_published_elsewhere_stay_and_still_give_nothing_away(tabl
     assert published.column_totals == [sum(col) for col in zip(*table, strict=True)]
     if published.withheld:
         # Nothing can protect it around the totals shown elsewhere: every other count is hidden.
-        assert all(n is None for row in published.cells for n in row) and set(published.row_totals) == {None}
+        empty = {j for j, col in enumerate(zip(*table, strict=True)) if sum(col) == 0}
+        assert all(n is None or (n == 0 and j in empty) for row in published.cells for j, n in enumerate(row))
+        assert all(n is None or n == 0 for n in published.row_totals)
         return
     assert derivable_hidden_counts(published, len(table), len(table[0])) == set()
 

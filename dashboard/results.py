@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
-from dashboard.blueprint import bp, client_ip, now, services
+from dashboard.blueprint import bp, client_ip, now, role_required, services
+from dashboard.i18n import _gettext as _
 from engage import disclosure, exports, representativeness, results
 from store.models import FlowVersion
 from store.models.outreach import Broadcast
@@ -97,6 +98,32 @@ def results_export(flow_id: str, file_format: str):
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(body, mimetype=media, headers={
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
+
+
+@bp.route("/results/<flow_id>/special-export", methods=["GET", "POST"])
+@role_required("admin")
+def results_special_export(flow_id: str):
+    """An admin's row-level export with special-category answers: asks why, and writes the purpose to the audit log."""
+    flow, steps = _steps_for(flow_id)
+    error = None
+    purpose = request.form.get("purpose", "")
+    file_format = request.form.get("format", "csv")
+    if request.method == "POST":
+        if file_format not in ("csv", "xlsx"):
+            abort(400)
+        try:
+            with services().db.session() as s:
+                body, media = exports.export_special_results(s, flow_id, steps, g.officer, file_format,
+                                                             purpose=purpose, now=now(), ip=client_ip())
+        except ValueError:
+            error = _("Say what this export is for, in at least %(n)s characters.", n=exports.MIN_PURPOSE)
+        else:
+            stamp = now().strftime("%Y%m%d-%H%M")
+            return Response(body, mimetype=media, headers={
+                "Content-Disposition": f'attachment; filename="{flow_id}-results-special-{stamp}.{file_format}"'})
+    return render_template("dashboard/special_export.html", flow=flow, flow_id=flow_id, purpose=purpose,
+                           file_format=file_format, error=error,
+                           special=[st for st in steps if st.special_category]), (400 if error else 200)
 
 
 @bp.get("/representativeness")

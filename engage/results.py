@@ -147,6 +147,20 @@ def flow_steps(source: str) -> list[StepInfo]:
     return steps
 
 
+def special_steps(session: Session, flow_ids) -> set[tuple[str, str]]:
+    """(flow id, step id) of every special-category question in any stored version of these flows."""
+    from store.models import FlowVersion
+
+    found: set[tuple[str, str]] = set()
+    ids = sorted(set(flow_ids))
+    if not ids:
+        return found
+    for flow_id, source in session.execute(select(FlowVersion.flow_id, FlowVersion.source)
+                                           .where(FlowVersion.flow_id.in_(ids))):
+        found.update((flow_id, step.id) for step in flow_steps(source) if step.special_category)
+    return found
+
+
 # ----- building blocks --------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import select
 
-from api.http import bp, not_found, page, page_args, services
+from api.http import audit, bp, not_found, page, page_args, services
 from engage import results
 from store.models import Answer, FlowVersion, Run
 
@@ -73,4 +73,8 @@ def flow_runs(flow_id: str):
                 answers.setdefault(answer.run_id, []).append(answer)
         for run in shown:
             run._answers = answers.get(run.id, [])
-        return page(runs, limit, _run_as_dict)
+        body = page(runs, limit, _run_as_dict)
+        audit(s, "export.downloaded", target_type="flow", target_id=flow_id,
+              detail={"what": "runs", "format": "json", "rows": len(body["data"]), "after": after},
+              summary=f"Read {len(body['data'])} runs of {flow_id} through the API")
+        return body

@@ -469,9 +469,11 @@ def privacy_loop(services, stop: threading.Event, interval: float = 60.0) -> Non
 
 def init_app(app, services) -> None:
     """Mask phone numbers in logs, answer FORGET, guard special-category fields, finish erasures."""
+    from engage import disclosure
     from engage.logmask import install_phone_mask
 
     install_phone_mask()
+    disclosure.configure(services.settings)
     conversations = services.conversations
     if forget_word_handler not in conversations.word_handlers:
         conversations.word_handlers.append(forget_word_handler)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from engage import disclosure
 from engage.contacts import is_special_category
-from engage.results import PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key
-from store.models import Answer, Contact, Run
+from engage.results import IN_ALL, IN_FLOW, PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key, erased_respondent, flow_steps
+from store.models import Answer, Contact, FlowVersion, Run
 
 CENSUS_DIR = Path(__file__).resolve().parent.parent / "census"
 UNDER_REACHED_BELOW = 0.8
@@ -98,12 +98,47 @@ def respondents_where(flow_id: str | None):
 
 
 def field_counts(session: Session, field_name: str, flow_id: str | None) -> dict[str, int]:
-    """Count respondents per value of one contact field."""
+    """Count respondents per value of one contact field (erased respondents from their kept answers)."""
     column = func.coalesce(Contact.fields[field_name].as_string(), literal(UNKNOWN))
     rows = session.execute(
         select(column, func.count(distinct(Contact.id))).where(respondents_where(flow_id)).group_by(column)
     ).all()
-    return {str(value): n for value, n in rows}
+    counts = {str(value): n for value, n in rows}
+    for (value,) in anonymous_profiles(session, [field_name], flow_id):
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def anonymous_profiles(session: Session, fields: list[str], flow_id: str | None) -> list[tuple[str, ...]]:
+    """One tuple of field values per erased respondent, read from their kept anonymous answers.
+
+    An erasure removes the person's record but keeps their answers (without them) and marks one run
+    as the person (`Run.erased_respondent`). Answers to questions that `save_to` a field give that
+    field's value, so "who answered" does not move; a value that only the record held is unknown.
+    """
+    stmt = (select(Run.id, Run.flow_version_id)
+            .where(Run.contact_id.is_(None), erased_respondent(IN_FLOW if flow_id else IN_ALL),
+                   or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY),
+                   Run.id.in_(select(Answer.run_id).where(Answer.skipped.is_(False)))))
+    if flow_id:
+        stmt = stmt.where(Run.flow_id == flow_id)
+    runs = session.execute(stmt).all()
+    if not runs:
+        return []
+    saves: dict[int, dict[str, str]] = {}
+    for version_id, source in session.execute(select(FlowVersion.id, FlowVersion.source)
+                                              .where(FlowVersion.id.in_({v for _r, v in runs}))):
+        saves[version_id] = {st.id: st.save_to for st in flow_steps(source) if st.save_to in fields}
+    values: dict[int, dict[str, str]] = {}
+    for run_id, step_id, value in session.execute(
+            select(Answer.run_id, Answer.step_id, cast(Answer.value, Text))
+            .where(Answer.run_id.in_([r for r, _v in runs]), Answer.skipped.is_(False))):
+        values.setdefault(run_id, {})[step_id] = _key(value)
+    out = []
+    for run_id, version_id in runs:
+        by_field = {save: values.get(run_id, {}).get(step) for step, save in saves.get(version_id, {}).items()}
+        out.append(tuple(by_field.get(f) or UNKNOWN for f in fields))
+    return out
 
 
 def compare(session: Session, baseline: dict[str, Any], flow_id: str | None = None) -> list[Dimension]:
@@ -202,6 +237,8 @@ def weighting(session: Session, baseline: dict[str, Any], flow_id: str | None = 
         select(*columns, func.count(distinct(Contact.id))).where(respondents_where(flow_id)).group_by(*columns)
     ).all()
     cells = {tuple(str(v) for v in row[:-1]): float(row[-1]) for row in rows}
+    for profile in anonymous_profiles(session, fields, flow_id):
+        cells[profile] = cells.get(profile, 0.0) + 1.0
     margins = [_expected_shares(baseline["dimensions"][n]) for n in names]
     weights = rake(cells, margins)
     return Weighting(names, fields, cells, weights, int(sum(cells.values())), effective_sample_size(cells, weights))

@@ -164,6 +164,14 @@ def special_steps(session: Session, flow_ids) -> set[tuple[str, str]]:
 # ----- building blocks --------------------------------------------------------------------
 
 
+IN_FLOW, IN_ALL = 1, 2  # bits of Run.erased_respondent (engage.privacy sets them on erasure)
+
+
+def erased_respondent(bit: int):
+    """Runs an erasure marked as counting as one person (of their flow, or of all flows)."""
+    return and_(Run.erased_respondent.isnot(None), Run.erased_respondent.op("&")(bit) != 0)
+
+
 def _counted_runs():
     """Runs that count towards results: not officers' previews."""
     return or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY)
@@ -284,13 +292,19 @@ def summary(session: Session, flow_id: str) -> dict[str, Any]:
             func.coalesce(func.sum(per_contact.c.started), 0),
             func.coalesce(func.sum(per_contact.c.completed), 0),
             func.coalesce(func.sum(per_contact.c.active), 0),
-            # Erased residents' runs are kept without a contact: counted as runs, not as people.
+            # Erased residents' runs are kept without a contact: counted as people below, by their mark.
             func.count(per_contact.c.contact_id),
             func.count(case((per_contact.c.answered > 0, per_contact.c.contact_id))),
             func.coalesce(func.sum(per_contact.c.assisted), 0),
         )
     ).one()
     started, completed, active, people, respondents, assisted = (int(v or 0) for v in row)
+    erased_people, erased_respondents = session.execute(
+        select(func.count(Run.id), func.count(Run.answered_at))
+        .where(Run.flow_id == flow_id, _counted_runs(), Run.contact_id.is_(None), erased_respondent(IN_FLOW))
+    ).one()
+    people += int(erased_people or 0)
+    respondents += int(erased_respondents or 0)
     return {
         "started": started, "completed": completed, "active": active, "people": people,
         "respondents": respondents, "assisted": assisted,

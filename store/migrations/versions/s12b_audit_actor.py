@@ -1,4 +1,5 @@
-"""audit_log.actor: who acted when it was not a signed-in officer (an API token, the command line)
+"""audit_log.actor: who acted when it was not a signed-in officer (an API token, the command line);
+runs.erased_respondent: an erased resident's run still counts as one person in published figures
 
 Revision ID: s12b
 Revises: 0002
@@ -20,8 +21,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('audit_log') as batch:
         batch.add_column(sa.Column('actor', sa.String(length=200), nullable=True))
+    with op.batch_alter_table('runs') as batch:
+        batch.add_column(sa.Column('erased_respondent', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('runs') as batch:
+        batch.drop_column('erased_respondent')
     with op.batch_alter_table('audit_log') as batch:
         batch.drop_column('actor')

@@ -145,3 +145,23 @@ def test_an_admins_row_level_export_asks_for_a_purpose_and_audits_it(client, as_
         entry = s.scalar(select(AuditLog).where(AuditLog.action == "export.special_category"))
         assert entry.officer_email == "admin@harlow.gov.uk" and entry.target_id == "citizens-panel"
         assert entry.detail["purpose"] == purpose and entry.detail["rows"] == 44
+
+
+def test_a_breakdown_by_ethnicity_leaves_no_single_small_group_to_work_out_from_the_questions_total(
+        client, as_role, services):
+    """40 white and 3 asian residents: with 43 answered shown, a shown white total of 40 would give away the 3."""
+    with services.db.session() as s:
+        for group, n in (("white", 40), ("asian", 3)):
+            for _ in range(n):
+                contact, _a = respondent(s, fields={"ethnicity": group})
+                run_with_answers(s, "citizens-panel", contact, {"consent": True}, started=T0)
+    as_role("viewer")
+    html = client.get("/dashboard/results/citizens-panel?by=ethnicity").get_data(as_text=True)
+    assert "43 answered" in html
+    table = html[html.index('class="data compact breakdown"'):]
+    table = table[:table.index("</table>")]
+    totals = re.findall(r'<td class="num">(\d+|<span class="hidden-count">[^<]*</span>|&lt;10|<10)</td></tr>',
+                        table)
+    assert len(totals) == 2
+    assert sum(not t.isdigit() for t in totals) != 1  # one hidden total beside a shown one is 43 minus it
+    assert "3" not in totals

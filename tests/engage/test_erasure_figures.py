@@ -60,3 +60,17 @@ def test_a_residents_forget_yes_leaves_the_figures_as_they_were(services, clock)
     assert complete_erasures(services.db, clock.now()) == 1
     assert figures(services) == before
     assert find_traces(services.db, [phones[3], phones[3][3:]]) == []
+
+
+def test_a_you_said_we_did_share_of_a_small_special_category_group_is_refused(services):
+    import pytest
+
+    from engage.updates import UpdateError, result_summary
+
+    for i, answers in enumerate(PEOPLE, start=1):
+        join_panel(services, i, *answers)
+    flow = services.registry.get("citizens-panel")
+    with services.db.session() as s:
+        with pytest.raises(UpdateError, match="special-category"):
+            result_summary(s, flow, "ethnicity", "white", "en")
+        assert "of you said" in result_summary(s, flow, "ward", "netteswell", "en")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from api.http import (
     ApiError,
+    audit,
     bp,
     check_id,
     invalid,
@@ -103,7 +104,11 @@ def list_contacts():
                 .limit(limit + 1).options(selectinload(Contact.addresses), selectinload(Contact.groups)))
         if group is not None:
             stmt = stmt.where(Contact.id.in_(select(ContactGroup.contact_id).where(ContactGroup.name == group)))
-        return page(list(s.scalars(stmt)), limit, contact_as_dict)
+        body = page(list(s.scalars(stmt)), limit, contact_as_dict)
+        audit(s, "api.contacts.listed", target_type="contact",
+              detail={"rows": len(body["data"]), "after": after, "group": group},
+              summary=f"Listed {len(body['data'])} contacts through the API")
+        return body
 
 
 @bp.post("/contacts")
@@ -127,6 +132,8 @@ def create_contact_view():
             raise _contact_error(exc) from None
         s.flush()
         data = contact_as_dict(_load(s, contact.id))
+        audit(s, "contact.created", target_type="contact", target_id=contact.id,
+              detail={"keys": sorted(body)}, summary=f"Created contact {contact.id} through the API")
     return data, 201
 
 
@@ -148,6 +155,8 @@ def update_contact_view(contact_id: int):
             update_contact(s, contact, now(), **body)
         except ContactError as exc:
             raise _contact_error(exc) from None
+        audit(s, "contact.updated", target_type="contact", target_id=contact.id, detail={"keys": sorted(body)},
+              summary=f"Changed {', '.join(sorted(body)) or 'nothing'} of contact {contact.id} through the API")
         return contact_as_dict(contact)
 
 
@@ -166,6 +175,11 @@ def import_contacts_view():
     if report.problems:
         raise ApiError(422, "invalid_rows", f"{len(report.problems)} problem(s); nothing was imported", "file",
                        problems=[p.as_dict() for p in report.problems])
+    if commit == "true":
+        with svc.db.session() as s:
+            audit(s, "contacts.imported", detail={"rows": report.rows, "created": report.created,
+                                                  "merged": report.merged},
+                  summary=f"Imported {report.rows} contact row(s) through the API")
     return report.as_dict()
 
 
@@ -175,5 +189,8 @@ def export_contacts_view():
     # A whole-list export is bulk personal data: it needs the write scope, not just read.
     with services().db.session() as s:
         text = export_contacts_csv(s)
+        rows = max(text.count("\n") - 1, 0)
+        audit(s, "export.downloaded", detail={"what": "contacts", "format": "csv", "rows": rows},
+              summary=f"Exported contacts (csv, {rows} rows) through the API")
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=contacts.csv"})

@@ -65,7 +65,7 @@ def authenticate():
         row = verify_api_token(s, token.strip(), now())
         if row is None:
             raise ApiError(401, "unauthorized", "the token is not valid or was revoked")
-        g.api_token_id, g.api_scope = row.id, row.scope
+        g.api_token_id, g.api_scope, g.api_token_name = row.id, row.scope, row.name
     _refuse_unknown_query_parameters()
     return None
 
@@ -99,6 +99,21 @@ def needs(scope: str):
         return wrapper
 
     return decorate
+
+
+def token_actor() -> str:
+    """The calling token as the audit log names it."""
+    return f"API token “{g.get('api_token_name')}” (#{g.get('api_token_id')})"
+
+
+def audit(s, action: str, *, target_type: str | None = None, target_id: Any = None,
+          detail: dict[str, Any] | None = None, summary: str | None = None) -> None:
+    """Write one audit line for this call (every write and every bulk read of personal data), in `s`'s transaction."""
+    from engage.officers import record
+
+    record(s, None, action, now(), target_type=target_type, target_id=target_id,
+           detail={**(detail or {}), "api_token_id": g.get("api_token_id")},
+           summary=summary, ip=request.remote_addr, actor=token_actor())
 
 
 def json_body() -> dict[str, Any]:

@@ -48,7 +48,9 @@ CONTACT = {
         "id": ID, "name": NULLABLE_STRING, "phone": {"type": ["string", "null"], "description": "E.164"},
         "telegram_id": NULLABLE_STRING, "language": NULLABLE_STRING, "organisation": NULLABLE_STRING,
         "role": NULLABLE_STRING, "groups": {"type": "array", "items": {"type": "string"}},
-        "fields": {"type": "object", "additionalProperties": FIELD_VALUE},
+        "fields": {"type": "object", "additionalProperties": FIELD_VALUE,
+                   "description": "Ward, estate, age band...; special-category fields (ethnicity, disability...) "
+                                  "are never given out: they leave the service only as protected counts."},
         "consent": {"type": "object", "description": "Consent per channel: unknown, opted_in or opted_out.",
                     "additionalProperties": {"type": "string", "enum": ["unknown", "opted_in", "opted_out"]}},
         "do_not_contact": {"type": "boolean"}, "erased": {"type": "boolean"},
@@ -239,11 +241,15 @@ def build_spec(extra_paths: dict[str, Any] | None = None, extra_schemas: dict[st
         "/flows/{flow_id}/results": {
             "parameters": [FLOW_ID_PARAM],
             "get": {"operationId": "flowResults", "summary": "Counts per answer value for each question",
+                    "description": "Counts of special-category questions pass the small-number rule: a count is "
+                                   "null where it is under the threshold (10) or would let one be worked out.",
                     "responses": {"200": _json(_ref("Results"), "Results"), **_errors(401, 404)}},
         },
         "/flows/{flow_id}/runs": {
             "parameters": [FLOW_ID_PARAM],
             "get": {"operationId": "flowRuns", "summary": "Runs of a flow with their answers, page by page",
+                    "description": "Answers to special-category questions are left out; they are given only as "
+                                   "counts in /flows/{flow_id}/results. Every call is written to the audit log.",
                     "parameters": PAGING,
                     "responses": {"200": _json(_paged("Run"), "A page of runs"), **_errors(401, 404, 422)}},
         },

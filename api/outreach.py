@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.http import (
     MAX_ID,
     ApiError,
+    audit,
     bp,
     check_id,
     invalid,
@@ -147,6 +148,9 @@ def create_broadcast_view():
                                          created_by="api", council=svc.settings.council_name)
         except (BroadcastError, ValueError) as exc:
             raise ApiError(422, "invalid", str(exc), _field_of(str(exc))) from None
+        audit(s, "broadcast.created", target_type="broadcast", target_id=broadcast.id,
+              detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
+              summary=f"Created broadcast {broadcast.id} “{broadcast.name}” ({schedule}) through the API")
         return broadcast_as_dict(broadcast), 201
 
 
@@ -167,6 +171,8 @@ def cancel_broadcast_view(broadcast_id: int):
         if row is None:
             raise not_found("broadcast")
         cancel_broadcast(s, row, now())
+        audit(s, "broadcast.cancelled", target_type="broadcast", target_id=broadcast_id,
+              summary=f"Cancelled broadcast {broadcast_id} through the API")
         return broadcast_as_dict(row)
 
 

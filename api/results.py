@@ -5,7 +5,7 @@ import re
 
 from sqlalchemy import select
 
-from api.http import bp, not_found, page, page_args, services
+from api.http import audit, bp, not_found, page, page_args, services
 from engage import results
 from store.models import Answer, FlowVersion, Run
 
@@ -55,18 +55,26 @@ def _run_as_dict(run: Run) -> dict:
 
 @bp.get("/flows/<flow_id>/runs")
 def flow_runs(flow_id: str):
+    """Runs page by page; answers to special-category questions are left out (they leave only as counts)."""
     limit, after = page_args()
     with services().db.session() as s:
         if _source(s, flow_id) is None:
             raise not_found("flow")
+        special = {step for _flow, step in results.special_steps(s, [flow_id])}
+        special |= {st.id for st in results.flow_steps(_source(s, flow_id)) if st.special_category}
         runs = list(s.scalars(select(Run).where(Run.flow_id == flow_id, Run.id > after).order_by(Run.id)
                               .limit(limit + 1)))
         shown = runs[:limit]
         answers: dict[int, list[Answer]] = {}
         if shown:
-            for answer in s.scalars(select(Answer).where(Answer.run_id.in_([r.id for r in shown]))
+            for answer in s.scalars(select(Answer).where(Answer.run_id.in_([r.id for r in shown]),
+                                                         Answer.step_id.not_in(special or [""]))
                                     .order_by(Answer.answered_at, Answer.id)):
                 answers.setdefault(answer.run_id, []).append(answer)
         for run in shown:
             run._answers = answers.get(run.id, [])
-        return page(runs, limit, _run_as_dict)
+        body = page(runs, limit, _run_as_dict)
+        audit(s, "export.downloaded", target_type="flow", target_id=flow_id,
+              detail={"what": "runs", "format": "json", "rows": len(body["data"]), "after": after},
+              summary=f"Read {len(body['data'])} runs of {flow_id} through the API")
+        return body

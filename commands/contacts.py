@@ -19,6 +19,19 @@ def _contact_or_fail(session, reference: str):
     return contact
 
 
+def _audit(session, action: str, now, **kwargs) -> None:
+    """Write one audit line for a command, naming the command line and the system user who ran it."""
+    import getpass
+
+    from engage.officers import record
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown user"
+    record(session, None, action, now, actor=f"command line ({user})", **kwargs)
+
+
 @click.group()
 def contacts() -> None:
     """Contacts, residents' rights, retention and API tokens."""
@@ -58,6 +71,10 @@ def import_command(path: str, mode: str) -> None:
             click.echo(str(problem))
         click.echo("Nothing was imported.", err=True)
         sys.exit(1)
+    with services.db.session() as s:
+        _audit(s, "contacts.imported", now, detail={"rows": report.rows, "created": report.created,
+                                                   "merged": report.merged, "file": Path(path).name},
+               summary=f"Imported {report.rows} contact row(s) from {Path(path).name}")
     click.echo(f"Imported {report.rows} row(s): {report.created} new contact(s), {report.merged} merged, "
                f"{report.consent_recorded} consent record(s), {report.opt_outs_kept} opt-out(s) kept.")
 
@@ -72,6 +89,9 @@ def export_command(output: str | None) -> None:
     services = current_services()
     with services.db.session() as s:
         text = export_contacts_csv(s)
+        rows = max(text.count("\n") - 1, 0)
+        _audit(s, "export.downloaded", services.clock.now(), detail={"what": "contacts", "format": "csv", "rows": rows},
+               summary=f"Exported contacts (csv, {rows} rows) from the command line")
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"Wrote {output}.")
@@ -91,6 +111,8 @@ def export_data_command(reference: str, html_path: str | None, json_path: str | 
     with services.db.session() as s:
         contact = _contact_or_fail(s, reference)
         data = subject_access(s, contact.id, services.clock.now())
+        _audit(s, "contact.subject_access", services.clock.now(), target_type="contact", target_id=contact.id,
+               summary=f"Exported everything held on contact {contact.id} (subject access) from the command line")
     text = json.dumps(data, indent=2, ensure_ascii=False)
     if json_path:
         Path(json_path).write_text(text, encoding="utf-8")
@@ -114,8 +136,11 @@ def erase_command(reference: str, yes: bool) -> None:
     services = current_services()
     with services.db.session() as s:
         contact = _contact_or_fail(s, reference)
-        record = erase_contact(s, contact.id, services.clock.now(), source="officer")
+        contact_id = contact.id
+        record = erase_contact(s, contact_id, services.clock.now(), source="officer")
         counts = dict(record.counts)
+        _audit(s, "contact.erased", services.clock.now(), target_type="contact", target_id=contact_id,
+               detail={"counts": counts}, summary=f"Erased contact {contact_id} from the command line")
     click.echo("Erased. " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
 
 

@@ -117,7 +117,15 @@ def contact_detail(contact_id: int):
     messages = sorted([("in", m.received_at, m.text, m.channel, None, None) for m in inbound]
                       + [("out", m.created_at, (m.payload or {}).get("text"), m.channel, m.status,
                           explain_error(m.error_code, m.channel)) for m in outbound], key=lambda m: m[1], reverse=True)
+    from engage.contacts import shareable_fields
+    from engage.results import special_steps
+
+    with services().db.session() as s:
+        # Special-category answers leave the service only as counts; the person's own copy is subject access.
+        special = special_steps(s, {a.flow_id for a in answers})
+    answers = [a for a in answers if (a.flow_id, a.step_id) not in special]
     return render_template("dashboard/contact_detail.html", contact=contact, addresses=addresses, consents=consents,
+                           shown_fields=shareable_fields(contact.fields),
                            groups=groups, answers=answers, runs=runs, messages=messages, mask=mask_address,
                            privacy_ready=_privacy_ready())
 

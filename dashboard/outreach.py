@@ -25,11 +25,10 @@ def _segment_choices(s) -> list[dict]:
     out = []
     for segment in s.scalars(select(Segment).order_by(Segment.name)):
         try:
-            size = segments.segment_size(s, segment.rules, when)
-        except segments.SegmentError:
-            size = None
-        out.append({"id": segment.id, "name": segment.name, "size": size,
-                    "words": segments.describe(segment.rules)})
+            size, words = segments.segment_size(s, segment.rules, when), segments.describe(segment.rules)
+        except segments.SegmentError as error:
+            size, words = None, str(error)
+        out.append({"id": segment.id, "name": segment.name, "size": size, "words": words})
     return out
 
 
@@ -87,14 +86,23 @@ def broadcasts_new():
     flows = svc.registry.all()
     form = request.form if request.method == "POST" else request.args
     reminder = _reminder_rules(form)
+    rules_error = None
+    if reminder is not None:
+        try:
+            segments.validate(reminder)
+        except segments.SegmentError as error:
+            rules_error, reminder = str(error), None
     with svc.db.session() as s:
         choices = _segment_choices(s)
         reminder_size = segments.segment_size(s, reminder, now()) if reminder else None
     texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
-                   estimate=segment_estimate(texts), error=None,
+                   estimate=segment_estimate(texts), error=rules_error,
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None)
+    if rules_error is not None:
+        # A reminder whose group cannot be made into a rule: say which rule and why, and change nothing.
+        return render_template("dashboard/broadcast_new.html", **context), 400
     if request.method == "GET":
         return render_template("dashboard/broadcast_new.html", **context)
     try:
@@ -204,10 +212,13 @@ def segment_new():
                     return redirect(url_for("dashboard.broadcasts_new"))
         except json.JSONDecodeError as exc:
             error = _("The rules are not valid JSON (line %(line)s, column %(col)s).", line=exc.lineno, col=exc.colno)
+        except RecursionError:
+            error = _("The rules are nested too deeply.")
         except segments.SegmentError as exc:
             error = str(exc)
+    # Rules that cannot be understood are a bad request (400), with the message naming the rule at fault.
     return render_template("dashboard/segment_new.html", name=name, rules=rules_text, error=error, size=size,
-                           words=words), (422 if error else 200)
+                           words=words), (400 if error else 200)
 
 
 # ----- "you said, we did" -------------------------------------------------------------------

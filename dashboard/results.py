@@ -4,8 +4,9 @@ from __future__ import annotations
 from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
-from dashboard.blueprint import bp, client_ip, now, services
-from engage import exports, representativeness, results
+from dashboard.blueprint import bp, client_ip, now, role_required, services
+from dashboard.i18n import _gettext as _
+from engage import disclosure, exports, representativeness, results
 from store.models import FlowVersion
 from store.models.outreach import Broadcast
 
@@ -72,7 +73,7 @@ def results_flow(flow_id: str):
         text_steps=[st for st in steps if st.kind == "text"], text_step=text_step, texts=texts,
         text_total=text_total, search=search, page=page, pages=max((text_total + PER_PAGE - 1) // PER_PAGE, 1),
         funnel=funnel, medians=medians, broadcasts=broadcasts, broadcast_names=broadcast_names, choices=choices,
-        suppress_below=results.SUPPRESS_BELOW,
+        suppress_below=disclosure.threshold(),
     )
 
 
@@ -99,6 +100,32 @@ def results_export(flow_id: str, file_format: str):
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
 
 
+@bp.route("/results/<flow_id>/special-export", methods=["GET", "POST"])
+@role_required("admin")
+def results_special_export(flow_id: str):
+    """An admin's row-level export with special-category answers: asks why, and writes the purpose to the audit log."""
+    flow, steps = _steps_for(flow_id)
+    error = None
+    purpose = request.form.get("purpose", "")
+    file_format = request.form.get("format", "csv")
+    if request.method == "POST":
+        if file_format not in ("csv", "xlsx"):
+            abort(400)
+        try:
+            with services().db.session() as s:
+                body, media = exports.export_special_results(s, flow_id, steps, g.officer, file_format,
+                                                             purpose=purpose, now=now(), ip=client_ip())
+        except ValueError:
+            error = _("Say what this export is for, in at least %(n)s characters.", n=exports.MIN_PURPOSE)
+        else:
+            stamp = now().strftime("%Y%m%d-%H%M")
+            return Response(body, mimetype=media, headers={
+                "Content-Disposition": f'attachment; filename="{flow_id}-results-special-{stamp}.{file_format}"'})
+    return render_template("dashboard/special_export.html", flow=flow, flow_id=flow_id, purpose=purpose,
+                           file_format=file_format, error=error,
+                           special=[st for st in steps if st.special_category]), (400 if error else 200)
+
+
 @bp.get("/representativeness")
 def representativeness_page():
     """Compare who answered with the census; flag under-reached groups; weighted results beside raw."""
@@ -117,6 +144,7 @@ def representativeness_page():
     return render_template(
         "dashboard/representativeness.html", baseline=baseline, dimensions=dimensions, weights=weights,
         weighted=weighted, flows=flows, flow_id=flow_id, threshold=representativeness.UNDER_REACHED_BELOW,
+        suppress_below=disclosure.threshold(),
         reminder_url=url_for("dashboard.broadcasts_new") if _broadcasts_ready() else None,
     )
 

@@ -332,8 +332,13 @@ def update_contact(session: Session, contact: Contact, now: datetime, **changes:
     return contact
 
 
+def shareable_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
+    """A contact's fields without special-category ones: those leave the service only as counts."""
+    return {k: v for k, v in (fields or {}).items() if not is_special_category(k)}
+
+
 def contact_as_dict(contact: Contact) -> dict[str, Any]:
-    """Describe a contact for the API and exports."""
+    """Describe a contact for the API and exports (special-category fields left out: see shareable_fields)."""
     by_channel: dict[str, Address] = {}
     for address in contact.addresses:
         by_channel.setdefault(address.channel, address)
@@ -347,7 +352,7 @@ def contact_as_dict(contact: Contact) -> dict[str, Any]:
         "organisation": contact.organisation,
         "role": contact.role,
         "groups": sorted(g.name for g in contact.groups),
-        "fields": dict(contact.fields or {}),
+        "fields": shareable_fields(contact.fields),
         "consent": {a.channel: a.consent for a in contact.addresses},
         "do_not_contact": contact.do_not_contact,
         "erased": contact.erased_at is not None,
@@ -381,7 +386,7 @@ def export_contacts_csv(session: Session, out: io.TextIOBase | None = None, batc
             row["sms_consent"] = data["consent"].get("sms", "")
             row["telegram_consent"] = data["consent"].get("telegram", "")
             row["do_not_contact"] = "yes" if contact.do_not_contact else ""
-            for key, value in (contact.fields or {}).items():
+            for key, value in shareable_fields(contact.fields).items():
                 row[key] = value
                 field_names.add(key)
             rows.append(row)

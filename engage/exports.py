@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.officers import may, record
-from engage.results import PREVIEW_STARTED_BY, SPECIAL_CATEGORY_FIELDS, StepInfo
+from engage.results import PREVIEW_STARTED_BY, SPECIAL_CATEGORY_FIELDS, StepInfo, special_steps
 from store.models import Answer, Contact, Run
 from store.models.officers import Officer
 
@@ -25,6 +25,8 @@ RUN_COLUMNS = ["run_id", "started_at", "finished_at", "status", "channel", "lang
 PLACE_FIELDS = ["ward", "age_band", "tenure"]
 # Spreadsheet programs run cells starting with these as formulas; a resident's text must stay text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Written where the small-number rule (engage.disclosure) hides a count.
+HIDDEN = "hidden"
 
 
 def safe_cell(value: Any) -> Any:
@@ -34,9 +36,13 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-def visible_fields(officer: Officer) -> list[str]:
-    """Contact fields an officer's role may see in an export."""
-    if may(officer, "admin"):
+def visible_fields(officer: Officer, *, special: bool = False) -> list[str]:
+    """Contact fields an officer's role may see in an export.
+
+    Special-category fields only in an admin's row-level export with a stated purpose (`special=True`);
+    viewers see answers only, never who gave them.
+    """
+    if special and may(officer, "admin"):
         return ["contact_id", *PLACE_FIELDS, *sorted(SPECIAL_CATEGORY_FIELDS)]
     if may(officer, "officer"):
         return ["contact_id", *PLACE_FIELDS]
@@ -51,10 +57,19 @@ def _cell_text(value: Any) -> Any:
     return value
 
 
-def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer) -> tuple[list[str], Iterator[list]]:
-    """Return the header and a generator of rows: one per run, one column per question."""
-    questions = [step.id for step in steps if step.is_question]
-    fields = visible_fields(officer)
+def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, *,
+                special: bool = False) -> tuple[list[str], Iterator[list]]:
+    """Return the header and a generator of rows: one per run, one column per question.
+
+    Special-category questions are left out (they leave the service as counts only), unless
+    `special` is set for an admin's export with a stated purpose (export_special_results).
+    """
+    if special and not may(officer, "admin"):
+        raise PermissionError("only an admin may export special-category answers row by row")
+    hidden = set() if special else ({st.id for st in steps if st.special_category}
+                                     | {step for _f, step in special_steps(s, [flow_id])})
+    questions = [step.id for step in steps if step.is_question and step.id not in hidden]
+    fields = visible_fields(officer, special=special)
     header = RUN_COLUMNS + fields + questions
 
     def rows() -> Iterator[list]:
@@ -135,10 +150,12 @@ def representativeness_rows(dimensions) -> tuple[list[str], list[list]]:
     for dim in dimensions:
         for g in dim.groups:
             flag = "under-reached" if g.under_reached else ("over-reached" if g.over_reached else "")
-            rows.append([dim.name, g.key, g.respondents,
+            rows.append([dim.name, g.key, HIDDEN if g.respondents is None else g.respondents,
                          None if g.share is None else round(100 * g.share, 1), round(100 * g.expected, 1),
                          None if g.ratio is None else round(g.ratio, 2), flag])
-        rows.append([dim.name, "(not given)", dim.unknown, None, None, None, ""])
+        if dim.protected:
+            rows.append([dim.name, "(other)", HIDDEN if dim.other is None else dim.other, None, None, None, ""])
+        rows.append([dim.name, "(not given)", HIDDEN if dim.unknown is None else dim.unknown, None, None, None, ""])
     return header, rows
 
 
@@ -169,6 +186,34 @@ def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Off
         raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
     audit_export(s, officer, "results", flow_id=flow_id, file_format=file_format, rows=len(materialised), now=now,
                  ip=ip)
+    return body, media
+
+
+MIN_PURPOSE = 20
+
+
+def export_special_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
+                           purpose: str, now: datetime, ip: str | None = None) -> tuple[bytes, str]:
+    """An admin's row-level export including special-category answers, for a stated purpose; audit-logged with it."""
+    if not may(officer, "admin"):
+        raise PermissionError("only an admin may export special-category answers row by row")
+    purpose = " ".join((purpose or "").split())
+    if len(purpose) < MIN_PURPOSE:
+        raise ValueError(f"say what the export is for (at least {MIN_PURPOSE} characters)")
+    header, rows = result_rows(s, flow_id, steps, officer, special=True)
+    materialised = list(rows)
+    if file_format == "csv":
+        body, media = to_csv(header, materialised).encode("utf-8-sig"), "text/csv; charset=utf-8"
+    elif file_format == "xlsx":
+        body = to_xlsx([("Results", header, materialised)])
+        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
+    record(s, officer, "export.special_category", now, target_type="flow", target_id=flow_id,
+           detail={"what": "results with special-category answers", "format": file_format,
+                   "rows": len(materialised), "purpose": purpose[:1000]},
+           summary=f"Exported results with special-category answers for {flow_id} ({file_format}, "
+                   f"{len(materialised)} rows). Purpose: {purpose[:300]}", ip=ip)
     return body, media
 
 

@@ -258,9 +258,13 @@ def may(officer: Officer | None, role: str) -> bool:
 
 def record(s: Session, officer: Officer | None, action: str, now: datetime, *, target_type: str | None = None,
            target_id: Any = None, detail: dict[str, Any] | None = None, summary: str | None = None,
-           ip: str | None = None) -> AuditLog:
-    """Append one line to the audit log inside the caller's transaction."""
+           ip: str | None = None, actor: str | None = None) -> AuditLog:
+    """Append one line to the audit log inside the caller's transaction.
+
+    `actor` names who acted when it was not an officer: an API token, the command line.
+    """
     row = AuditLog(at=now, officer_id=officer.id if officer else None, officer_email=officer.email if officer else None,
+                   actor=(actor or (officer.email if officer else None) or "")[:200] or None,
                    action=action, target_type=target_type, target_id=None if target_id is None else str(target_id),
                    detail=detail or {}, summary=summary, ip=ip)
     s.add(row)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from engage.consent import STOP_CONFIRMATION, record_consent
 from engage.contacts import special_category_guard
 from engage.keywords import normalise
-from engage.results import flow_steps
+from engage.results import IN_ALL, IN_FLOW, flow_steps
 from locales import i18n
 from store.models import (
     CONSENT_OPTED_OUT,
@@ -200,6 +200,7 @@ def _erase_contact_data(session: Session, contact: Contact, now: datetime, *, ke
     counts["outbox"] = len(outbox) - (1 if keep_outbox_id else 0)
     # Runs and answers: kept as anonymous rows so results stay the same.
     runs = session.scalars(select(Run).where(Run.contact_id == cid)).all()
+    _keep_as_anonymous_respondent(session, runs)
     text_steps = _text_steps(session, {r.flow_version_id for r in runs})
     answers = session.scalars(select(Answer).where(or_(Answer.contact_id == cid,
                                                        Answer.run_id.in_([r.id for r in runs] or [0])))).all()
@@ -239,6 +240,36 @@ def _erase_contact_data(session: Session, contact: Contact, now: datetime, *, ke
         contact.erased_at = now
     session.flush()
     return counts
+
+
+
+
+
+def _keep_as_anonymous_respondent(session: Session, runs: list[Run]) -> None:
+    """Mark one of an erased person's runs per flow (and one overall) to count as the person they were.
+
+    "People answered" and "who answered" count people; once a run has no contact they would
+    drop by one. The mark is a number on an anonymous run, not a link to anyone: it says only
+    "one person" (the run that answered, when one did, so respondents stay right too).
+    """
+    counted = [r for r in runs if r.started_by != "preview"]
+    if not counted:
+        return
+    answered = {run_id for (run_id,) in session.execute(
+        select(Answer.run_id).where(Answer.run_id.in_([r.id for r in counted]), Answer.skipped.is_(False))
+        .distinct())}
+
+    def best(candidates: list[Run]) -> Run:
+        return min(candidates, key=lambda r: (r.id not in answered, r.answered_at is None, r.started_at, r.id))
+
+    by_flow: dict[str, list[Run]] = {}
+    for run in counted:
+        by_flow.setdefault(run.flow_id, []).append(run)
+    for flow_runs in by_flow.values():
+        chosen = best(flow_runs)
+        chosen.erased_respondent = (chosen.erased_respondent or 0) | IN_FLOW
+    chosen = best(counted)
+    chosen.erased_respondent = (chosen.erased_respondent or 0) | IN_ALL
 
 
 def erase_contact(session: Session, contact_id: int, now: datetime, *, source: str = "officer") -> ErasureRecord:
@@ -469,9 +500,11 @@ def privacy_loop(services, stop: threading.Event, interval: float = 60.0) -> Non
 
 def init_app(app, services) -> None:
     """Mask phone numbers in logs, answer FORGET, guard special-category fields, finish erasures."""
+    from engage import disclosure
     from engage.logmask import install_phone_mask
 
     install_phone_mask()
+    disclosure.configure(services.settings)
     conversations = services.conversations
     if forget_word_handler not in conversations.word_handlers:
         conversations.word_handlers.append(forget_word_handler)

@@ -16,8 +16,10 @@ from ruamel.yaml import YAML
 from sqlalchemy import Text, and_, cast, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from engage.results import PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key
-from store.models import Answer, Contact, Run
+from engage import disclosure
+from engage.contacts import is_special_category
+from engage.results import IN_ALL, IN_FLOW, PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key, erased_respondent, flow_steps
+from store.models import Answer, Contact, FlowVersion, Run
 
 CENSUS_DIR = Path(__file__).resolve().parent.parent / "census"
 UNDER_REACHED_BELOW = 0.8
@@ -29,14 +31,21 @@ class GroupShare:
     """One group's place among respondents against its place in the population."""
 
     key: str
-    respondents: int
+    respondents: int | None  # None where the small-number rule hides it
     share: float | None  # of respondents whose value is known, 0-1
     expected: float  # census share, 0-1
     ratio: float | None  # share / expected
+    # The group is flagged under-reached though its figures are hidden (a flag says "fewer than
+    # expected", never how many): the reminder to it must still be offered.
+    hidden_under_reached: bool = False
+
+    @property
+    def hidden(self) -> bool:
+        return self.respondents is None
 
     @property
     def under_reached(self) -> bool:
-        return self.ratio is not None and self.ratio < UNDER_REACHED_BELOW
+        return self.hidden_under_reached or (self.ratio is not None and self.ratio < UNDER_REACHED_BELOW)
 
     @property
     def over_reached(self) -> bool:
@@ -49,9 +58,11 @@ class Dimension:
     field: str
     source: str
     groups: list[GroupShare] = field(default_factory=list)
-    known: int = 0
-    unknown: int = 0
-    other: int = 0  # answers the census has no group for ("prefer not to say")
+    known: int | None = 0
+    unknown: int | None = 0
+    other: int | None = 0  # answers the census has no group for ("prefer not to say")
+    # A special-category field (ethnicity, disability): counts pass the small-number rule.
+    protected: bool = False
 
     @property
     def under_reached(self) -> list[GroupShare]:
@@ -87,21 +98,64 @@ def respondents_where(flow_id: str | None):
 
 
 def field_counts(session: Session, field_name: str, flow_id: str | None) -> dict[str, int]:
-    """Count respondents per value of one contact field."""
+    """Count respondents per value of one contact field (erased respondents from their kept answers)."""
     column = func.coalesce(Contact.fields[field_name].as_string(), literal(UNKNOWN))
     rows = session.execute(
         select(column, func.count(distinct(Contact.id))).where(respondents_where(flow_id)).group_by(column)
     ).all()
-    return {str(value): n for value, n in rows}
+    counts = {str(value): n for value, n in rows}
+    for (value,) in anonymous_profiles(session, [field_name], flow_id):
+        counts[value] = counts.get(value, 0) + 1
+    return counts
+
+
+def anonymous_profiles(session: Session, fields: list[str], flow_id: str | None) -> list[tuple[str, ...]]:
+    """One tuple of field values per erased respondent, read from their kept anonymous answers.
+
+    An erasure removes the person's record but keeps their answers (without them) and marks one run
+    as the person (`Run.erased_respondent`). Answers to questions that `save_to` a field give that
+    field's value, so "who answered" does not move; a value that only the record held is unknown.
+    """
+    stmt = (select(Run.id, Run.flow_version_id)
+            .where(Run.contact_id.is_(None), erased_respondent(IN_FLOW if flow_id else IN_ALL),
+                   or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY),
+                   Run.id.in_(select(Answer.run_id).where(Answer.skipped.is_(False)))))
+    if flow_id:
+        stmt = stmt.where(Run.flow_id == flow_id)
+    runs = session.execute(stmt).all()
+    if not runs:
+        return []
+    saves: dict[int, dict[str, str]] = {}
+    for version_id, source in session.execute(select(FlowVersion.id, FlowVersion.source)
+                                              .where(FlowVersion.id.in_({v for _r, v in runs}))):
+        saves[version_id] = {st.id: st.save_to for st in flow_steps(source) if st.save_to in fields}
+    values: dict[int, dict[str, str]] = {}
+    for run_id, step_id, value in session.execute(
+            select(Answer.run_id, Answer.step_id, cast(Answer.value, Text))
+            .where(Answer.run_id.in_([r for r, _v in runs]), Answer.skipped.is_(False))):
+        values.setdefault(run_id, {})[step_id] = _key(value)
+    out = []
+    for run_id, version_id in runs:
+        by_field = {save: values.get(run_id, {}).get(step) for step, save in saves.get(version_id, {}).items()}
+        out.append(tuple(by_field.get(f) or UNKNOWN for f in fields))
+    return out
 
 
 def compare(session: Session, baseline: dict[str, Any], flow_id: str | None = None) -> list[Dimension]:
-    """Compare respondents' shares with the census for each dimension of the baseline."""
+    """Compare respondents' shares with the census for each dimension of the baseline.
+
+    Special-category dimensions (ethnicity, disability...) are shown only as the small-number
+    rule (`engage.disclosure`) allows: groups, "other" and "not given" are one table whose total
+    (all respondents) is shown.
+    """
     out = []
     for name, spec in baseline["dimensions"].items():
         field_name = spec.get("field", name)
         expected = _expected_shares(spec)
         counts = field_counts(session, field_name, flow_id)
+        if is_special_category(field_name):
+            out.append(_protected_dimension(name, field_name, spec, expected, counts))
+            continue
         known = sum(n for k, n in counts.items() if k in expected)
         dim = Dimension(name=name, field=field_name, source=str(spec.get("source", "")).strip(), known=known,
                         unknown=counts.get(UNKNOWN, 0),
@@ -183,6 +237,8 @@ def weighting(session: Session, baseline: dict[str, Any], flow_id: str | None = 
         select(*columns, func.count(distinct(Contact.id))).where(respondents_where(flow_id)).group_by(*columns)
     ).all()
     cells = {tuple(str(v) for v in row[:-1]): float(row[-1]) for row in rows}
+    for profile in anonymous_profiles(session, fields, flow_id):
+        cells[profile] = cells.get(profile, 0.0) + 1.0
     margins = [_expected_shares(baseline["dimensions"][n]) for n in names]
     weights = rake(cells, margins)
     return Weighting(names, fields, cells, weights, int(sum(cells.values())), effective_sample_size(cells, weights))
@@ -208,10 +264,37 @@ def weighted_question(session: Session, flow_id: str, step: StepInfo, weights: W
     raw_total, weighted_total = sum(raw.values()), sum(weighted.values())
     labels = dict(step.choices)
     order = [v for v, _ in step.choices] + sorted(v for v in raw if v not in labels)
-    return [{"value": v, "label": labels.get(v, v), "raw": raw.get(v, 0),
-             "raw_percent": round(100 * raw.get(v, 0) / raw_total, 1) if raw_total else None,
-             "weighted_percent": round(100 * weighted.get(v, 0) / weighted_total, 1) if weighted_total else None}
-            for v in order]
+    counts = [raw.get(v, 0) for v in order]
+    shown = disclosure.protect_counts(counts) if step.special_category else counts
+    return [{"value": v, "label": labels.get(v, v), "raw": visible,
+             "raw_percent": round(100 * n / raw_total, 1) if raw_total and visible is not None else None,
+             "weighted_percent": (round(100 * weighted.get(v, 0) / weighted_total, 1)
+                                  if weighted_total and visible is not None else None)}
+            for v, n, visible in zip(order, counts, shown, strict=True)]
+
+
+def _protected_dimension(name: str, field_name: str, spec: dict[str, Any], expected: dict[str, float],
+                         counts: dict[str, int]) -> Dimension:
+    keys = list(expected)
+    other_keys = [k for k in counts if k not in expected and k != UNKNOWN]
+    raw = [counts.get(k, 0) for k in keys] + [sum(counts[k] for k in other_keys), counts.get(UNKNOWN, 0)]
+    shown = disclosure.protect_counts(raw)
+    known_total = sum(raw[:len(keys)])
+    other, unknown = shown[-2], shown[-1]
+    # "Known" is the total less other and not given: shown only when both are, or it would give them away.
+    known = known_total if other is not None and unknown is not None else None
+    dim = Dimension(name=name, field=field_name, source=str(spec.get("source", "")).strip(), known=known,
+                    unknown=unknown, other=other, protected=True)
+    for key, n, visible in zip(keys, raw[:len(keys)], shown[:len(keys)], strict=True):
+        exp = expected[key]
+        true_ratio = (n / known_total) / exp if known_total and exp else None
+        if visible is None or known is None:
+            dim.groups.append(GroupShare(key, visible, None, exp, None, hidden_under_reached=(
+                true_ratio is not None and true_ratio < UNDER_REACHED_BELOW)))
+            continue
+        share = n / known if known else None
+        dim.groups.append(GroupShare(key, n, share, exp, (share / exp) if share is not None and exp else None))
+    return dim
 
 
 def under_reached_groups(dimensions: list[Dimension]) -> list[tuple[Dimension, GroupShare]]:

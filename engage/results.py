@@ -1,9 +1,10 @@
 """Results of a flow, computed as SQL aggregates: counts per question, breakdowns, free text, funnel, timing.
 
 Every figure here comes from GROUP BY / COUNT queries; Python only reshapes the
-few rows they return. Breakdowns by special-category fields (ethnicity,
-disability...) suppress any group smaller than SUPPRESS_BELOW so that no
-individual can be picked out.
+few rows they return. Counts of special-category answers (a step marked
+`special_category: true`, or saved to a field such as ethnicity) and breakdowns by
+special-category fields go through `engage.disclosure.protect`, the one
+small-number rule, so that no small group can be seen or worked out.
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from ruamel.yaml.error import YAMLError
 from sqlalchemy import Text, and_, case, cast, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from engage import disclosure
+from engage.contacts import is_special_category
 from store.models import Answer, Contact, OutboxMessage, Run
 
 # Contact fields that hold special-category data (UK GDPR Article 9).
 SPECIAL_CATEGORY_FIELDS = frozenset({"ethnicity", "disability", "religion", "sexual_orientation", "health"})
-SUPPRESS_BELOW = 10
+SUPPRESS_BELOW = disclosure.DEFAULT_THRESHOLD  # the default; disclosure.threshold() is the one in force
 # Dimensions a result can be broken down by: contact fields, or columns of the answer itself.
 ANSWER_DIMENSIONS = ("language", "channel")
 FIELD_DIMENSIONS = ("ward", "age_band", "ethnicity", "disability", "tenure")
@@ -41,6 +44,7 @@ class StepInfo:
     kind: str  # choice | multiple | yes_no | number | text | say
     choices: tuple[tuple[str, str], ...] = ()  # (value, English label)
     save_to: str | None = None
+    marked_special: bool = False  # the flow marks the step `special_category: true`
 
     @property
     def is_question(self) -> bool:
@@ -48,7 +52,8 @@ class StepInfo:
 
     @property
     def special_category(self) -> bool:
-        return self.save_to in SPECIAL_CATEGORY_FIELDS
+        """Answers are special-category data: the flow says so, or they are saved to such a field."""
+        return self.marked_special or bool(self.save_to and is_special_category(self.save_to))
 
 
 @dataclass
@@ -102,7 +107,7 @@ def steps_of(flow) -> list[StepInfo]:
             choices = (("true", "Yes"), ("false", "No"))
         kind = {"scale": "number"}.get(step.kind, step.kind)
         prompt = step.prompt.get(base) or next(iter(step.prompt.values()), "")
-        steps.append(StepInfo(step.id, prompt, kind, choices, step.save_to))
+        steps.append(StepInfo(step.id, prompt, kind, choices, step.save_to, bool(step.special_category)))
     return steps
 
 
@@ -138,11 +143,33 @@ def flow_steps(source: str) -> list[StepInfo]:
         else:
             kind = "text"
         steps.append(StepInfo(str(raw["id"]), _text_of(raw.get("ask") or raw.get("say")), kind, choices,
-                              raw.get("save_to")))
+                              raw.get("save_to"), raw.get("special_category") is True))
     return steps
 
 
+def special_steps(session: Session, flow_ids) -> set[tuple[str, str]]:
+    """(flow id, step id) of every special-category question in any stored version of these flows."""
+    from store.models import FlowVersion
+
+    found: set[tuple[str, str]] = set()
+    ids = sorted(set(flow_ids))
+    if not ids:
+        return found
+    for flow_id, source in session.execute(select(FlowVersion.flow_id, FlowVersion.source)
+                                           .where(FlowVersion.flow_id.in_(ids))):
+        found.update((flow_id, step.id) for step in flow_steps(source) if step.special_category)
+    return found
+
+
 # ----- building blocks --------------------------------------------------------------------
+
+
+IN_FLOW, IN_ALL = 1, 2  # bits of Run.erased_respondent (engage.privacy sets them on erasure)
+
+
+def erased_respondent(bit: int):
+    """Runs an erasure marked as counting as one person (of their flow, or of all flows)."""
+    return and_(Run.erased_respondent.isnot(None), Run.erased_respondent.op("&")(bit) != 0)
 
 
 def _counted_runs():
@@ -232,8 +259,9 @@ def _value_counts(session: Session, where, group_by=None) -> dict[tuple, int]:
     return counts
 
 
-def _suppress(count: int, suppress: bool) -> int | None:
-    return None if suppress and 0 < count < SUPPRESS_BELOW else count
+def is_special_dimension(dimension: str) -> bool:
+    """A breakdown by this field counts special-category groups."""
+    return dimension not in ANSWER_DIMENSIONS and is_special_category(dimension)
 
 
 # ----- public figures --------------------------------------------------------------------
@@ -264,13 +292,19 @@ def summary(session: Session, flow_id: str) -> dict[str, Any]:
             func.coalesce(func.sum(per_contact.c.started), 0),
             func.coalesce(func.sum(per_contact.c.completed), 0),
             func.coalesce(func.sum(per_contact.c.active), 0),
-            # Erased residents' runs are kept without a contact: counted as runs, not as people.
+            # Erased residents' runs are kept without a contact: counted as people below, by their mark.
             func.count(per_contact.c.contact_id),
             func.count(case((per_contact.c.answered > 0, per_contact.c.contact_id))),
             func.coalesce(func.sum(per_contact.c.assisted), 0),
         )
     ).one()
     started, completed, active, people, respondents, assisted = (int(v or 0) for v in row)
+    erased_people, erased_respondents = session.execute(
+        select(func.count(Run.id), func.count(Run.answered_at))
+        .where(Run.flow_id == flow_id, _counted_runs(), Run.contact_id.is_(None), erased_respondent(IN_FLOW))
+    ).one()
+    people += int(erased_people or 0)
+    respondents += int(erased_respondents or 0)
     return {
         "started": started, "completed": completed, "active": active, "people": people,
         "respondents": respondents, "assisted": assisted,
@@ -289,13 +323,15 @@ def question_result(session: Session, flow_id: str, step: StepInfo, filters: Fil
     counts = {key[0]: n for key, n in _value_counts(session, where).items()}
     labels = dict(step.choices)
     order = [value for value, _label in step.choices] + sorted(v for v in counts if v not in labels)
-    suppress = step.special_category
     result = QuestionResult(step, answered, skipped)
     if step.kind in ("text",):
         return result
-    for value in order:
-        n = counts.get(value, 0)
-        shown = _suppress(n, suppress)
+    raw = [counts.get(value, 0) for value in order]
+    if step.special_category:
+        shown_counts = disclosure.protect_counts(raw, additive=step.kind != "multiple")
+    else:
+        shown_counts = raw
+    for value, n, shown in zip(order, raw, shown_counts, strict=True):
         percent = round(100.0 * n / answered, 1) if answered and shown is not None else None
         result.counts.append(Count(value, labels.get(value, value), shown, percent))
     return result
@@ -312,23 +348,45 @@ def breakdown(session: Session, flow_id: str, step: StepInfo, dimension: str,
         .where(where, Answer.skipped.is_(False)).group_by(column)
     ).all()
     totals = {str(group): n for group, n in totals_rows}
-    suppress = dimension in SPECIAL_CATEGORY_FIELDS or step.special_category
+    suppress = is_special_dimension(dimension) or step.special_category
     labels = dict(step.choices)
     values = [v for v, _ in step.choices] + sorted({k[0] for k in counts} - set(labels))
     groups = sorted(totals)
+    grid = [[counts.get((value, group), 0) for value in values] for group in groups]
+    shown_grid: list[list[int | None]] = grid
+    shown_totals: list[int | None] = [totals[group] for group in groups]
+    if suppress and grid and values:
+        shown_grid, shown_totals = _protect_breakdown(session, flow_id, step, filters, grid, values,
+                                                      [totals[g] for g in groups])
     table = []
-    for group in groups:
+    for group, row, shown_row, shown_total in zip(groups, grid, shown_grid, shown_totals, strict=True):
         total = totals[group]
-        hidden = suppress and total < SUPPRESS_BELOW
         cells = []
-        for value in values:
-            n = counts.get((value, group), 0)
-            shown = None if hidden else _suppress(n, suppress)
+        for value, n, shown in zip(values, row, shown_row, strict=True):
             cells.append({"value": value, "count": shown,
                           "percent": round(100.0 * n / total, 1) if total and shown is not None else None})
-        table.append({"group": group, "total": None if hidden else total, "cells": cells})
+        table.append({"group": group, "total": shown_total, "cells": cells})
     return {"dimension": dimension, "values": [(v, labels.get(v, v)) for v in values], "rows": table,
             "suppressed": suppress}
+
+
+def _protect_breakdown(session: Session, flow_id: str, step: StepInfo, filters: Filters | None,
+                       grid: list[list[int]], values: list[str], group_totals: list[int]):
+    """Hide small cells of a special-category breakdown, consistently with the question's own counts.
+
+    The breakdown's column totals are the question's counts, shown in the question's table: those
+    stay as that table shows them (hidden there, hidden here), so the two cannot be played off.
+    """
+    if step.kind == "multiple" or [sum(row) for row in grid] != group_totals:
+        # Counts that need not add up (several answers per person): hide each small one, and small totals.
+        limit = disclosure.threshold()
+        return ([[None if n < limit else n for n in row] for row in grid],
+                [None if n < limit else n for n in group_totals])
+    question = question_result(session, flow_id, step, filters)
+    shown_in_question = {c.value: c.count is not None for c in question.counts}
+    modes = [disclosure.SHOWN if shown_in_question.get(v, True) else disclosure.HIDDEN for v in values]
+    protected = disclosure.protect(grid, row_totals=disclosure.OPEN, column_totals=modes, total=disclosure.SHOWN)
+    return protected.cells, protected.row_totals
 
 
 def free_text(session: Session, flow_id: str, step_id: str, *, search: str | None = None, page: int = 1,

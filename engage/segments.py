@@ -14,6 +14,7 @@ but did not finish, not contacted lately).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,68 +44,115 @@ class SegmentError(ValueError):
 # ----- checking ------------------------------------------------------------------
 
 
-def validate(rules: Any, path: str = "rules") -> None:
-    """Raise SegmentError naming the first part of the rules that is not understood."""
+# Limits that keep a rule within what one SQL query can hold: nesting, text lengths, days in a century.
+MAX_DEPTH = 20
+MAX_TEXT = 200
+MAX_DAYS = 36_500
+
+
+def _shown(rule: Any) -> str:
+    """The rule as JSON, shortened, so an error can quote the rule it is about."""
+    try:
+        text = json.dumps(rule, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        text = repr(rule)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_value(value: Any) -> bool:
+    """A value a field may be compared with: text without NUL, or a number; not true/false, lists or objects."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < 10**15
+    if isinstance(value, float):
+        return value == value and abs(value) < 1e15
+    return isinstance(value, str) and 0 < len(value) <= MAX_TEXT and "\x00" not in value
+
+
+def _is_name(value: Any) -> bool:
+    """A group name or flow id: text of 1 to MAX_TEXT characters without NUL."""
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= MAX_TEXT and "\x00" not in value
+
+
+def validate(rules: Any, path: str = "rules", depth: int = 0) -> None:
+    """Raise SegmentError naming the first rule that is not understood: where it is, what it says, and why."""
+
+    def bad(where: str, why: str) -> SegmentError:
+        return SegmentError(f"{where}: {why} (in the rule {_shown(rules)})")
+
+    if depth > MAX_DEPTH:
+        raise bad(path, f"rules are nested more than {MAX_DEPTH} deep")
     if not isinstance(rules, dict) or len(rules) == 0:
-        raise SegmentError(f"{path}: expected an object such as {{\"all\": [...]}}")
+        raise bad(path, "expected an object such as {\"all\": [...]}")
     if "all" in rules or "any" in rules:
         key = "all" if "all" in rules else "any"
         if len(rules) != 1:
-            raise SegmentError(f"{path}: '{key}' must be on its own")
+            raise bad(path, f"'{key}' must be on its own")
         items = rules[key]
         if not isinstance(items, list):
-            raise SegmentError(f"{path}.{key}: expected a list of rules")
+            raise bad(f"{path}.{key}", "expected a list of rules")
         for i, item in enumerate(items):
-            validate(item, f"{path}.{key}[{i}]")
+            validate(item, f"{path}.{key}[{i}]", depth + 1)
         return
     if "not" in rules:
         if len(rules) != 1:
-            raise SegmentError(f"{path}: 'not' must be on its own")
-        validate(rules["not"], f"{path}.not")
+            raise bad(path, "'not' must be on its own")
+        validate(rules["not"], f"{path}.not", depth + 1)
         return
     if "field" in rules:
         name = rules["field"]
-        if name not in FIELDS:
-            raise SegmentError(f"{path}: unknown field '{name}'; use one of {', '.join(FIELDS)}")
+        if not isinstance(name, str) or name not in FIELDS:
+            named = f"'{name}'" if isinstance(name, str) else _shown(name)
+            raise bad(f"{path}.field", f"unknown field {named}; use one of {', '.join(FIELDS)}")
         ops = [k for k in rules if k != "field"]
         if len(ops) != 1 or ops[0] not in ("in", "equals", "is_set"):
-            raise SegmentError(f"{path}: a field rule needs exactly one of 'in', 'equals', 'is_set'")
-        if ops[0] == "in" and not (isinstance(rules["in"], list) and rules["in"]):
-            raise SegmentError(f"{path}.in: expected a non-empty list of values")
+            raise bad(path, "a field rule needs exactly one of 'in', 'equals', 'is_set'")
+        op = ops[0]
+        if op == "in":
+            values = rules["in"]
+            if not (isinstance(values, list) and values):
+                raise bad(f"{path}.in", "expected a non-empty list of values")
+            for i, value in enumerate(values):
+                if not _is_value(value):
+                    raise bad(f"{path}.in[{i}]", f"expected text (up to {MAX_TEXT} characters) or a number")
+        elif op == "equals" and not _is_value(rules["equals"]):
+            raise bad(f"{path}.equals", f"expected text (up to {MAX_TEXT} characters) or a number")
+        elif op == "is_set" and not isinstance(rules["is_set"], bool):
+            raise bad(f"{path}.is_set", "expected true or false")
         return
     if "group" in rules:
         group = rules["group"]
-        if not (isinstance(group, str) and group) and not (isinstance(group, list) and group):
-            raise SegmentError(f"{path}.group: expected a group name or a list of names")
-        _only(rules, "group", path)
+        names = group if isinstance(group, list) else [group]
+        if not names or not all(_is_name(g) for g in names):
+            raise bad(f"{path}.group", "expected a group name or a list of names")
+        _only(rules, "group", path, bad)
         return
     if "opted_in" in rules:
-        if rules["opted_in"] not in CHANNELS:
-            raise SegmentError(f"{path}.opted_in: expected one of {', '.join(CHANNELS)}")
-        _only(rules, "opted_in", path)
+        if not isinstance(rules["opted_in"], str) or rules["opted_in"] not in CHANNELS:
+            raise bad(f"{path}.opted_in", f"expected one of {', '.join(CHANNELS)}")
+        _only(rules, "opted_in", path, bad)
         return
     for key in ("answered", "started_not_finished"):
         if key in rules:
-            if not isinstance(rules[key], str) or not rules[key]:
-                raise SegmentError(f"{path}.{key}: expected a flow id")
-            _only(rules, key, path)
+            if not _is_name(rules[key]):
+                raise bad(f"{path}.{key}", "expected a flow id")
+            _only(rules, key, path, bad)
             return
     if "not_contacted_days" in rules:
         days = rules["not_contacted_days"]
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise SegmentError(f"{path}.not_contacted_days: expected a whole number of days, 1 or more")
-        _only(rules, "not_contacted_days", path)
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+            raise bad(f"{path}.not_contacted_days", f"expected a whole number of days, 1 to {MAX_DAYS}")
+        _only(rules, "not_contacted_days", path, bad)
         return
-    raise SegmentError(
-        f"{path}: not understood ({', '.join(sorted(rules))}); use all, any, not, field, group, "
-        "opted_in, answered, started_not_finished or not_contacted_days"
-    )
+    raise bad(path, f"not understood ({', '.join(sorted(map(str, rules)))}); use all, any, not, field, group, "
+                    "opted_in, answered, started_not_finished or not_contacted_days")
 
 
-def _only(rules: dict, key: str, path: str) -> None:
+def _only(rules: dict, key: str, path: str, bad) -> None:
     extra = sorted(set(rules) - {key})
     if extra:
-        raise SegmentError(f"{path}: '{key}' does not take {', '.join(extra)}")
+        raise bad(path, f"'{key}' does not take {', '.join(extra)}")
 
 
 # ----- compiling -----------------------------------------------------------------

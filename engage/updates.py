@@ -69,6 +69,7 @@ def result_share(session: Session, flow_id: str, step_id: str, value: Any) -> tu
 def result_summary(session: Session, flow, step_id: str, value: Any, lang: str | None = None) -> str:
     """Return e.g. "62% of you said “Unsafe”." from live results, in `lang` with its number format."""
     lang = lang or flow.base_language
+    _refuse_hidden_share(session, flow, step_id, value)
     matching, total = result_share(session, flow.id, step_id, value)
     share = matching / total if total else 0
     label = str(value)
@@ -81,6 +82,19 @@ def result_summary(session: Session, flow, step_id: str, value: Any, lang: str |
     except Exception:
         percent = format_percent(share, locale="en_GB")
     return i18n.gettext(lang, PERCENT_SAID, percent=percent, answer=label)
+
+
+def _refuse_hidden_share(session: Session, flow, step_id: str, value: Any) -> None:
+    """A special-category answer's share is published only where the small-number rule shows its count."""
+    from engage.results import question_result, steps_of
+
+    step = next((st for st in steps_of(flow) if st.id == step_id), None)
+    if step is None or not step.special_category:
+        return
+    shown = {c.value: c.count for c in question_result(session, flow.id, step).counts}
+    key = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if shown.get(key) is None:
+        raise UpdateError(f"too few answered “{key}” to {step_id} to publish its share (special-category data)")
 
 
 # ----- creating -------------------------------------------------------------------------

@@ -159,6 +159,9 @@ class Run(Base):
     # What started it: a keyword, a broadcast, a reminder, an officer (assisted).
     started_by: Mapped[str | None] = mapped_column(String(32))
     broadcast_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Set on erasure, so figures about people do not move: bit 1, this anonymous run counts as one person
+    # (respondent) of its flow; bit 2, as one person across all flows. Nothing links it to anyone.
+    erased_respondent: Mapped[int | None] = mapped_column(Integer)
 
     flow_version: Mapped[FlowVersion] = relationship()
 

@@ -81,6 +81,8 @@ class AuditLog(Base):
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id", ondelete="SET NULL"))
     # Kept beside the id so the record still reads right if the account goes.
     officer_email: Mapped[str | None] = mapped_column(String(254))
+    # Who acted when it was not an officer: "API token “reporting” (#3)", "command line (jo@host)".
+    actor: Mapped[str | None] = mapped_column(String(200))
     # e.g. flow.published, broadcast.sent, export.downloaded, contact.erased, officer.created
     action: Mapped[str] = mapped_column(String(64), index=True)
     target_type: Mapped[str | None] = mapped_column(String(32))

@@ -31,6 +31,10 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     clock = overrides.pop("clock", None)
     testing = overrides.pop("testing", False)
     settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
+    from engage.branding import brand_problems
+
+    if problems := brand_problems(settings):
+        raise ValueError("; ".join(problems))
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(

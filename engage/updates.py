@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_percent
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from engage.consent import may_send
 from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
-from locales import i18n
+from locales import i18n, languages
 from store.models import Address, Answer, Contact, OutboxMessage, Run
 from store.models.outreach import Consultation, Update
 
@@ -34,6 +35,10 @@ _ = i18n.N_
 YOU_SAID = _("You said")
 WE_DID = _("We did")
 WHY = _("Why")
+NEWSLETTER_ASKED = _("What we asked: %(question)s")
+NEWSLETTER_ANSWERED = _("How many answered: %(count)s")
+NEWSLETTER_TOLD = _("Residents who took part were told on %(date)s.")
+NEWSLETTER_MORE = _("More: %(url)s")
 PERCENT_SAID = _("%(percent)s of you said “%(answer)s”.")
 
 
@@ -120,16 +125,18 @@ def update_text(update: Update, flow, lang: str, *, labels: bool = True) -> str:
     return "\n\n".join(lines)
 
 
-def newsletter_text(session: Session, update: Update, flow, lang: str | None = None) -> str:
-    """Return newsletter-ready plain text: what was asked, how many answered, said, did, why, when told."""
+def newsletter_text(session: Session, update: Update, flow, lang: str | None = None, tz: str = "Europe/London") -> str:
+    """Return newsletter-ready plain text in a language: asked, how many answered, said, did, why, when told."""
     lang = lang or flow.base_language
     answered = update.answered_count if update.answered_count is not None else participants_count(session, flow.id)
-    lines = [update.title or flow.title, "", f"What we asked: {update.asked}",
-             f"How many answered: {answered}", "", update_text(update, flow, lang)]
+    lines = [update.title or flow.title, "", i18n.gettext(lang, NEWSLETTER_ASKED, question=update.asked or ""),
+             i18n.gettext(lang, NEWSLETTER_ANSWERED, count=languages.number(answered, lang)), "",
+             update_text(update, flow, lang)]
     if update.sent_at is not None:
-        lines += ["", f"Residents who took part were told on {update.sent_at:%d %B %Y}."]
+        told = update.sent_at.replace(tzinfo=update.sent_at.tzinfo or timezone.utc).astimezone(ZoneInfo(tz))
+        lines += ["", i18n.gettext(lang, NEWSLETTER_TOLD, date=languages.long_date(told, lang))]
     if flow.consultation is not None and flow.consultation.info_url:
-        lines += ["", f"More: {flow.consultation.info_url}"]
+        lines += ["", i18n.gettext(lang, NEWSLETTER_MORE, url=flow.consultation.info_url)]
     return "\n".join(lines)
 
 

@@ -46,6 +46,11 @@ def _ordered_languages() -> list:
     return listed
 
 
+def content_language(flow, lang: str) -> str:
+    """Return the language a flow's own texts are shown in for a reader: theirs when the flow has it."""
+    return lang if lang in flow.languages else flow.base_language
+
+
 def _render(template: str, lang: str, **context):
     """Render a public page in a language: templates' _() and ngettext() translate into it."""
     g.page_language = lang
@@ -53,7 +58,8 @@ def _render(template: str, lang: str, **context):
     return render_template(
         template, lang=lang, dir=languages.direction(lang), page_languages=_ordered_languages(),
         council=services.settings.council_name, has_logo=bool(services.settings.council_logo),
-        long_date=lambda value: languages.long_date(value, lang), **context)
+        long_date=lambda value: languages.long_date(value, lang), content_lang=lambda flow: content_language(flow, lang),
+        direction=languages.direction, **context)
 
 
 def _keyword(flow, lang: str) -> str | None:

@@ -17,6 +17,7 @@ from flask import Flask, jsonify
 
 import security
 from config import ROOT, Settings
+from engage import branding
 from engage.services import Services, build_services
 
 log = logging.getLogger("outreach")
@@ -37,6 +38,8 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
     # The sandboxes run only on a laptop: never with credentials, a public address or scaled mode.
     settings = replace(settings, sandbox=security.sandbox_enabled(settings))
+    if problems := branding.brand_problems(settings):
+        raise branding.BrandingRefused("; ".join(problems))
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"),
                 instance_path=instance_path)
@@ -109,7 +112,7 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except security.InsecureConfiguration as exc:
+        except (security.InsecureConfiguration, branding.BrandingRefused) as exc:
             raise click.ClickException(str(exc)) from exc
 
 

@@ -38,6 +38,10 @@ class Settings:
     inbound_processing: str = ""
     council_name: str = "Your council"
     help_contact: str = ""
+    # Public pages and the web chat: a logo file (PNG, SVG, JPEG...) and a brand colour (#rrggbb, white
+    # text must read on it: WCAG AA 4.5:1).
+    council_logo: str = ""
+    brand_colour: str = ""
     # Twilio
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""

@@ -1,18 +1,22 @@
 """`python app.py qr FLOW`: QR codes for posters that open a flow in Telegram or a text message."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import segno
 
-from bot.telegram import deep_link
 from commands.context import current_services
+from engage import ways
 
-# Telegram's /start parameter: up to 64 of A-Z, a-z, 0-9, _ and -.
-_START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+def telegram_start_parameter(flow) -> str:
+    """Return the deep-link parameter for a flow: its id, or its first keyword when the id won't do."""
+    parameter = ways.telegram_start_parameter(flow)
+    if parameter is None:
+        raise click.ClickException(f"flow {flow.id!r} has no id or keyword Telegram accepts in a link "
+                                   "(letters, digits, _ and -, at most 64)")
+    return parameter
 
 
 @dataclass(frozen=True)
@@ -24,32 +28,21 @@ class PosterCode:
     description: str
 
 
-def telegram_start_parameter(flow) -> str:
-    """Return the deep-link parameter for a flow: its id, or its first keyword when the id won't do."""
-    for candidate in (flow.id, *flow.keywords):
-        if _START_PARAMETER.match(candidate):
-            return candidate
-    raise click.ClickException(f"flow {flow.id!r} has no id or keyword Telegram accepts in a link "
-                               "(letters, digits, _ and -, at most 64)")
-
-
 def poster_codes(flow, settings) -> list[PosterCode]:
     """Return the codes a poster for this flow can carry with the channels configured."""
     codes = []
     if settings.telegram_bot_username:
-        link = deep_link(settings.telegram_bot_username, telegram_start_parameter(flow))
+        link = ways.telegram_link(settings.telegram_bot_username, telegram_start_parameter(flow))
         codes.append(PosterCode("telegram", link, f"opens the Telegram bot and starts {flow.id}: {link}"))
     if settings.twilio_from:
         for keyword in flow.keywords:
-            content = f"SMSTO:{settings.twilio_from}:{keyword}"
+            content = ways.sms_qr_content(settings.twilio_from, keyword)
             codes.append(PosterCode(f"sms-{keyword.lower()}", content,
                                     f"opens a text to {settings.twilio_from} saying {keyword}"))
     return codes
 
 
-def make_code(content: str) -> segno.QRCode:
-    """Return the QR code for some content (error correction M: posters get scuffed)."""
-    return segno.make(content, error="m", micro=False)
+make_code = ways.make_code
 
 
 def write_code(code: PosterCode, out_dir: Path, stem: str, scale: int) -> list[Path]:

@@ -19,14 +19,19 @@ def dashboard_language() -> str:
     return "en"
 
 
+def _template_language() -> str:
+    """The language templates translate into: a public page's reader's (set by the page), else the officer's."""
+    return g.get("page_language") or dashboard_language()
+
+
 def _gettext(message: str, **params) -> str:
-    text = i18n.translations(dashboard_language()).gettext(message)
+    text = i18n.translations(_template_language()).gettext(message)
     return text % params if params else text
 
 
 def _ngettext(singular: str, plural: str, n: int, **params) -> str:
-    text = i18n.translations(dashboard_language()).ngettext(singular, plural, n)
-    return text % {"num": n, **params}
+    # Jinja's newstyle ngettext fills in %(num)s and the other variables itself.
+    return i18n.translations(_template_language()).ngettext(singular, plural, n)
 
 
 def install_jinja_i18n(app: Flask) -> None:

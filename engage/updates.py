@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel.numbers import format_percent
 from sqlalchemy import func, select
@@ -24,7 +25,7 @@ from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
 from engage.sms_cost import MAX_SEGMENTS, message_cost
 from engage.unsolicited import MORE, with_stop_line
-from locales import i18n
+from locales import i18n, languages
 from store.models import Address, Answer, Contact, OutboxMessage, Run
 from store.models.outreach import Consultation, Update
 
@@ -37,6 +38,9 @@ _ = i18n.N_
 YOU_SAID = _("You said")
 WE_DID = _("We did")
 WHY = _("Why")
+NEWSLETTER_ASKED = _("What we asked: %(question)s")
+NEWSLETTER_ANSWERED = _("How many answered: %(count)s")
+NEWSLETTER_TOLD = _("Residents who took part were told on %(date)s.")
 PERCENT_SAID = _("%(percent)s of you said “%(answer)s”.")
 
 
@@ -157,16 +161,18 @@ def _budget_problem(update: Update, flow, council: str) -> str | None:
     return None
 
 
-def newsletter_text(session: Session, update: Update, flow, lang: str | None = None) -> str:
-    """Return newsletter-ready plain text: what was asked, how many answered, said, did, why, when told."""
+def newsletter_text(session: Session, update: Update, flow, lang: str | None = None, tz: str = "Europe/London") -> str:
+    """Return newsletter-ready plain text in a language: asked, how many answered, said, did, why, when told."""
     lang = lang or flow.base_language
     answered = update.answered_count if update.answered_count is not None else participants_count(session, flow.id)
-    lines = [update.title or flow.title, "", f"What we asked: {update.asked}",
-             f"How many answered: {answered}", "", update_text(update, flow, lang)]
+    lines = [update.title or flow.title, "", i18n.gettext(lang, NEWSLETTER_ASKED, question=update.asked or ""),
+             i18n.gettext(lang, NEWSLETTER_ANSWERED, count=languages.number(answered, lang)), "",
+             update_text(update, flow, lang)]
     if update.sent_at is not None:
-        lines += ["", f"Residents who took part were told on {update.sent_at:%d %B %Y}."]
+        told = update.sent_at.replace(tzinfo=update.sent_at.tzinfo or timezone.utc).astimezone(ZoneInfo(tz))
+        lines += ["", i18n.gettext(lang, NEWSLETTER_TOLD, date=languages.long_date(told, lang))]
     if flow.consultation is not None and flow.consultation.info_url:
-        lines += ["", f"More: {flow.consultation.info_url}"]
+        lines += ["", i18n.gettext(lang, MORE, url=flow.consultation.info_url)]
     return "\n".join(lines)
 
 

@@ -141,6 +141,10 @@ class Flow:
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     skip_words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     description: str = ""
+    # Listed on the public consultations page even without consultation dates.
+    public: bool = False
+    # Headline results published at /results/<id> while the consultation is still open.
+    public_results: bool = False
     source: str = field(default="", repr=False)
     path: str | None = None
     version: str = field(init=False, compare=False)

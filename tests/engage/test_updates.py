@@ -168,7 +168,7 @@ def test_newsletter_text_is_plain_and_complete(services, db, took_part):
     assert "What we asked: Decide where 40 new street lights go in 2027" in text
     assert "How many answered: 4" in text
     assert "We did: We are putting 12 new lights in Town Park in March." in text
-    assert "Residents who took part were told on 02 December 2026." in text
+    assert "Residents who took part were told on 2 December 2026." in text
     assert "<" not in text
 
 

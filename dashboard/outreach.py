@@ -10,10 +10,13 @@ from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
+from dashboard.i18n import dashboard_language
 from engage import broadcasts as broadcasting
 from engage import calendar, segments, updates
 from engage.officers import record
 from flows.sms import count_segments
+from locales import i18n
+from locales.languages import number
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -50,8 +53,14 @@ def segment_estimate(texts: dict[str, str]) -> dict[str, dict]:
 def sms_count():
     """Count the SMS segments a text costs, for the message boxes to show as the officer types."""
     info = count_segments(request.form.get("text", "")[:5000])
+    lang = dashboard_language()
+    summary = i18n.ngettext(lang, "%(num)s SMS segment (%(encoding)s, %(characters)s characters)",
+                            "%(num)s SMS segments (%(encoding)s, %(characters)s characters)", info.segments,
+                            encoding=info.encoding, characters=number(info.characters, lang))
+    if info.non_gsm:
+        summary += " – " + _("not GSM-7: %(characters)s", characters=" ".join(info.non_gsm))
     return jsonify(segments=info.segments, encoding=info.encoding, characters=info.characters,
-                   non_gsm="".join(info.non_gsm))
+                   non_gsm="".join(info.non_gsm), summary=summary)
 
 
 @bp.get("/broadcasts")

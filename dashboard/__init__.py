@@ -6,7 +6,18 @@ from datetime import timedelta
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from locales.i18n import N_
+
 csrf = CSRFProtect()
+
+_ = N_
+# Contact fields and census dimensions by name, for headings and labels.
+FIELD_NAMES = {
+    "ward": _("Ward"), "estate": _("Estate"), "postcode_district": _("Postcode district"), "parish": _("Parish"),
+    "age_band": _("Age band"), "gender": _("Gender"), "tenure": _("Tenure"), "ethnicity": _("Ethnicity"),
+    "disability": _("Disability"), "religion": _("Religion"), "health": _("Health"),
+    "sexual_orientation": _("Sexual orientation"), "language": _("Language"),
+}
 
 
 def init_app(app: Flask, services) -> None:
@@ -44,10 +55,29 @@ def _install_template_helpers(app: Flask, services) -> None:
     zone = ZoneInfo(services.settings.timezone)
 
     def localtime(value) -> str:
-        """Show a stored UTC time in the council's time zone, British style."""
+        """Show a stored UTC time in the council's time zone, in the officer's language (02 Rhag 2026 10:05)."""
+        from babel.dates import format_datetime
+
+        from dashboard.i18n import dashboard_language
+        from locales.languages import BY_CODE
+
         if value is None:
             return ""
-        return value.astimezone(zone).strftime("%d %b %Y %H:%M")
+        return format_datetime(value.astimezone(zone), "dd MMM y HH:mm", locale=BY_CODE[dashboard_language()].locale)
+
+    def channel_name(code) -> str:
+        """Show a channel's name in the officer's language (web -> sgwrs ar y we)."""
+        from dashboard.i18n import _gettext as _
+
+        names = {"sms": "SMS", "telegram": "Telegram", "web": _("web chat"),
+                 "assisted": _("assisted"), "whatsapp": "WhatsApp", "voice": _("phone call")}
+        return names.get(str(code or ""), str(code or ""))
+
+    def field_name(name) -> str:
+        """Show a contact field or census dimension in the officer's language (age_band -> Age band)."""
+        from dashboard.i18n import _gettext
+
+        return _gettext(FIELD_NAMES[name]) if name in FIELD_NAMES else str(name or "").replace("_", " ").capitalize()
 
     def duration(seconds) -> str:
         """Show seconds as a short duration: 45 s, 12 min, 3 h 5 min, 2 days."""
@@ -73,4 +103,6 @@ def _install_template_helpers(app: Flask, services) -> None:
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["channel_name"] = channel_name
+    app.jinja_env.filters["field_name"] = field_name
     app.jinja_env.globals.setdefault("council_name", services.settings.council_name)

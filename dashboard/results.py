@@ -5,6 +5,7 @@ from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, services
+from dashboard.i18n import _gettext as _
 from engage import exports, representativeness, results
 from store.models import FlowVersion
 from store.models.outreach import Broadcast
@@ -62,6 +63,10 @@ def results_flow(flow_id: str):
                                                per_page=PER_PAGE, filters=filters)
                              if text_step else ([], 0))
         funnel = results.funnel(s, flow_id, steps)
+        for row in funnel:
+            if row["step"] is None:
+                # The funnel's two ends are ours to name ("Started", "Completed"); the rest are the flow's questions.
+                row["label"] = _(row["label"])
         medians = results.median_seconds(s, flow_id)
         broadcasts = results.broadcast_response_rates(s, flow_id)
         broadcast_names = _broadcast_names(s, [b["broadcast_id"] for b in broadcasts])

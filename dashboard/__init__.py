@@ -51,6 +51,7 @@ def _install_template_helpers(app: Flask, services) -> None:
     from zoneinfo import ZoneInfo
 
     from engage.officers import may
+    from locales.languages import direction
 
     zone = ZoneInfo(services.settings.timezone)
 
@@ -104,5 +105,6 @@ def _install_template_helpers(app: Flask, services) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration
     app.jinja_env.filters["channel_name"] = channel_name
+    app.jinja_env.filters["text_direction"] = direction
     app.jinja_env.filters["field_name"] = field_name
     app.jinja_env.globals.setdefault("council_name", services.settings.council_name)

@@ -11,12 +11,12 @@ from sqlalchemy import select
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
+from engage import audience_languages, calendar, segments, updates
 from engage import broadcasts as broadcasting
-from engage import calendar, segments, updates
 from engage.officers import record
 from flows.sms import count_segments
 from locales import i18n
-from locales.languages import number
+from locales.languages import BASE_LANGUAGE, CODES, number
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -86,11 +86,15 @@ def broadcasts_new():
     with svc.db.session() as s:
         choices = _segment_choices(s)
         reminder_size = segments.segment_size(s, reminder, now()) if reminder else None
-    texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
+        audience = _audience_languages(s, form, reminder)
+    texts = {lang: form.get(f"text_{lang}", "") for lang in CODES}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
                    estimate=segment_estimate(texts), error=None,
-                   reminder_words=segments.describe(reminder) if reminder else None)
-    if request.method == "GET":
+                   reminder_words=segments.describe(reminder) if reminder else None,
+                   **_language_choices(audience, texts, svc.registry.get(form.get("flow_id", ""))
+                                       if form.get("content") == "flow" else None))
+    if request.method == "GET" or form.get("action") == "check":
+        # "Check the languages" shows who gets what before anything is saved or sent.
         return render_template("dashboard/broadcast_new.html", **context)
     try:
         broadcast_id = _create_broadcast(svc, form, texts, reminder)
@@ -99,6 +103,33 @@ def broadcasts_new():
         return render_template("dashboard/broadcast_new.html", **context), 422
     flash(_("Broadcast saved."), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+def _audience_languages(s, form, reminder: dict | None) -> dict[str | None, int]:
+    """Count the chosen audience (the reminder's group, the chosen segment, else the first) by language."""
+    rules = reminder
+    if rules is None:
+        segment = s.get(Segment, form.get("segment_id", type=int) or 0) or s.scalar(
+            select(Segment).order_by(Segment.name).limit(1))
+        rules = segment.rules if segment is not None else None
+    if rules is None:
+        return {}
+    try:
+        return audience_languages.segment_languages(s, rules, now())
+    except segments.SegmentError:
+        return {}
+
+
+def _language_choices(audience: dict[str | None, int], texts: dict[str, str], flow) -> dict:
+    """The message boxes to offer (English, Welsh and every language of the audience) and who falls back."""
+    boxes = [lang for lang in CODES if lang in (BASE_LANGUAGE, "cy") or audience.get(lang) or texts.get(lang)]
+    if flow is not None:
+        offered, written, base = flow.languages, flow.languages, flow.base_language
+    else:
+        offered, written, base = CODES, [lang for lang, text in texts.items() if text.strip()], BASE_LANGUAGE
+        base = written[0] if written and base not in written else base
+    return dict(language_boxes=boxes, audience=audience, unknown_language=audience.get(None, 0),
+                fallbacks=audience_languages.fallbacks(audience, offered, written, base))
 
 
 def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -> int:
@@ -153,7 +184,9 @@ def broadcast_detail(broadcast_id: int):
             abort(404)
         report = broadcasting.broadcast_report(s, broadcast)
         segment = s.get(Segment, broadcast.segment_id)
+        fallbacks_sent = audience_languages.fallbacks_sent(s, broadcast.id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
+                           fallbacks_sent=fallbacks_sent,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
                            estimate=segment_estimate(broadcast.texts or {}))
 
@@ -236,8 +269,12 @@ def updates_new():
             return redirect(url_for("dashboard.update_detail", update_id=update_id))
         except updates.UpdateError as exc:
             error = str(exc)
+    audience = {}
+    if flow is not None:
+        with svc.db.session() as s:
+            audience = audience_languages.participant_languages(s, flow.id)
     return render_template("dashboard/update_new.html", flows=flows, flow=flow, error=error, form=request.form,
-                           parts=updates.PARTS), (422 if error else 200)
+                           parts=updates.PARTS, audience=audience), (422 if error else 200)
 
 
 @bp.get("/updates/<int:update_id>")
@@ -250,14 +287,17 @@ def update_detail(update_id: int):
             abort(404)
         delivery = updates.delivery_counts(s, update_id)
         participants = updates.participants_count(s, update.flow_id, update.include_started)
+        audience = audience_languages.participant_languages(s, update.flow_id, update.include_started)
     flow = svc.registry.get(update.flow_id)
+    fallbacks = audience_languages.fallbacks(audience, flow.languages, update.texts or {},
+                                             flow.base_language) if flow is not None else []
     previews = []
     if flow is not None:
         for lang in flow.languages:
             text = updates.update_text(update, flow, lang)
             previews.append({"lang": lang, "text": text, "sms": count_segments(text)})
     return render_template("dashboard/update_detail.html", update=update, flow=flow, previews=previews,
-                           delivery=delivery, participants=participants)
+                           delivery=delivery, participants=participants, audience=audience, fallbacks=fallbacks)
 
 
 @bp.post("/updates/<int:update_id>/send")

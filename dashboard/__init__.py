@@ -20,6 +20,23 @@ FIELD_NAMES = {
 }
 
 
+# States and reasons the dashboard shows as tags, by their stored code; English words equal the codes.
+STATUS_WORDS = {
+    "queued": _("queued"), "sending": _("sending"), "unknown": _("unknown"), "sent": _("sent"),
+    "delivered": _("delivered"), "undelivered": _("undelivered"), "failed": _("failed"), "skipped": _("skipped"),
+    "scheduled": _("scheduled"), "cancelled": _("cancelled"), "draft": _("draft"), "published": _("published"),
+    "active": _("active"), "completed": _("completed"), "expired": _("expired"), "ended": _("ended"),
+    "planned": _("planned"), "open": _("open"), "closed": _("closed"), "reported": _("reported"),
+    "opted_out": _("opted out"), "no_consent": _("no consent"), "unusable": _("unusable address"),
+    "objected": _("objected"), "fatigue": _("contacted too often"), "recently_answered": _("answered recently"),
+    "already_in_flow": _("already in the flow"), "in_conversation": _("in a conversation"),
+    "consultation_closed": _("consultation closed"), "erased": _("erased"), "no_address": _("no address"),
+    # Kinds of message.
+    "reply": _("reply"), "system": _("system"), "stop_confirmation": _("stop confirmation"),
+    "broadcast": _("broadcast"), "reminder": _("reminder"), "update": _("update"),
+}
+
+
 def init_app(app: Flask, services) -> None:
     """Register the sign-in pages and the dashboard, with CSRF checked on their forms only."""
     from dashboard import (  # noqa: F401  (each module adds its routes to the blueprint)
@@ -74,6 +91,21 @@ def _install_template_helpers(app: Flask, services) -> None:
                  "assisted": _("assisted"), "whatsapp": "WhatsApp", "voice": _("phone call")}
         return names.get(str(code or ""), str(code or ""))
 
+    def status_name(code) -> str:
+        """Show a stored state or reason (queued, opted_out) in the officer's language."""
+        from dashboard.i18n import _gettext as _
+
+        return _(STATUS_WORDS[code]) if code in STATUS_WORDS else str(code or "")
+
+    def localdate(value) -> str:
+        """Show a date in the officer's language (2 Rhagfyr 2026)."""
+        from babel.dates import format_date
+
+        from dashboard.i18n import dashboard_language
+        from locales.languages import BY_CODE
+
+        return format_date(value, "d MMMM y", locale=BY_CODE[dashboard_language()].locale) if value else ""
+
     def field_name(name) -> str:
         """Show a contact field or census dimension in the officer's language (age_band -> Age band)."""
         from dashboard.i18n import _gettext
@@ -107,4 +139,6 @@ def _install_template_helpers(app: Flask, services) -> None:
     app.jinja_env.filters["channel_name"] = channel_name
     app.jinja_env.filters["text_direction"] = direction
     app.jinja_env.filters["field_name"] = field_name
+    app.jinja_env.filters["status_name"] = status_name
+    app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals.setdefault("council_name", services.settings.council_name)

@@ -1,7 +1,7 @@
 """The dashboard in the officer's language: Jinja's i18n extension fed from the Babel catalogs in locales/."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_app_context, request
 
 from locales import i18n
 from locales.languages import DASHBOARD_CODES
@@ -9,6 +9,8 @@ from locales.languages import DASHBOARD_CODES
 
 def dashboard_language() -> str:
     """Pick the officer's chosen language, else the browser's best match, else English."""
+    if not has_app_context():
+        return "en"  # outside a page (a command, a test calling a helper): the base language
     officer = g.get("officer")
     if officer is not None and officer.language in DASHBOARD_CODES:
         return officer.language

@@ -5,6 +5,7 @@ import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -16,7 +17,7 @@ from engage import broadcasts as broadcasting
 from engage.officers import record
 from flows.sms import count_segments
 from locales import i18n
-from locales.languages import BASE_LANGUAGE, CODES, number
+from locales.languages import BASE_LANGUAGE, BY_CODE, CODES, long_date, number
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -322,6 +323,25 @@ def update_send(update_id: int):
 # ----- the engagement calendar ---------------------------------------------------------------
 
 
+def _warning_words(warning: calendar.Warning) -> dict:
+    """Word a calendar warning in the officer's language, dates through Babel."""
+    p, lang = warning.params, dashboard_language()
+    if warning.kind == "short_window" and p:
+        message = i18n.ngettext(lang, "“%(title)s” is open for %(num)s day, fewer than the %(min_days)s residents "
+                                "should have to take part.", "“%(title)s” is open for %(num)s days, fewer than the "
+                                "%(min_days)s residents should have to take part.", p["days"], title=p["title"],
+                                min_days=p["min_days"])
+    elif warning.kind == "overlap" and p:
+        message = i18n.ngettext(lang, "“%(first)s” and “%(second)s” both ask %(num)s of the same residents between "
+                                "%(start)s and %(end)s.", "“%(first)s” and “%(second)s” both ask %(num)s of the same "
+                                "residents between %(start)s and %(end)s.", p["shared"],
+                                **{"first": p["first"], "second": p["second"], "start": long_date(p["start"], lang),
+                                   "end": long_date(p["end"], lang)})
+    else:
+        message = warning.message
+    return {"kind": warning.kind, "consultation_ids": warning.consultation_ids, "message": message}
+
+
 @bp.get("/calendar")
 def calendar_month():
     """Show a month of consultations, with warnings about short windows and overlaps."""
@@ -334,7 +354,8 @@ def calendar_month():
     with svc.db.session() as s:
         calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
         view = calendar.month_view(s, year, month, today)
-        warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days)
+        warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days)]
+    view["title"] = format_date(date(year, month, 1), "LLLL y", locale=BY_CODE[dashboard_language()].locale)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
                            flows=svc.registry.all(), error=None, form={})
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import itertools
 import threading
+from datetime import date
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from engage import broadcasts, calendar, segments
+from store.models import OutboxMessage
 from store.models.officers import Officer
 from tests.dashboard.conftest import PASSWORD
 from tests.support.english_words import english_on_page
+from tests.support.outreach import make_contact
 
 pytestmark = pytest.mark.browser
 
@@ -72,6 +76,19 @@ def test_every_dashboard_page_is_welsh_for_a_welsh_officer(page, services, db):
     with db.session() as s:
         for officer in s.scalars(select(Officer)):
             officer.language = "cy"
+        # A broadcast (status tags, skip reasons), a short consultation (a calendar warning) and a message a
+        # carrier refused (a provider error explained).
+        everyone = segments.create_segment(s, "Pawb", {"all": []}, services.clock.now())
+        make_contact(s, language="pl", consent="opted_out")
+        broadcast = broadcasts.create_broadcast(s, name="Biniau", segment=everyone, now=services.clock.now(),
+                                                tz="Europe/London", texts={"en": "Bins on Tuesday."})
+        broadcast_id = broadcast.id
+        calendar.create_consultation(s, flow_id="street-safety", title="Goleuadau", opens=date(2026, 12, 3),
+                                     closes=date(2026, 12, 6), now=services.clock.now())
+        refused = s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+        refused.status, refused.error_code = "failed", "30005"
+        contact_id = refused.contact_id
+    broadcasts.fire_broadcast(services, broadcast_id)
     page.goto("/dashboard/")
     found = {"/login": english_on_page(page, "cy")}
     page.locator("#email").fill("admin@harlow.gov.uk")
@@ -79,9 +96,18 @@ def test_every_dashboard_page_is_welsh_for_a_welsh_officer(page, services, db):
     page.locator("form.stack button[type=submit]").click()
     page.wait_for_url("**/dashboard/")
     expect(page.locator("html")).to_have_attribute("lang", "cy")
-    for path in PAGES:
+    for path in [*PAGES, f"/dashboard/broadcasts/{broadcast_id}", f"/dashboard/contacts/{contact_id}",
+                 "/dashboard/messages?status=failed"]:
         response = page.goto(path)
         assert response.status == 200, path
         page.wait_for_load_state("networkidle")
         found[path] = english_on_page(page, "cy")
     assert {path: words for path, words in found.items() if words} == {}
+    # The words that were English before: tags, reasons, warnings, provider errors, dates.
+    page.goto(f"/dashboard/broadcasts/{broadcast_id}")
+    expect(page.locator("main")).to_contain_text("wedi optio allan: 1")
+    page.goto("/dashboard/calendar")
+    expect(page.locator(".warning-box")).to_contain_text("Mae “Goleuadau” ar agor am 4 o ddiwrnodau")
+    expect(page.locator("h1")).to_contain_text("Rhagfyr 2026")
+    page.goto("/dashboard/messages?status=failed")
+    expect(page.locator("main")).to_contain_text("Nid yw’r rhif yn bodoli")

@@ -111,3 +111,5 @@ def test_every_dashboard_page_is_welsh_for_a_welsh_officer(page, services, db):
     expect(page.locator("h1")).to_contain_text("Rhagfyr 2026")
     page.goto("/dashboard/messages?status=failed")
     expect(page.locator("main")).to_contain_text("Nid yw’r rhif yn bodoli")
+    page.goto("/dashboard/audit")
+    expect(page.locator("main")).to_contain_text("Mewngofnodwyd")

@@ -8,6 +8,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 
 from locales.check_catalogs import ROOT, catalog_path
+from locales.languages import BASE_LANGUAGE
 
 POT = Path(__file__).resolve().parents[2] / "locales" / "messages.pot"
 # Words the catalogs keep in English on purpose in some languages (names of things, not sentences).
@@ -60,6 +61,8 @@ def english_on_page(page, lang: str) -> list[str]:
     A message the catalog lacks or leaves empty is English on the page; one it translates as itself is a
     deliberate loanword.
     """
+    if lang == BASE_LANGUAGE:
+        return []
     allowed = LOANWORDS | kept_in_english(lang)
     found = []
     for text in page.evaluate(VISIBLE_TEXT_JS):

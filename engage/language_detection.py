@@ -44,13 +44,17 @@ def _detector():
     return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
 
 
+def long_enough(text: str | None) -> bool:
+    """True when a text has enough words and letters to say which language it is in."""
+    if not text or len(text.split()) < 2:
+        return False
+    # Letters and the vowel signs of Indic scripts (combining marks, which str.isalpha does not count).
+    return sum(unicodedata.category(ch)[0] in "LM" for ch in text) >= MIN_LETTERS
+
+
 def detect(text: str | None) -> str | None:
     """Return the shipped language a resident's text is written in, or None when it is too short or unclear."""
-    if not text:
-        return None
-    # Letters and the vowel signs of Indic scripts (combining marks, which str.isalpha does not count).
-    letters = sum(unicodedata.category(ch)[0] in "LM" for ch in text)
-    if letters < MIN_LETTERS or len(text.split()) < 2:
+    if not long_enough(text):
         return None
     ranked = _detector().compute_language_confidence_values(text)
     if not ranked or ranked[0].value <= 0:
@@ -77,8 +81,8 @@ def _already_offered(s: Session, contact_id: int, lang: str) -> bool:
 def offer_language_switch(s: Session, turn) -> bool:
     """Word handler that never takes the message: before a free-text answer is taken, offer its language."""
     incoming = turn.incoming
-    if incoming.choice or incoming.start_flow or incoming.preview or not incoming.text:
-        return False
+    if incoming.choice or incoming.start_flow or incoming.preview or not long_enough(incoming.text):
+        return False  # numbers, YES, a button: nothing to judge, and no query spent on them
     run = turn.active_run()
     if run is None:
         return False

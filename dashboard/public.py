@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from engage.updates import PARTS, WE_DID, WHY, YOU_SAID, newsletter_text, published_updates
 from locales import i18n
+from locales.languages import BASE_LANGUAGE, CODES, supported_code
 from store.models.outreach import Update
 
 bp = Blueprint("public", __name__)
@@ -15,6 +16,16 @@ PAGE_TITLE = "You said, we did"
 
 def _services():
     return current_app.extensions["outreach"]
+
+
+def public_language(settings) -> str:
+    """The page's language: ?lang= when we speak it, else Welsh in Wales mode, else the browser's, else English."""
+    asked = supported_code(request.args.get("lang"))
+    if asked:
+        return asked
+    if getattr(settings, "welsh_first", False):
+        return "cy"
+    return request.accept_languages.best_match(list(CODES)) or BASE_LANGUAGE
 
 
 def _card(s: Session, update: Update, flow, lang: str) -> dict:
@@ -38,7 +49,7 @@ def _card(s: Session, update: Update, flow, lang: str) -> dict:
 def you_said_we_did():
     """List every published update, newest first, in the language asked for (?lang=cy)."""
     services = _services()
-    lang = request.args.get("lang", "en")
+    lang = public_language(services.settings)
     with services.db.session() as s:
         cards = [_card(s, u, services.registry.get(u.flow_id), lang) for u in published_updates(s)]
     labels = {"title": i18n.gettext(lang, PAGE_TITLE), "said": i18n.gettext(lang, YOU_SAID),

@@ -251,3 +251,20 @@ def test_wales_mode_shows_the_web_chat_in_welsh_first_without_recording_a_prefer
 def test_without_wales_mode_the_browsers_language_is_used(client, db):
     page = client.get("/chat/street-safety", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
     assert '<html lang="en" dir="ltr">' in page
+
+
+def test_wales_mode_shows_the_public_page_in_welsh_first_and_english_on_request(app_config, db):
+    from app import create_app
+
+    application = create_app({**app_config, "welsh_first": True})
+    client = application.test_client()
+    welsh = client.get("/you-said-we-did", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert '<html lang="cy">' in welsh and "Dywedoch chi, fe wnaethon ni" in welsh
+    english = client.get("/you-said-we-did?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english
+    application.extensions["outreach"].stop_loops()
+
+
+def test_the_public_page_follows_the_browser_outside_wales_mode(client):
+    polish = client.get("/you-said-we-did", headers={"Accept-Language": "pl-PL,pl;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="pl">' in polish

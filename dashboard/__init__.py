@@ -4,7 +4,35 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
+from locales.i18n import N_
+
 csrf = CSRFProtect()
+
+_ = N_
+# Contact fields and census dimensions by name, for headings and labels.
+FIELD_NAMES = {
+    "ward": _("Ward"), "estate": _("Estate"), "postcode_district": _("Postcode district"), "parish": _("Parish"),
+    "age_band": _("Age band"), "gender": _("Gender"), "tenure": _("Tenure"), "ethnicity": _("Ethnicity"),
+    "disability": _("Disability"), "religion": _("Religion"), "health": _("Health"),
+    "sexual_orientation": _("Sexual orientation"), "language": _("Language"),
+}
+
+
+# States and reasons the dashboard shows as tags, by their stored code; English words equal the codes.
+STATUS_WORDS = {
+    "queued": _("queued"), "sending": _("sending"), "unknown": _("unknown"), "sent": _("sent"),
+    "delivered": _("delivered"), "undelivered": _("undelivered"), "failed": _("failed"), "skipped": _("skipped"),
+    "scheduled": _("scheduled"), "cancelled": _("cancelled"), "draft": _("draft"), "published": _("published"),
+    "active": _("active"), "completed": _("completed"), "expired": _("expired"), "ended": _("ended"),
+    "planned": _("planned"), "open": _("open"), "closed": _("closed"), "reported": _("reported"),
+    "opted_out": _("opted out"), "no_consent": _("no consent"), "unusable": _("unusable address"),
+    "objected": _("objected"), "fatigue": _("contacted too often"), "recently_answered": _("answered recently"),
+    "already_in_flow": _("already in the flow"), "in_conversation": _("in a conversation"),
+    "consultation_closed": _("consultation closed"), "erased": _("erased"), "no_address": _("no address"),
+    # Kinds of message.
+    "reply": _("reply"), "system": _("system"), "stop_confirmation": _("stop confirmation"),
+    "broadcast": _("broadcast"), "reminder": _("reminder"), "update": _("update"),
+}
 
 
 def init_app(app: Flask, services) -> None:
@@ -43,14 +71,49 @@ def _install_template_helpers(app: Flask, services) -> None:
     from zoneinfo import ZoneInfo
 
     from engage.officers import may
+    from locales.languages import direction
 
     zone = ZoneInfo(services.settings.timezone)
 
     def localtime(value) -> str:
-        """Show a stored UTC time in the council's time zone, British style."""
+        """Show a stored UTC time in the council's time zone, in the officer's language (02 Rhag 2026 10:05)."""
+        from babel.dates import format_datetime
+
+        from dashboard.i18n import dashboard_language
+        from locales.languages import BY_CODE
+
         if value is None:
             return ""
-        return value.astimezone(zone).strftime("%d %b %Y %H:%M")
+        return format_datetime(value.astimezone(zone), "dd MMM y HH:mm", locale=BY_CODE[dashboard_language()].locale)
+
+    def channel_name(code) -> str:
+        """Show a channel's name in the officer's language (web -> sgwrs ar y we)."""
+        from dashboard.i18n import _gettext as _
+
+        names = {"sms": "SMS", "telegram": "Telegram", "web": _("web chat"),
+                 "assisted": _("assisted"), "whatsapp": "WhatsApp", "voice": _("phone call")}
+        return names.get(str(code or ""), str(code or ""))
+
+    def status_name(code) -> str:
+        """Show a stored state or reason (queued, opted_out) in the officer's language."""
+        from dashboard.i18n import _gettext as _
+
+        return _(STATUS_WORDS[code]) if code in STATUS_WORDS else str(code or "")
+
+    def localdate(value) -> str:
+        """Show a date in the officer's language (2 Rhagfyr 2026)."""
+        from babel.dates import format_date
+
+        from dashboard.i18n import dashboard_language
+        from locales.languages import BY_CODE
+
+        return format_date(value, "d MMMM y", locale=BY_CODE[dashboard_language()].locale) if value else ""
+
+    def field_name(name) -> str:
+        """Show a contact field or census dimension in the officer's language (age_band -> Age band)."""
+        from dashboard.i18n import _gettext
+
+        return _gettext(FIELD_NAMES[name]) if name in FIELD_NAMES else str(name or "").replace("_", " ").capitalize()
 
     def duration(seconds) -> str:
         """Show seconds as a short duration: 45 s, 12 min, 3 h 5 min, 2 days."""
@@ -76,4 +139,9 @@ def _install_template_helpers(app: Flask, services) -> None:
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration
+    app.jinja_env.filters["channel_name"] = channel_name
+    app.jinja_env.filters["text_direction"] = direction
+    app.jinja_env.filters["field_name"] = field_name
+    app.jinja_env.filters["status_name"] = status_name
+    app.jinja_env.filters["localdate"] = localdate
     app.jinja_env.globals.setdefault("council_name", services.settings.council_name)

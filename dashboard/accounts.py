@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from dashboard.audit_words import audit_words
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from engage.officers import (
@@ -29,6 +30,7 @@ def audit_log():
     with services().db.session() as s:
         rows, total = audit_page(s, action=action, page=page, per_page=PER_PAGE)
     return render_template("dashboard/audit.html", rows=rows, total=total, page=page, action=action or "",
+                           audit_words=audit_words,
                            pages=max((total + PER_PAGE - 1) // PER_PAGE, 1))
 
 

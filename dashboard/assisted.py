@@ -10,12 +10,13 @@ from __future__ import annotations
 import secrets
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from engage.officers import record
-from store.models import Address, OutboxMessage, Run
+from locales.languages import LANGUAGES, supported_code
+from store.models import Address, Contact, OutboxMessage, Run
 
 CHANNEL = "assisted"
 
@@ -55,15 +56,21 @@ def assisted_start():
     """Choose a flow and a language, and start it for a resident in front of you or on the phone."""
     svc = services()
     flows = svc.registry.all()
+    with svc.db.session() as s:
+        # Every language residents can use, with how many prefer each, so nobody is left to English by default.
+        prefer = dict(s.execute(select(Contact.language, func.count()).where(Contact.erased_at.is_(None))
+                                .group_by(Contact.language)).all())
+    page = dict(flows=flows, languages=LANGUAGES, prefer=prefer)
     if request.method == "GET":
-        return render_template("dashboard/assisted_start.html", flows=flows)
+        return render_template("dashboard/assisted_start.html", **page)
     flow = svc.registry.get(request.form.get("flow_id", ""))
     if flow is None:
         flash(_("Choose a published flow."), "error")
-        return render_template("dashboard/assisted_start.html", flows=flows), 422
-    lang = request.form.get("language") or None
+        return render_template("dashboard/assisted_start.html", **page), 422
+    lang = supported_code(request.form.get("language"))
     token = secrets.token_urlsafe(12)
-    _send(token, None, start_flow=flow.id, language_hint=lang if lang in flow.languages else None)
+    # The resident's language is recorded; a flow without it is asked in its base language (and counted so).
+    _send(token, None, start_flow=flow.id, language_hint=lang)
     with svc.db.session() as s:
         record(s, g.officer, "assisted.started", now(), target_type="flow", target_id=flow.id,
                summary=f"Started {flow.id} on a resident's behalf (assisted)", ip=client_ip())

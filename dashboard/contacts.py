@@ -9,6 +9,7 @@ from sqlalchemy import String, cast, func, or_, select
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from engage.officers import record
+from locales.i18n import N_
 from store.models import (
     Address,
     Answer,
@@ -23,26 +24,26 @@ from store.models import (
 PER_PAGE = 50
 # Provider error codes in words an officer can act on: (channel, code) first, then the code alone.
 PROVIDER_ERRORS = {
-    ("sms", "21610"): "The resident texted STOP to their carrier; Twilio will not deliver until they text START.",
-    ("sms", "21211"): "The phone number is not valid.",
-    ("sms", "21614"): "The number cannot receive text messages (for example a landline).",
-    ("sms", "21408"): "Sending to this country is not switched on in the Twilio account.",
-    ("sms", "30003"): "The phone was switched off or out of signal and the carrier gave up.",
-    ("sms", "30004"): "The carrier blocked the message; the number may have blocked us.",
-    ("sms", "30005"): "The number does not exist or is no longer in use.",
-    ("sms", "30006"): "The number is a landline or cannot receive texts.",
-    ("sms", "30007"): "The carrier filtered the message as possible spam.",
-    ("sms", "30008"): "The carrier could not deliver the message for an unknown reason.",
-    ("telegram", "403"): "The resident blocked the bot.",
-    ("telegram", "400"): "Telegram refused the message: the chat may have been deleted.",
-    ("telegram", "401"): "The bot's token was refused: check the Telegram settings.",
-    "429": "The provider asked us to slow down; the message will be retried.",
-    "5xx": "The provider had a fault; the message will be retried.",
-    "timeout": "The provider did not answer in time, so we do not know if it was sent; it is not resent blindly.",
-    "network": "The provider could not be reached; the message will be retried.",
-    "connection": "The provider could not be reached; the message will be retried.",
-    "bad_reply": "The provider's answer could not be read, so we do not know if it was sent.",
-    "render": "The message could not be put into this channel's format.",
+    ("sms", "21610"): N_("The resident texted STOP to their carrier; Twilio will not deliver until they text START."),
+    ("sms", "21211"): N_("The phone number is not valid."),
+    ("sms", "21614"): N_("The number cannot receive text messages (for example a landline)."),
+    ("sms", "21408"): N_("Sending to this country is not switched on in the Twilio account."),
+    ("sms", "30003"): N_("The phone was switched off or out of signal and the carrier gave up."),
+    ("sms", "30004"): N_("The carrier blocked the message; the number may have blocked us."),
+    ("sms", "30005"): N_("The number does not exist or is no longer in use."),
+    ("sms", "30006"): N_("The number is a landline or cannot receive texts."),
+    ("sms", "30007"): N_("The carrier filtered the message as possible spam."),
+    ("sms", "30008"): N_("The carrier could not deliver the message for an unknown reason."),
+    ("telegram", "403"): N_("The resident blocked the bot."),
+    ("telegram", "400"): N_("Telegram refused the message: the chat may have been deleted."),
+    ("telegram", "401"): N_("The bot's token was refused: check the Telegram settings."),
+    "429": N_("The provider asked us to slow down; the message will be retried."),
+    "5xx": N_("The provider had a fault; the message will be retried."),
+    "timeout": N_("The provider did not answer in time, so we do not know if it was sent; it is not resent blindly."),
+    "network": N_("The provider could not be reached; the message will be retried."),
+    "connection": N_("The provider could not be reached; the message will be retried."),
+    "bad_reply": N_("The provider's answer could not be read, so we do not know if it was sent."),
+    "render": N_("The message could not be put into this channel's format."),
 }
 STATES = ("queued", "sending", "unknown", "sent", "delivered", "undelivered", "failed", "skipped")
 
@@ -51,7 +52,8 @@ def explain_error(code: str | None, channel: str | None = None) -> str | None:
     """Put a provider error code into words."""
     if not code:
         return None
-    return PROVIDER_ERRORS.get((channel or "", str(code))) or PROVIDER_ERRORS.get(str(code))
+    words = PROVIDER_ERRORS.get((channel or "", str(code))) or PROVIDER_ERRORS.get(str(code))
+    return _(words) if words else None
 
 
 def mask_address(channel: str, value: str | None) -> str:

@@ -1,7 +1,7 @@
 """The dashboard in the officer's language: Jinja's i18n extension fed from the Babel catalogs in locales/."""
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_app_context, request
 
 from locales import i18n
 from locales.languages import DASHBOARD_CODES
@@ -9,6 +9,8 @@ from locales.languages import DASHBOARD_CODES
 
 def dashboard_language() -> str:
     """Pick the officer's chosen language, else the browser's best match, else English."""
+    if not has_app_context():
+        return "en"  # outside a page (a command, a test calling a helper): the base language
     officer = g.get("officer")
     if officer is not None and officer.language in DASHBOARD_CODES:
         return officer.language
@@ -37,5 +39,10 @@ def _ngettext(singular: str, plural: str, n: int, **params) -> str:
 def install_jinja_i18n(app: Flask) -> None:
     """Give templates `_()`, `gettext()` and `ngettext()` that translate into the officer's language."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    # Jinja's new-style callables fill in the placeholders themselves (num and any others), so they get the
+    # catalog's text unformatted; Python code calls _gettext/_ngettext, which format.
+    app.jinja_env.install_gettext_callables(
+        lambda message: i18n.translations(dashboard_language()).gettext(message),
+        lambda singular, plural, n: i18n.translations(dashboard_language()).ngettext(singular, plural, n),
+        newstyle=True)
     app.jinja_env.globals["dashboard_language"] = dashboard_language

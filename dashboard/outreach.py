@@ -5,16 +5,19 @@ import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
+from dashboard.i18n import dashboard_language
+from engage import audience_languages, calendar, segments, unsolicited, updates
 from engage import broadcasts as broadcasting
-from engage import calendar, segments, unsolicited, updates
 from engage.officers import record
 from flows.sms import count_segments
-from locales.languages import supported_code
+from locales import i18n
+from locales.languages import BASE_LANGUAGE, BY_CODE, CODES, long_date, number, supported_code
 from store.models.outreach import Broadcast, Segment, Update
 
 CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
@@ -60,8 +63,14 @@ def sms_count():
     if supported_code(lang) == lang and lang and text.strip():
         text = unsolicited.with_stop_line(text, lang, services().settings.council_name)
     info = count_segments(text)
+    shown_in = dashboard_language()
+    summary = i18n.ngettext(shown_in, "%(num)s SMS segment (%(encoding)s, %(characters)s characters)",
+                            "%(num)s SMS segments (%(encoding)s, %(characters)s characters)", info.segments,
+                            encoding=info.encoding, characters=number(info.characters, shown_in))
+    if info.non_gsm:
+        summary += " – " + _("not GSM-7: %(characters)s", characters=" ".join(info.non_gsm))
     return jsonify(segments=info.segments, encoding=info.encoding, characters=info.characters,
-                   non_gsm="".join(info.non_gsm))
+                   non_gsm="".join(info.non_gsm), summary=summary)
 
 
 @bp.get("/broadcasts")
@@ -95,15 +104,19 @@ def broadcasts_new():
     with svc.db.session() as s:
         choices = _segment_choices(s)
         reminder_size = segments.segment_size(s, reminder, now()) if reminder else None
-    texts = {lang: form.get(f"text_{lang}", "") for lang in ("en", "cy")}
+        audience = _audience_languages(s, form, reminder)
+    texts = {lang: form.get(f"text_{lang}", "") for lang in CODES}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
                    estimate=segment_estimate(texts), error=rules_error,
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
-                   reminder_words=segments.describe(reminder) if reminder else None)
+                   reminder_words=segments.describe(reminder) if reminder else None,
+                   **_language_choices(audience, texts, svc.registry.get(form.get("flow_id", ""))
+                                       if form.get("content") == "flow" else None))
     if rules_error is not None:
         # A reminder whose group cannot be made into a rule: say which rule and why, and change nothing.
         return render_template("dashboard/broadcast_new.html", **context), 400
-    if request.method == "GET":
+    if request.method == "GET" or form.get("action") == "check":
+        # "Check the languages" shows who gets what before anything is saved or sent.
         return render_template("dashboard/broadcast_new.html", **context)
     try:
         broadcast_id = _create_broadcast(svc, form, texts, reminder)
@@ -112,6 +125,33 @@ def broadcasts_new():
         return render_template("dashboard/broadcast_new.html", **context), 422
     flash(_("Broadcast saved."), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+def _audience_languages(s, form, reminder: dict | None) -> dict[str | None, int]:
+    """Count the chosen audience (the reminder's group, the chosen segment, else the first) by language."""
+    rules = reminder
+    if rules is None:
+        segment = s.get(Segment, form.get("segment_id", type=int) or 0) or s.scalar(
+            select(Segment).order_by(Segment.name).limit(1))
+        rules = segment.rules if segment is not None else None
+    if rules is None:
+        return {}
+    try:
+        return audience_languages.segment_languages(s, rules, now())
+    except segments.SegmentError:
+        return {}
+
+
+def _language_choices(audience: dict[str | None, int], texts: dict[str, str], flow) -> dict:
+    """The message boxes to offer (English, Welsh and every language of the audience) and who falls back."""
+    boxes = [lang for lang in CODES if lang in (BASE_LANGUAGE, "cy") or audience.get(lang) or texts.get(lang)]
+    if flow is not None:
+        offered, written, base = flow.languages, flow.languages, flow.base_language
+    else:
+        offered, written, base = CODES, [lang for lang, text in texts.items() if text.strip()], BASE_LANGUAGE
+        base = written[0] if written and base not in written else base
+    return dict(language_boxes=boxes, audience=audience, unknown_language=audience.get(None, 0),
+                fallbacks=audience_languages.fallbacks(audience, offered, written, base))
 
 
 def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -> int:
@@ -167,7 +207,9 @@ def broadcast_detail(broadcast_id: int):
             abort(404)
         report = broadcasting.broadcast_report(s, broadcast)
         segment = s.get(Segment, broadcast.segment_id)
+        fallbacks_sent = audience_languages.fallbacks_sent(s, broadcast.id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
+                           fallbacks_sent=fallbacks_sent,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
                            estimate=segment_estimate(broadcast.texts or {}),
                            stop_lines={lang: unsolicited.stop_line(lang, services().settings.council_name)
@@ -256,8 +298,12 @@ def updates_new():
             return redirect(url_for("dashboard.update_detail", update_id=update_id))
         except updates.UpdateError as exc:
             error = str(exc)
+    audience = {}
+    if flow is not None:
+        with svc.db.session() as s:
+            audience = audience_languages.participant_languages(s, flow.id)
     return render_template("dashboard/update_new.html", flows=flows, flow=flow, error=error, form=request.form,
-                           parts=updates.PARTS), (422 if error else 200)
+                           parts=updates.PARTS, audience=audience), (422 if error else 200)
 
 
 @bp.get("/updates/<int:update_id>")
@@ -270,7 +316,10 @@ def update_detail(update_id: int):
             abort(404)
         delivery = updates.delivery_counts(s, update_id)
         participants = updates.participants_count(s, update.flow_id, update.include_started)
+        audience = audience_languages.participant_languages(s, update.flow_id, update.include_started)
     flow = svc.registry.get(update.flow_id)
+    fallbacks = audience_languages.fallbacks(audience, flow.languages, update.texts or {},
+                                             flow.base_language) if flow is not None else []
     previews = []
     if flow is not None:
         for lang in flow.languages:
@@ -278,7 +327,7 @@ def update_detail(update_id: int):
             text = updates.resident_text(update, flow, lang, svc.settings.council_name)
             previews.append({"lang": lang, "text": text, "sms": count_segments(text)})
     return render_template("dashboard/update_detail.html", update=update, flow=flow, previews=previews,
-                           delivery=delivery, participants=participants)
+                           delivery=delivery, participants=participants, audience=audience, fallbacks=fallbacks)
 
 
 @bp.post("/updates/<int:update_id>/send")
@@ -303,6 +352,25 @@ def update_send(update_id: int):
 # ----- the engagement calendar ---------------------------------------------------------------
 
 
+def _warning_words(warning: calendar.Warning) -> dict:
+    """Word a calendar warning in the officer's language, dates through Babel."""
+    p, lang = warning.params, dashboard_language()
+    if warning.kind == "short_window" and p:
+        message = i18n.ngettext(lang, "“%(title)s” is open for %(num)s day, fewer than the %(min_days)s residents "
+                                "should have to take part.", "“%(title)s” is open for %(num)s days, fewer than the "
+                                "%(min_days)s residents should have to take part.", p["days"], title=p["title"],
+                                min_days=p["min_days"])
+    elif warning.kind == "overlap" and p:
+        message = i18n.ngettext(lang, "“%(first)s” and “%(second)s” both ask %(num)s of the same residents between "
+                                "%(start)s and %(end)s.", "“%(first)s” and “%(second)s” both ask %(num)s of the same "
+                                "residents between %(start)s and %(end)s.", p["shared"],
+                                **{"first": p["first"], "second": p["second"], "start": long_date(p["start"], lang),
+                                   "end": long_date(p["end"], lang)})
+    else:
+        message = warning.message
+    return {"kind": warning.kind, "consultation_ids": warning.consultation_ids, "message": message}
+
+
 @bp.get("/calendar")
 def calendar_month():
     """Show a month of consultations, with warnings about short windows and overlaps."""
@@ -315,7 +383,8 @@ def calendar_month():
     with svc.db.session() as s:
         calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
         view = calendar.month_view(s, year, month, today)
-        warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days)
+        warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days)]
+    view["title"] = format_date(date(year, month, 1), "LLLL y", locale=BY_CODE[dashboard_language()].locale)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
                            flows=svc.registry.all(), error=None, form={})
 

@@ -63,6 +63,10 @@ def results_flow(flow_id: str):
                                                per_page=PER_PAGE, filters=filters)
                              if text_step else ([], 0))
         funnel = results.funnel(s, flow_id, steps)
+        for row in funnel:
+            if row["step"] is None:
+                # The funnel's two ends are ours to name ("Started", "Completed"); the rest are the flow's questions.
+                row["label"] = _(row["label"])
         medians = results.median_seconds(s, flow_id)
         broadcasts = results.broadcast_response_rates(s, flow_id)
         broadcast_names = _broadcast_names(s, [b["broadcast_id"] for b in broadcasts])

@@ -8,7 +8,7 @@ change its flow. Entries for flows without dates in their file are the officers'
 from __future__ import annotations
 
 import calendar as month_calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,6 +35,8 @@ class Warning:
     kind: str  # short_window | overlap
     consultation_ids: tuple[int, ...]
     message: str
+    # What the message says, for pages that word it in their reader's language: titles, days, residents, dates.
+    params: dict = field(default_factory=dict, compare=False)
 
 
 def local_today(now: datetime, tz: str) -> date:
@@ -225,7 +227,8 @@ def warnings(session: Session, now: datetime, min_days: int = 14) -> list[Warnin
         if window_days(c) < min_days:
             found.append(Warning("short_window", (c.id,), (
                 f"“{c.title or c.flow_id}” is open for {window_days(c)} day(s), fewer than the "
-                f"{min_days} residents should have to take part.")))
+                f"{min_days} residents should have to take part."),
+                {"title": c.title or c.flow_id, "days": window_days(c), "min_days": min_days}))
     for i, first in enumerate(items):
         for second in items[i + 1:]:
             if second.opens > first.closes:
@@ -237,7 +240,9 @@ def warnings(session: Session, now: datetime, min_days: int = 14) -> list[Warnin
                 start, end = max(first.opens, second.opens), min(first.closes, second.closes)
                 found.append(Warning("overlap", (first.id, second.id), (
                     f"“{first.title or first.flow_id}” and “{second.title or second.flow_id}” both ask "
-                    f"{shared} of the same residents between {start:%d %B %Y} and {end:%d %B %Y}.")))
+                    f"{shared} of the same residents between {start:%d %B %Y} and {end:%d %B %Y}."),
+                    {"first": first.title or first.flow_id, "second": second.title or second.flow_id,
+                     "shared": shared, "start": start, "end": end}))
     return found
 
 

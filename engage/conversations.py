@@ -104,6 +104,10 @@ class Incoming:
     # A flow to start regardless of the text (Telegram /start payload, web chat page).
     start_flow: str | None = None
     language_hint: str | None = None
+    # The language of the keyword or link that starts a flow (DIOGEL: Welsh): it starts the run.
+    start_lang: str | None = None
+    # True when start_lang is only assumed (Wales mode's Welsh first): it is not recorded as a preference.
+    start_lang_assumed: bool = False
     inbound_id: int | None = None
     preview: bool = False
 
@@ -202,7 +206,9 @@ class ConversationService:
                 incoming = Incoming(
                     channel=oldest.channel, address=oldest.address, text=oldest.text,
                     choice=payload.get("choice"), start_flow=payload.get("start_flow"),
-                    language_hint=payload.get("language_hint"), inbound_id=oldest.id,
+                    language_hint=payload.get("language_hint"), start_lang=payload.get("start_lang"),
+                    start_lang_assumed=bool(payload.get("start_lang_assumed")),
+                    inbound_id=oldest.id,
                     preview=bool(payload.get("preview")),
                 )
                 self.handle(s, incoming, address=address)
@@ -286,6 +292,10 @@ class ConversationService:
             address = self._lock_address(s, incoming.channel, incoming.address)
         contact = s.get(Contact, address.contact_id)
         address.last_inbound_at = now
+        keyword_lang = self._keyword_language(incoming)
+        if contact.language is None and keyword_lang and not incoming.start_lang_assumed:
+            # A keyword belongs to a language: texting DIOGEL says the resident reads Welsh.
+            contact.language = keyword_lang
         if contact.language is None and incoming.language_hint:
             # Telegram says "pt-br" or "en-GB"; keep only a language we speak, as its plain code.
             contact.language = supported_code(incoming.language_hint)
@@ -320,12 +330,21 @@ class ConversationService:
             # expire (HELP says so). A link or page that names a flow (start_flow) still starts it.
             flow = self.registry.by_keyword(normalise(incoming.text))
         if flow is not None:
-            turn.start(flow, started_by="keyword" if not incoming.start_flow else incoming.channel)
+            turn.start(flow, started_by="keyword" if not incoming.start_flow else incoming.channel,
+                       lang=keyword_lang)
         elif run is not None:
             turn.resume(run)
         elif not turn.say_run_ended():
             turn.say(i18n.gettext(turn.lang, NOT_UNDERSTOOD))
         return turn
+
+    def _keyword_language(self, incoming: Incoming) -> str | None:
+        """Return the language of the keyword (or the link's) this message starts a flow with, if given."""
+        if incoming.start_flow:
+            return supported_code(incoming.start_lang)
+        if incoming.choice or not incoming.text:
+            return None
+        return supported_code(self.registry.keyword_language(normalise(incoming.text)))
 
     def start_run(self, s: Session, contact: Contact, address: Address, flow, *, started_by: str,
                   kind: str = "reply", broadcast_id: int | None = None, dedupe_key: str | None = None,
@@ -414,7 +433,8 @@ class Turn:
             text = before + " " + text
         if self.service.settings.help_contact:
             text += " " + self.service.settings.help_contact
-        open_keywords = [f.keywords[0] for f in self.service.registry.all()
+        # Each open flow's keyword in the resident's language (its base language's when it has none).
+        open_keywords = [f.keywords_in(lang)[0] for f in self.service.registry.all()
                          if f.keywords and self._window(f) is None]
         if open_keywords:
             text += "\n" + i18n.gettext(lang, HELP_KEYWORDS, keywords=", ".join(open_keywords))
@@ -498,7 +518,8 @@ class Turn:
             self.say(i18n.gettext(self.lang, CLOSED, date=self._date_words(flow.consultation.closes_at(tz))))
         return True
 
-    def start(self, flow, started_by: str) -> Run | None:
+    def start(self, flow, started_by: str, lang: str | None = None) -> Run | None:
+        """Start a flow: in `lang` (a keyword's language) when given, else in the resident's language."""
         if self._refuse_outside_window(flow):
             return None
         days = getattr(flow, "restart_after_days", None)
@@ -514,7 +535,8 @@ class Turn:
         for old in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
             self._finish(old, "ended")
         version_id = self.service.registry.version_id(self.s, flow)
-        lang = self.contact.language if self.contact.language in flow.languages else None
+        if lang not in flow.languages:
+            lang = self.contact.language if self.contact.language in flow.languages else None
         state, events = engine.start(flow, self._contact_view(flow), self.now, lang=lang)
         run = Run(
             contact_id=self.contact.id, flow_id=flow.id, flow_version_id=version_id, address_id=self.address.id,
@@ -600,7 +622,7 @@ class Turn:
             )
         payload["intro"] = texts
         payload["text"] = "\n\n".join(texts + ([question.text] if question else []))
-        if self.contact.language and self.contact.language != run.language:
+        if self.contact.language and self.contact.language not in flow.languages:
             # The flow lacks the resident's language: the dashboard counts these per flow and language.
             payload["fallback_from"] = self.contact.language
         self.queue(payload, lang=run.language)

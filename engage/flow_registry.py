@@ -139,6 +139,17 @@ class FlowRegistry:
         flow_id = self._by_keyword.get(word.strip().upper())
         return self._merged.get(flow_id) if flow_id else None
 
+    def keyword_language(self, word: str) -> str | None:
+        """Return the language this keyword chooses (DIOGEL: cy), or None when it chooses none.
+
+        A keyword of the flow's base language chooses none, like a keyword of a plain list: the base
+        language's word is the one every poster leads with, so texting it says nothing about the
+        resident's own language (a Welsh speaker texting SAFE still gets Welsh).
+        """
+        flow = self.by_keyword(word)
+        lang = flow.keyword_language(word) if flow is not None else None
+        return lang if lang and lang != flow.base_language else None
+
     # Flow versions are content-addressed and never change once stored, so each process keeps the ids
     # it has seen: a turn then needs no query to find its flow. Only committed rows are remembered,
     # so a rolled-back insert can never leave an id behind that the database does not have.

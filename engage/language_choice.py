@@ -137,4 +137,8 @@ def init_app(app, services) -> None:
     register_keywords(conversations.keywords)
     if switch_language_by_word not in conversations.word_handlers:
         conversations.word_handlers.append(switch_language_by_word)
+    # A free-text answer in another language gets one offer to switch to it (never a silent switch).
+    from engage import language_detection
+
+    language_detection.register(conversations)
 

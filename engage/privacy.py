@@ -24,6 +24,7 @@ from engage.contacts import special_category_guard
 from engage.keywords import normalise
 from engage.results import IN_ALL, IN_FLOW, flow_steps
 from locales import i18n
+from locales.languages import BY_CODE, LANGUAGES
 from store.models import (
     CONSENT_OPTED_OUT,
     Address,
@@ -45,9 +46,11 @@ _ = i18n.N_
 FORGET_ASK = _("Reply %(confirm)s to delete everything %(council)s holds about you. Your answers are kept "
                "only as anonymous numbers. This cannot be undone.")
 FORGET_DONE = _("Everything %(council)s held about you has been deleted. You will get no more messages from us.")
-# The word that asks, the words that confirm, per language.
-FORGET_WORDS = {"FORGET": ("en", "FORGET YES"), "ANGHOFIO": ("cy", "ANGHOFIO IE")}
-CONFIRM_WORDS = {"FORGETYES": "en", "FORGETMEYES": "en", "ANGHOFIOIE": "cy", "ANGHOFIOYDW": "cy"}
+# The words that ask (-> their language and the words that confirm) and that confirm, in every
+# language (locales/languages.py): FORGET / FORGET YES, ANGHOFIO / ANGHOFIO IE, ZAPOMNIJ / ZAPOMNIJ TAK...
+FORGET_WORDS = {normalise(word): (language.code, language.forget_confirm[0])
+                for language in LANGUAGES for word in language.forget_words}
+CONFIRM_WORDS = {normalise(word): language.code for language in LANGUAGES for word in language.forget_confirm}
 # Outbox states after which the final confirmation has left (or never will).
 _SETTLED = {"sent", "delivered", "undelivered", "failed", "skipped", "unknown"}
 CONFIRMATION_GRACE = timedelta(hours=24)
@@ -351,7 +354,8 @@ def forget_word_handler(session: Session, turn) -> bool:
     if word in FORGET_WORDS:
         word_lang, confirm = FORGET_WORDS[word]
         lang = turn.contact.language or word_lang
-        confirm = FORGET_WORDS["ANGHOFIO"][1] if lang == "cy" else confirm
+        # The confirming words of the language the request is answered in.
+        confirm = BY_CODE[lang].forget_confirm[0] if lang in BY_CODE and BY_CODE[lang].forget_confirm else confirm
         turn.queue({"type": "text", "text": i18n.gettext(lang, FORGET_ASK, confirm=confirm, council=turn.council),
                     "lang": lang}, kind="system", lang=lang)
         return True

@@ -366,8 +366,8 @@ class _Reader:
         self.require(data, FLOW_REQUIRED, "the flow")
         self.read_languages(data)
         flow_id = self.read_flow_id(data)
-        title = self.string(data, "title", "'title'")
-        keywords = self.read_keywords(data)
+        title, title_texts = self.read_title(data)
+        keywords, keyword_languages = self.read_keywords(data)
         consultation = self.read_consultation(data) if data.get("consultation") is not None else None
         expires_after = self.duration(data, "expires_after")
         reminder = self.read_reminder(data, expires_after) if data.get("reminder") is not None else None
@@ -385,11 +385,20 @@ class _Reader:
             return None
         return Flow(
             id=flow_id or "", title=title or "", languages=list(self.langs), steps=tuple(steps), keywords=keywords,
+            keyword_languages=keyword_languages, title_texts=title_texts,
             consultation=consultation, expires_after=expires_after, restart_after_days=restart_after_days,
             reminder=reminder, keep_free_text=keep_free_text, max_attempts=max_attempts, skip_words=skip_words,
             description=description, source=self.text, path=self.path, public=public,
             public_results=public_results,
         )
+
+    def read_title(self, data: CommentedMap) -> tuple[str | None, dict[str, str]]:
+        """Read the title: one text (shown in every language), or one per language, checked like any text."""
+        value = data.get("title")
+        if value is None or isinstance(value, str):
+            return self.string(data, "title", "'title'"), {}
+        texts = self.texts(data, "title", "the flow")
+        return (texts.get(self.langs[0]) if self.langs else None), texts
 
     def read_languages(self, data: CommentedMap) -> None:
         value = data.get("languages")
@@ -421,18 +430,46 @@ class _Reader:
         self.flow_id = str(value)
         return self.flow_id
 
-    def read_keywords(self, data: CommentedMap) -> list[str]:
+    def read_keywords(self, data: CommentedMap) -> tuple[list[str], dict[str, str]]:
+        """Read `keywords`: a plain list (the base language's words) or words per language.
+
+        Return (every keyword, {keyword: language} for those given per language).
+        """
         value = data.get("keywords")
         if value is None:
-            return []
+            return [], {}
+        items: list[tuple[Any, Pos, str | None]] = []
         if isinstance(value, str):
-            items = [(value, data.lc.value("keywords"))]
+            items = [(value, data.lc.value("keywords"), None)]
         elif isinstance(value, CommentedSeq):
-            items = [(kw, value.lc.item(i)) for i, kw in enumerate(value)]
+            items = [(kw, value.lc.item(i), None) for i, kw in enumerate(value)]
+        elif isinstance(value, CommentedMap):
+            for lang, words in value.items():
+                lpos = value.lc.key(lang)
+                if lang not in self.langs:
+                    if isinstance(lang, str) and _LANG.match(lang):
+                        self.undeclared(lang, lpos)
+                    else:
+                        self.error(lpos, f"'{lang}' in 'keywords' is not a language code"
+                                         f"{did_you_mean(lang, self.langs)}")
+                    continue
+                if isinstance(words, str):
+                    items.append((words, value.lc.value(lang), str(lang)))
+                elif isinstance(words, CommentedSeq) and words:
+                    items.extend((kw, words.lc.item(i), str(lang)) for i, kw in enumerate(words))
+                else:
+                    self.error(value.lc.value(lang), f"the {language_name(lang)} keywords should be a list of "
+                                                     "words, e.g. cy: [DIOGEL]")
+            for lang in self.langs:
+                if lang not in value:
+                    self.warn(data.lc.key("keywords"), f"no keyword in {language_name(lang)}: residents can start "
+                                                       "the flow in it only from a link or by switching language")
         else:
-            self.error(data.lc.value("keywords"), "'keywords' should be a list of words, e.g. [SAFE, DIOGEL]")
-            return []
-        for word, pos in items:
+            self.error(data.lc.value("keywords"), "'keywords' should be a list of words, e.g. [SAFE, DIOGEL], "
+                                                  "or words per language, e.g. {en: [SAFE], cy: [DIOGEL]}")
+            return [], {}
+        languages: dict[str, str] = {}
+        for word, pos, lang in items:
             word = str(_plain(word)).strip().upper()
             if not _KEYWORD.match(word):
                 self.error(pos, f"keyword '{word}' should be one word of letters or digits")
@@ -442,7 +479,9 @@ class _Reader:
                 self.error(pos, f"keyword '{word}' is listed twice")
             else:
                 self.keywords[word] = pos
-        return list(self.keywords)
+                if lang is not None:
+                    languages[word] = lang
+        return list(self.keywords), languages
 
     def read_date(self, node: CommentedMap, key: str) -> date | datetime | None:
         value = _plain(node.get(key))

@@ -132,6 +132,11 @@ class Flow:
     languages: list[str]
     steps: tuple[Step, ...]
     keywords: list[str] = field(default_factory=list)
+    # The language each keyword belongs to, when the flow gave its keywords per language
+    # (`keywords: {en: [SAFE], cy: [DIOGEL]}`); a keyword from a plain list is not in here.
+    keyword_languages: Mapping[str, str] = field(default_factory=dict)
+    # The title per language when given as a mapping; `title` is then the base language text.
+    title_texts: Texts = field(default_factory=dict)
     consultation: Consultation | None = None
     expires_after: timedelta | None = None
     restart_after_days: int | None = None
@@ -152,12 +157,32 @@ class Flow:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", [k.upper() for k in self.keywords])
+        object.__setattr__(self, "keyword_languages", {k.upper(): v for k, v in self.keyword_languages.items()})
         object.__setattr__(self, "version", hashlib.sha256(self.source.encode("utf-8")).hexdigest())
         object.__setattr__(self, "_index", {s.id: i for i, s in enumerate(self.steps)})
 
     @property
     def base_language(self) -> str:
         return self.languages[0]
+
+    def keyword_language(self, word: str) -> str | None:
+        """Return the language a keyword was given in, or None for a keyword of a plain list."""
+        return self.keyword_languages.get(word.strip().upper())
+
+    def keywords_in(self, lang: str | None) -> list[str]:
+        """Return the keywords a resident of `lang` should text: theirs, else the base language's.
+
+        A plain keyword list belongs to the base language.
+        """
+        def of(code: str) -> list[str]:
+            return [k for k in self.keywords
+                    if self.keyword_languages.get(k, self.base_language) == code]
+
+        return (of(lang) if lang else []) or of(self.base_language) or list(self.keywords)
+
+    def title_in(self, lang: str | None) -> str:
+        """Return the flow's title in `lang`, falling back to the base language's."""
+        return (self.title_texts.get(lang or "") if self.title_texts else None) or self.title
 
     def step(self, step_id: str) -> Step:
         """Return the step with this id; raise KeyError when there is none."""
@@ -193,6 +218,8 @@ class Flow:
 
     def texts(self) -> Iterator[tuple[str | None, str, Texts]]:
         """Yield (step_id or None for flow-level, field, {lang: text}) for every translatable text."""
+        if self.title_texts:
+            yield None, "title", self.title_texts
         if self.consultation and self.consultation.purpose_texts:
             yield None, "purpose", self.consultation.purpose_texts
         if self.reminder:

@@ -28,6 +28,10 @@ class Language:
     stop_words: tuple[str, ...] = ()
     start_words: tuple[str, ...] = ()
     help_words: tuple[str, ...] = ()
+    # Erasure by text: the word that asks to be forgotten, and the words that confirm it (the first is
+    # the one the confirmation request tells the resident to send).
+    forget_words: tuple[str, ...] = ()
+    forget_confirm: tuple[str, ...] = ()
     # The Babel locale for dates and numbers (British English, European Portuguese: the UK's residents).
     babel_locale: str = ""
     # The officers' dashboard is translated into this language too.
@@ -45,31 +49,42 @@ class Language:
 
 
 LANGUAGES: tuple[Language, ...] = (
-    Language("en", "English", "English", ("ENGLISH", "SAESNEG"), babel_locale="en_GB", dashboard=True),
-    Language("cy", "Welsh", "Cymraeg", ("CYMRAEG", "WELSH"), dashboard=True,
+    Language("en", "English", "English", ("ENGLISH", "SAESNEG"),
+             forget_words=("FORGET", "FORGET ME"), forget_confirm=("FORGET YES", "FORGET ME YES"), babel_locale="en_GB",
+             dashboard=True),
+    Language("cy", "Welsh", "Cymraeg", ("CYMRAEG", "WELSH"),
+             forget_words=("ANGHOFIO",), forget_confirm=("ANGHOFIO IE", "ANGHOFIO YDW"), dashboard=True,
              plural_forms="nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n==3 ? 3 : n==6 ? 4 : 5);"),
     Language("pl", "Polish", "Polski", ("POLSKI", "POLISH", "PO POLSKU"),
+             forget_words=("ZAPOMNIJ",), forget_confirm=("ZAPOMNIJ TAK",),
              stop_words=("KONIEC", "WYPISZ", "REZYGNUJĘ"), start_words=("ZAPISZ",), help_words=("POMOC",),
              plural_forms="nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<12 || n%100>14) ? 1 : 2);"),
     Language("ro", "Romanian", "Română", ("ROMÂNĂ", "ROMANA", "ROMÂNA", "ROMANIAN"),
+             forget_words=("ȘTERGE", "STERGE"), forget_confirm=("ȘTERGE DA", "STERGE DA"),
              stop_words=("OPRIRE", "DEZABONARE"), start_words=("PORNIRE", "ABONARE"), help_words=("AJUTOR",),
              plural_forms="nplurals=3; plural=(n==1 ? 0 : (n==0 || (n%100>0 && n%100<20)) ? 1 : 2);"),
     Language("pa", "Panjabi", "ਪੰਜਾਬੀ", ("ਪੰਜਾਬੀ", "PUNJABI", "PANJABI"),
+             forget_words=("ਭੁੱਲ ਜਾਓ",), forget_confirm=("ਭੁੱਲ ਜਾਓ ਹਾਂ",),
              stop_words=("ਬੰਦ", "ਰੋਕੋ"), start_words=("ਸ਼ੁਰੂ",), help_words=("ਮਦਦ",),
              plural_forms="nplurals=2; plural=(n > 1);"),
     Language("ur", "Urdu", "اردو", ("اردو", "URDU"),
+             forget_words=("بھول جائیں",), forget_confirm=("بھول جائیں ہاں",),
              stop_words=("بند", "روکیں"), start_words=("شروع",), help_words=("مدد",)),
     Language("bn", "Bengali", "বাংলা", ("বাংলা", "BENGALI", "BANGLA"),
+             forget_words=("ভুলে যান",), forget_confirm=("ভুলে যান হ্যাঁ",),
              stop_words=("বন্ধ",), start_words=("শুরু",), help_words=("সাহায্য",),
              plural_forms="nplurals=2; plural=(n > 1);"),
     Language("pt", "Portuguese", "Português", ("PORTUGUÊS", "PORTUGUES", "PORTUGUESE"),
+             forget_words=("ESQUECER",), forget_confirm=("ESQUECER SIM",),
              stop_words=("PARAR", "SAIR", "CANCELAR"), start_words=("INICIAR", "COMEÇAR"), help_words=("AJUDA",),
              babel_locale="pt_PT"),
     Language("ar", "Arabic", "العربية", ("العربية", "عربي", "ARABIC"),
+             forget_words=("انسني",), forget_confirm=("انسني نعم",),
              stop_words=("توقف", "إيقاف"), start_words=("ابدأ", "بدء"), help_words=("مساعدة",),
              plural_forms="nplurals=6; plural=(n==0 ? 0 : n==1 ? 1 : n==2 ? 2 : n%100>=3 && n%100<=10 ? 3 "
                           ": n%100>=11 ? 4 : 5);"),
     Language("so", "Somali", "Soomaali", ("SOOMAALI", "SOMALI", "AF SOOMAALI"),
+             forget_words=("I ILOOW",), forget_confirm=("I ILOOW HAA",),
              stop_words=("JOOJI",), start_words=("BILOW",), help_words=("CAAWIN", "CAAWIMAAD")),
 )
 

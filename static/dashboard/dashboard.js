@@ -26,8 +26,8 @@
     el.chart = new Chart(el, {
       type: "bar",
       data: { labels: d.labels, datasets: [
-        { label: "Respondents %", data: d.share.map(pct), backgroundColor: d.share.map(function (v, i) { return v !== null && v / d.expected[i] < 0.8 ? WARN : ACCENT; }) },
-        { label: "Census %", data: d.expected.map(pct), backgroundColor: SOFT }
+        { label: el.getAttribute("data-label-share"), data: d.share.map(pct), backgroundColor: d.share.map(function (v, i) { return v !== null && v / d.expected[i] < 0.8 ? WARN : ACCENT; }) },
+        { label: el.getAttribute("data-label-expected"), data: d.expected.map(pct), backgroundColor: SOFT }
       ] },
       options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { beginAtZero: true } } }
     });
@@ -69,8 +69,8 @@
               .then(function (r) { return r.ok ? r.json() : null; })
               .then(function (info) {
                 if (!info || !out) { return; }
-                out.textContent = info.segments + " SMS (" + info.encoding + ", " + info.characters + ")" +
-                  (info.non_gsm ? " – not GSM-7: " + info.non_gsm : "");
+                // The words come from the server, in the officer's language.
+                out.textContent = info.summary;
               })
               .catch(function () {});
           }, 300);

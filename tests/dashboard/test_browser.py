@@ -194,7 +194,7 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     # are one Unicode part alone, two with the line saying who it is from and how to stop.
     page.goto("/dashboard/broadcasts/new")
     page.locator("#text_cy").fill("Dywedwch eich barn: anfonwch DIOGEL – ŵ")
-    expect(page.locator("#count-cy")).to_contain_text("2 SMS (UCS-2")
+    expect(page.locator("#count-cy")).to_contain_text("2 SMS segments (UCS-2")
 
     # The rest of the dashboard, for the record.
     for name, path in [("calendar", "/dashboard/calendar?year=2026&month=12"), ("flows", "/dashboard/flows"),

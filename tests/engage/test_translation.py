@@ -22,6 +22,7 @@ from flows.loader import load_flow
 LIBRARY = Path(__file__).resolve().parent.parent.parent / "flows" / "library"
 
 POLISH = {
+    "title": "Bezpiecznie w swojej okolicy",
     "feel_safe.ask": "Jak bezpiecznie czujesz się, chodząc po swojej okolicy po zmroku?",
     "feel_safe.choices.safe": "Bezpiecznie",
     "feel_safe.choices.unsafe": "Niebezpiecznie",
@@ -65,8 +66,10 @@ def test_export_names_each_text_by_step_and_field(flow_file):
     catalog = export_po(flow_file, "pl")
     rows = [(m.context, m.id, m.string) for m in catalog if m.id]
     assert [r[0] for r in rows] == list(POLISH)
-    assert rows[0] == ("feel_safe.ask", "How safe do you feel walking in your area after dark?", "")
-    assert rows[1] == ("feel_safe.choices.safe", "Safe", "")
+    # The title is translated like every other text the resident reads.
+    assert rows[0] == ("title", "Feeling safe in your neighbourhood", "")
+    assert rows[1] == ("feel_safe.ask", "How safe do you feel walking in your area after dark?", "")
+    assert rows[2] == ("feel_safe.choices.safe", "Safe", "")
     assert str(catalog.locale) == "pl"
 
 
@@ -102,12 +105,13 @@ def test_po_round_trip_changes_only_the_texts_and_keeps_the_comments(flow_file, 
     assert "languages: [en, cy, pl]        # the first is the base language" in added
     assert "      - {value: 18_64, en: 18 to 64, cy: 18 i 64, pl: Od 18 do 64}" in added
     assert "      pl: Ile masz lat?" in added
-    assert len(added) == len(removed) + 4  # four `pl:` lines under ask/say
+    assert len(added) == len(removed) + 5  # four `pl:` lines under ask/say, one under the title
     for comment in ("# the first is the base language", "# texting one of these starts the flow"):
         assert comment in after
     flow = load_flow(flow_file)
     assert flow.languages == ["en", "cy", "pl"]
     assert flow.text(flow.step("feel_safe"), "pl") == POLISH["feel_safe.ask"]
+    assert flow.title_in("pl") == POLISH["title"]
     assert [c.labels["pl"] for c in flow.step("age").choices] == ["Poniżej 18", "Od 18 do 64", "65 lub więcej"]
 
 
@@ -120,7 +124,7 @@ def test_a_partial_translation_reports_what_is_still_missing(flow_file, tmp_path
     assert report.fuzzy == ["where.ask"]
     assert "where.ask" in report.missing["pl"]
     assert "feel_safe.ask" not in report.missing["pl"]
-    assert any(line.startswith("still missing in pl (9):") for line in report.lines())
+    assert any(line.startswith("still missing in pl (10):") for line in report.lines())
 
 
 def test_a_translation_of_english_that_has_since_changed_is_not_used(flow_file, tmp_path):
@@ -229,7 +233,7 @@ def test_cli_export_and_import_po_by_flow_id(tmp_path, monkeypatch):
     result = runner.invoke(cli, ["flows", "import-po", "street-safety", str(po)], env=env)
     assert result.exit_code == 0, result.output
     assert "1 translation(s) written" in result.output
-    assert "still missing in pl (9)" in result.output
+    assert "still missing in pl (10)" in result.output
     # Lint runs after the import, so the officer sees the flow will not load until Polish is complete.
     assert "has no text in pl" in result.output
     assert "pl: Ile masz lat?" in (flows_dir / "street-safety.yaml").read_text(encoding="utf-8")

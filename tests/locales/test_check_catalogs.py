@@ -151,3 +151,71 @@ def test_new_catalogs_get_the_languages_plural_rule(project):
         with catalog_path(project, lang).open("rb") as fh:
             catalog = read_po(fh, locale=lang)
         assert catalog.plural_forms.replace(" ", "") == BY_CODE[lang].plural_forms.replace(" ", "")
+
+
+# ----- words the extraction cannot see ---------------------------------------------------------------
+
+
+def _problems_after(project: Path, relative: str, text: str) -> list[str]:
+    path = project / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return check(project)
+
+
+def test_a_template_string_marked_with_a_helper_the_extraction_does_not_know_fails_the_check(project):
+    assert check(project) == []
+    problems = _problems_after(project, "webhooks/webchat/templates/webchat/page.html",
+                               '<button>{{ tr("Send your answer") }}</button>\n')
+    assert problems == ["webhooks/webchat/templates/webchat/page.html:1: 'Send your answer' is marked with tr(), "
+                        "which the extraction does not know: use _(\"...\") or add the helper to "
+                        "check_catalogs.KEYWORD_SPECS"]
+    assert main(["--root", str(project)]) == 1
+
+
+@pytest.mark.parametrize("html, shown", [
+    ("<p>Choose your answer</p>", "'Choose your answer'"),
+    ('<a href="#answer" aria-label="Skip to your answer">→</a>', "'aria-label=\"Skip to your answer\"'"),
+    ('{{ "Council said:" }}', "'Council said:'"),
+    ('<textarea placeholder="Your message"></textarea>', "'placeholder=\"Your message\"'"),
+])
+def test_words_written_straight_into_a_template_fail_the_check(project, html, shown):
+    problems = _problems_after(project, "templates/public/page.html", html + "\n")
+    assert problems == [f"templates/public/page.html:1: {shown} is shown but not marked for translation: "
+                        "wrap it in _(\"...\")"]
+
+
+def test_marked_words_names_and_language_names_pass_the_check(project):
+    template = ('<html lang="{{ lang }}"><a href="{{ url_for(\'webchat.chat\', flow_id=\'x\') }}">{{ t("Send") }}'
+                '</a><option lang="cy">Cymraeg</option>{% if form.get(\'content\', \'message\') == \'message\' %}'
+                '<p>SMS · CSV – 3</p>{% endif %}</html>\n')
+    problems = _problems_after(project, "webhooks/webchat/templates/webchat/page.html", template)
+    # t("...") is extracted, so the only problem is the new message still to translate.
+    assert problems and all("'Send'" in p for p in problems)
+    assert any("messages.pot lacks 'Send'" in p for p in problems)
+
+
+def test_english_hard_coded_in_a_script_fails_the_check(project):
+    script = ('(function () {\n  "use strict";\n  var el = document.querySelector("button.choice, textarea");\n'
+              '  el.className = "message message-resident";\n  chart.label = "Census %";\n})();\n')
+    problems = _problems_after(project, "static/dashboard/charts.js", script)
+    assert problems == ["static/dashboard/charts.js:5: 'Census %' is hard-coded in a script: put the translated "
+                        "words in the page (a data- attribute written with _(\"...\")) and read them from there"]
+    # Vendored libraries are not ours to translate.
+    (project / "static/dashboard/charts.js").unlink()
+    assert _problems_after(project, "static/dashboard/vendor/lib.js", 'throw "Something went wrong";\n') == []
+
+
+def test_a_python_helper_the_extraction_does_not_know_fails_the_check(project):
+    module = ('from dashboard.i18n import _ngettext\n\n\ndef count(n):\n'
+              '    return _ngettext("%(num)s answer", "%(num)s answers", n)\n')
+    problems = _problems_after(project, "dashboard/counts.py", module)
+    assert problems == ["dashboard/counts.py:5: '%(num)s answer' is marked with _ngettext(), which the extraction "
+                        "does not know: use one of check_catalogs.KEYWORD_SPECS"]
+
+
+def test_the_web_chats_t_calls_are_extracted():
+    messages = {m.id for m in extract() if m.id}
+    for words in ("Send", "Choose your answer", "Or type your answer", "Your message", "Skip to your answer",
+                  "Council said:", "Language", "Change language"):
+        assert words in messages

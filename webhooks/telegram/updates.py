@@ -252,6 +252,12 @@ def accept_update(services, update: Any) -> Accepted:
     """Store what must not be lost, before the update is acknowledged; raise MalformedUpdate/UnknownUpdate."""
     classified = classify_update(update, flow_resolver(services.registry))
     if isinstance(classified, ResidentMessage):
+        if classified.payload.get("start_flow"):
+            # `/start DIOGEL`: the keyword's language starts the run (and becomes a new resident's language).
+            _command, argument = _split_command(classified.text or "")
+            start_lang = services.registry.keyword_language(argument)
+            if start_lang:
+                classified = replace(classified, payload={**classified.payload, "start_lang": start_lang})
         starting = classified.payload.get("command") == "start" or classified.payload.get("start_flow")
         # Only /start depends on whether the chat is new or opted out: ordinary messages skip the query.
         consent = _chat_consent(services, classified.chat_id) if starting else None

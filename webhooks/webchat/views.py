@@ -94,12 +94,19 @@ def _preview_requested() -> bool:
         return officer_sessions.check(s, token, now=services.clock.now()).officer is not None
 
 
+def _wales_first(flow) -> bool:
+    """Wales mode (OUTREACH_WELSH_FIRST): a resident whose language is unknown meets Welsh first."""
+    return bool(getattr(_services().settings, "welsh_first", False)) and "cy" in flow.languages
+
+
 def _page_language(flow, view: webchat.ChatView | None) -> str:
     asked = languages.supported_code(request.args.get("lang"))
     if asked:
         return asked
     if view is not None and view.contact_language:
         return view.contact_language
+    if _wales_first(flow):
+        return "cy"
     best = request.accept_languages.best_match(list(flow.languages))
     return best or flow.languages[0]
 
@@ -143,7 +150,8 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
     view = _read_view(token, flow.id)
     lang = _page_language(flow, view)
     html = render_template(
-        "webchat/chat.html", flow=flow, view=view, lang=lang, dir=languages.direction(lang), preview=preview,
+        "webchat/chat.html", flow=flow, view=view, lang=lang, title=flow.title_in(lang) or flow.id,
+        dir=languages.direction(lang), preview=preview,
         error=error, draft=draft, message_id=str(uuid.uuid4()), csrf_token=generate_csrf(),
         languages=languages.LANGUAGES, t=lambda message, **kw: i18n.gettext(lang, message, **kw),
         chat_url=_chat_url(flow.id, preview), api_url=_api_url(flow.id, preview), restart_id=str(uuid.uuid4()),
@@ -161,13 +169,26 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
 @bp.get("/chat/<flow_id>")
 def chat(flow_id: str):
     """Show the chat; the first visit starts the flow so the first question is in the page as served."""
-    flow = _flow_or_404(flow_id)
+    flow = _services().registry.get(flow_id)
+    if flow is None:
+        # A poster's keyword works as a link too: /chat/DIOGEL opens street-safety in Welsh.
+        flow = _services().registry.by_keyword(flow_id) or abort(404)
+        lang = _services().registry.keyword_language(flow_id) or request.args.get("lang")
+        return redirect(_chat_url(flow.id, _preview_requested(), **({"lang": lang} if lang else {})), code=303)
     preview = _preview_requested()
     token = _session_token() or webchat.new_session_token()
     view = _read_view(token, flow.id)
     if not view.has_run:
         lang = _page_language(flow, view)
-        payload: dict[str, Any] = {"start_flow": flow.id, "language_hint": lang, "preview": preview}
+        payload: dict[str, Any] = {"start_flow": flow.id, "preview": preview}
+        if languages.supported_code(request.args.get("lang")):
+            # A link in a language (?lang=cy) is the resident's choice: the run starts in it and it is recorded.
+            payload["start_lang"] = lang
+        elif view.contact_language is None and _wales_first(flow):
+            # Wales mode: Welsh first, without recording a preference the resident never gave.
+            payload.update(start_lang=lang, start_lang_assumed=True)
+        else:
+            payload["language_hint"] = lang
         _store_and_process(token, webchat.start_message_id(token, flow.id), None, payload)
     return _page(flow, token, preview)
 

@@ -15,6 +15,7 @@ def init_app(app: Flask, services) -> None:
         accounts,
         assisted,
         auth,
+        contact_admin,
         contacts,
         flows,
         home,

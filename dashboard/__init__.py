@@ -21,6 +21,7 @@ def init_app(app: Flask, services) -> None:
         home,
         outreach,
         results,
+        segment_builder,
     )
     from dashboard.blueprint import bp, login_bp
     from dashboard.i18n import install_jinja_i18n

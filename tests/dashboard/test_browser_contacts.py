@@ -82,3 +82,23 @@ def test_an_officer_imports_exports_and_records_an_objection(page, live_server, 
         assert s.scalar(select(Contact.do_not_contact).where(Contact.name == "Alys Jones")) is True
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"contacts.imported", "export.downloaded", "contact.objected"} <= actions
+
+
+def test_an_officer_builds_a_segment_and_sees_its_size_change(page, live_server, services):
+    from tests.dashboard.test_segment_builder import _residents
+
+    _residents(services)
+    sign_in(page)
+    page.goto("/dashboard/broadcasts")
+    page.get_by_role("link", name="New segment").click()
+    size = page.locator("#segment-size")
+    expect(size).to_contain_text("4 residents")  # asked for as the page opens
+    page.get_by_role("group", name="Ward").get_by_label("Netteswell").check()
+    expect(size).to_contain_text("2 residents")
+    page.locator('input[name="did_not_answer"][value="street-safety"]').check()
+    expect(size).to_contain_text("1 resident")
+    shot(page, "segment-builder")
+    page.get_by_label("Name").fill("Netteswell, not yet answered")
+    page.get_by_role("button", name="Save segment").click()
+    page.wait_for_url("**/dashboard/broadcasts/new")
+    expect(page.locator("option", has_text="Netteswell, not yet answered")).to_have_count(1)

@@ -13,6 +13,7 @@ def init_app(app: Flask, services) -> None:
     """Register the sign-in pages and the dashboard, with CSRF checked on their forms only."""
     from dashboard import (  # noqa: F401  (each module adds its routes to the blueprint)
         accounts,
+        api_tokens,
         assisted,
         auth,
         contact_admin,

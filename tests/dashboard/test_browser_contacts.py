@@ -102,3 +102,37 @@ def test_an_officer_builds_a_segment_and_sees_its_size_change(page, live_server,
     page.get_by_role("button", name="Save segment").click()
     page.wait_for_url("**/dashboard/broadcasts/new")
     expect(page.locator("option", has_text="Netteswell, not yet answered")).to_have_count(1)
+
+
+def test_an_admin_creates_and_revokes_an_api_token(page, live_server):
+    import json
+    import urllib.error
+    import urllib.request
+
+    def api_status(secret: str) -> int:
+        request = urllib.request.Request(live_server + "/api/v1/contacts",
+                                         headers={"Authorization": f"Bearer {secret}"})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                json.load(response)
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    sign_in(page, "admin")
+    page.goto("/dashboard/accounts")
+    page.locator("#api-tokens-link").click()
+    page.get_by_label("Who or what uses it").fill("Open data portal")
+    page.get_by_label("write: look and change").check()
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("#new-token").input_value()
+    assert secret.startswith("otk_")
+    shot(page, "api-token-created")
+    assert api_status(secret) == 200
+    row = page.locator("#token-list tbody tr", has_text="Open data portal")
+    expect(row).to_contain_text("write")
+    page.goto("/dashboard/api-tokens")  # shown once: not when the page is opened again
+    expect(page.locator("#new-token")).to_have_count(0)
+    page.locator("#token-list tbody tr", has_text="Open data portal").get_by_role("button", name="Revoke").click()
+    expect(page.locator("#token-list tbody tr", has_text="Open data portal")).to_contain_text("revoked")
+    assert api_status(secret) == 401

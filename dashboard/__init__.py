@@ -39,13 +39,16 @@ def init_app(app: Flask, services) -> None:
     """Register the sign-in pages and the dashboard, with CSRF checked on their forms only."""
     from dashboard import (  # noqa: F401  (each module adds its routes to the blueprint)
         accounts,
+        api_tokens,
         assisted,
         auth,
+        contact_admin,
         contacts,
         flows,
         home,
         outreach,
         results,
+        segment_builder,
     )
     from dashboard.blueprint import bp, login_bp, signed_in_officer
     from dashboard.i18n import install_jinja_i18n

@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
-from dashboard.i18n import _ngettext
+from dashboard.i18n import dashboard_language
 from engage import segments
 from engage.officers import record
+from locales import i18n
 from locales.languages import BY_CODE
 from store.models import Contact, ContactGroup
 
@@ -128,5 +129,5 @@ def segment_count():
             size, words = _count(s, rules)
     except segments.SegmentError as exc:
         return jsonify(error=str(exc)), 422
-    return jsonify(size=size, words=words, rules=rules,
-                   label=f"{words} – {_ngettext('%(num)s resident', '%(num)s residents', size)}")
+    residents = i18n.ngettext(dashboard_language(), "%(num)s resident", "%(num)s residents", size)
+    return jsonify(size=size, words=words, rules=rules, label=f"{words} – {residents}")

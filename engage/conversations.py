@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
-from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.consent import STOP_CONFIRMATION, opt_out_everywhere, record_consent
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from flows import engine
@@ -61,7 +61,8 @@ REASONS = {
     "required": _("Sorry, this question can't be skipped. Please answer it."),
 }
 MOVING_ON = _("Let's move on to the next question.")
-STOPPED = _("You will get no more messages from %(council)s on this number. Reply START to join again.")
+STOPPED = _("You will get no more messages from %(council)s, by text, Telegram or web chat. "
+            "Reply START to join again.")
 STARTED = _("Welcome back. You will get messages from %(council)s again. Reply STOP at any time to stop.")
 HELP = _("This is %(council)s asking residents short questions and telling you what happened next. "
          "Reply STOP to stop messages.")
@@ -371,8 +372,9 @@ class Turn:
     def stop(self, word_lang: str | None) -> None:
         lang = self.contact.language or word_lang
         already = self.address.consent == CONSENT_OPTED_OUT
-        record_consent(self.s, self.address, "opt_out", "keyword", self.now,
-                       wording=self.incoming.text and normalise(self.incoming.text))
+        # Every message to this person stops, on every channel they use with us.
+        opt_out_everywhere(self.s, self.address, "keyword", self.now,
+                           wording=self.incoming.text and normalise(self.incoming.text))
         for run in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
             self._finish(run, "ended")
         if not already:

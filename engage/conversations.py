@@ -281,7 +281,8 @@ class ConversationService:
             contact.language = supported_code(incoming.language_hint)
         turn = Turn(self, s, contact, address, incoming, now)
 
-        kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text)
+        kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text,
+                                                                                     prefer=contact.language)
         if kind == "stop":
             turn.stop(word_lang)
             return turn

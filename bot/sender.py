@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bot.channel import SendResult
 from bot.ratelimit import RateLimiter, limits_from_settings
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
+from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY
 from engage.quiet_hours import next_allowed_time
 from store.models import OUTBOX_ORDER, Address, Contact, OutboxMessage
 
@@ -43,8 +44,8 @@ class SenderPolicy:
     # How long a message is retried (from when it was queued) before it fails as "expired": long
     # enough to ride out a real provider outage. Live replies and system messages an hour, bulk a
     # day (a broadcast's rows carry their own `expires_at`).
-    reply_validity: timedelta = timedelta(hours=1)
-    bulk_validity: timedelta = timedelta(hours=24)
+    reply_validity: timedelta = REPLY_VALIDITY
+    bulk_validity: timedelta = BULK_VALIDITY
     # The most rows one claim takes. Fewer when the channels are rate-limited: what their limits let
     # out in `batch_seconds` (Twilio's 10 a second: 20 rows), so a live reply queued behind a bulk
     # batch waits seconds, not minutes. With the limits lifted a large claim costs far less a message.

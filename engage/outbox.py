@@ -1,7 +1,7 @@
 """Putting messages in the outbox: consent checked at enqueue, keyed so that repeats insert nothing."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +14,16 @@ from store.models import Address, Contact, OutboxMessage
 PRIORITY_REPLY = 0
 PRIORITY_SYSTEM = 0
 PRIORITY_BULK = 10
+# How long the sender keeps trying a message before it fails as "expired" (bot.sender.SenderPolicy):
+# long enough to ride out a real provider outage, short enough that nothing arrives out of date.
+REPLY_VALIDITY = timedelta(hours=1)
+BULK_VALIDITY = timedelta(hours=24)
+
+
+def bulk_validity(settings) -> timedelta:
+    """Return how long bulk messages stay worth sending: `sender_bulk_validity_hours`, else 24 hours."""
+    hours = (getattr(settings, "extra", None) or {}).get("sender_bulk_validity_hours")
+    return timedelta(hours=float(hours)) if hours else BULK_VALIDITY
 
 
 def priority_for(kind: str) -> int:

@@ -73,7 +73,8 @@ def test_subject_access_gathers_everything_on_both_channels_and_three_consultati
     assert sorted((a["channel"], a["address"], a["consent"]) for a in data["addresses"]) == [
         ("sms", PHONE, "opted_in"), ("telegram", CHAT, "opted_in")]
     assert {(c["channel"], c["action"], c["wording"]) for c in data["consent_history"]} == {
-        ("sms", "opt_in", "Street stall form"), ("telegram", "opt_in", "Street stall form")}
+        ("sms", "opt_in", "Street stall form"), ("telegram", "opt_in", "Street stall form"),
+        (None, "opt_in", "Street stall form")}  # the last: the basis for service broadcasts
     assert [r["flow_id"] for r in data["runs"]] == ["bins", "parks", "lights"]
     assert [r["channel"] for r in data["runs"]] == ["sms", "telegram", "sms"]
     assert all(r["status"] == "completed" and r["finished_at"] for r in data["runs"])

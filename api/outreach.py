@@ -22,6 +22,7 @@ from api.http import (
     services,
 )
 from engage.broadcasts import SCHEDULES, BroadcastError, broadcast_report, cancel_broadcast, create_broadcast
+from engage.consent import MESSAGE_CLASSES, SERVICE
 from engage.updates import delivery_counts
 from store.models.outreach import Broadcast, Consultation, Segment, Update
 
@@ -103,7 +104,7 @@ def get_broadcast(broadcast_id: int):
 def create_broadcast_view():
     body = json_body()
     for key in body:
-        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron"):
+        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron", "message_class"):
             raise invalid(key, f"unknown property '{key}'")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
@@ -136,6 +137,9 @@ def create_broadcast_view():
     cron = body.get("cron")
     if cron is not None and (not isinstance(cron, str) or "\x00" in cron or len(cron) > 100):
         raise invalid("cron", "cron must be a schedule such as '0 10 1-7 * mon'")
+    message_class = body.get("message_class", SERVICE)
+    if message_class not in MESSAGE_CLASSES:
+        raise invalid("message_class", f"message_class must be {' or '.join(MESSAGE_CLASSES)}")
     svc = services()
     with svc.db.session() as s:
         segment = s.get(Segment, segment_id) if 1 <= segment_id <= MAX_ID else None
@@ -144,7 +148,7 @@ def create_broadcast_view():
         try:
             broadcast = create_broadcast(s, name=name.strip(), segment=segment, now=now(), tz=svc.settings.timezone,
                                          texts=texts, flow=flow, schedule=schedule, send_at=send_at, cron=cron,
-                                         created_by="api")
+                                         created_by="api", message_class=message_class)
         except (BroadcastError, ValueError) as exc:
             raise ApiError(422, "invalid", str(exc), _field_of(str(exc))) from None
         return broadcast_as_dict(broadcast), 201

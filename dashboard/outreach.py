@@ -9,6 +9,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
+from dashboard.contacts import explain_error
 from dashboard.i18n import _gettext as _
 from engage import broadcasts as broadcasting
 from engage import calendar, segments, updates
@@ -120,9 +121,11 @@ def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -
                 raise ValueError(_("Choose who to send to."))
         broadcast = broadcasting.create_broadcast(
             s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
-            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email)
+            schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email,
+            message_class=form.get("message_class") or "service")
         record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
-               detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
+               detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id,
+                       "message_class": broadcast.message_class},
                summary=f"Created broadcast {broadcast.id} “{name}” ({schedule})", ip=client_ip())
         broadcast_id = broadcast.id
     if schedule == "now":
@@ -146,7 +149,7 @@ def broadcast_detail(broadcast_id: int):
         segment = s.get(Segment, broadcast.segment_id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
-                           estimate=segment_estimate(broadcast.texts or {}))
+                           estimate=segment_estimate(broadcast.texts or {}), explain=explain_error)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/cancel")

@@ -425,7 +425,13 @@ def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:
     states = dict(s.execute(select(OutboxMessage.status, func.count()).where(
         OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.kind == "broadcast")
         .group_by(OutboxMessage.status)).all())
+    # Rows that will not go, by state and reason ("expired" after an outage, "opted_out" at send time...).
+    not_sent = {(state, reason or "unknown"): n for state, reason, n in s.execute(
+        select(OutboxMessage.status, OutboxMessage.error_code, func.count()).where(
+            OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.status.in_(("failed", "skipped", "undelivered")))
+        .group_by(OutboxMessage.status, OutboxMessage.error_code)).all()}
     return {
+        "not_sent": not_sent,
         "occurrences": [
             {"occurrence": o.occurrence, "fired_at": o.fired_at, "in_segment": o.in_segment,
              "eligible": o.eligible, "queued": o.queued, "skipped": dict(o.skipped or {}),

@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
-from engage.consent import STOP_CONFIRMATION, opt_out_everywhere, record_consent
+from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from flows import engine
@@ -561,9 +561,18 @@ class Turn:
         self.queue(payload, lang=run.language)
 
     def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:
-        """Keep a consent record when the step's yes/no is consent (special-category data)."""
+        """Keep a consent record when the step's yes/no is consent (special-category data, a broadcast basis)."""
         step = flow.step(event.step_id) if flow.has_step(event.step_id) else None
-        if step is None or step.consent_for != "special_category" or not isinstance(event.value, bool):
+        if step is None or step.consent_for is None or not isinstance(event.value, bool):
+            return
+        if step.consent_for in MESSAGE_CLASSES:
+            # "May we text you about future consultations?": a yes is the basis for that class of
+            # broadcast, a no withdraws it. Preview answers are an officer's test, not consent.
+            if not self.incoming.preview:
+                record_basis(self.s, self.contact, step.consent_for, self.now, source="flow",
+                             wording=flow.text(step, run.language), action="opt_in" if event.value else "opt_out")
+            return
+        if step.consent_for != "special_category":
             return
         from engage.contacts import has_special_category_consent, record_special_category_consent
 

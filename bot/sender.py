@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import case, or_, select, text, update
+from sqlalchemy import bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.channel import SendResult
 from bot.ratelimit import RateLimiter, limits_from_settings
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
-from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY
+from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
 from engage.quiet_hours import next_allowed_time
 from store.models import OUTBOX_ORDER, Address, Contact, OutboxMessage
 
@@ -167,6 +167,10 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
 
 
 EXPIRED_UNSENT = "not sent before the end of its validity"
+# What may_send reads of one address and its contact, just before the provider call.
+_CONSENT_NOW = (select(Address.consent, Address.usable, Contact.erased_at, Contact.do_not_contact)
+                .join(Contact, Contact.id == Address.contact_id)
+                .where(Address.id == bindparam("address_id")))
 
 
 def _broadcast_classes(s: Session, rows) -> tuple[dict[int, str], dict[int, set[str]]]:
@@ -387,10 +391,10 @@ class OutboxSender:
             chosen = {"max_attempts": int(extra["sender_max_attempts"])} if "sender_max_attempts" in extra else {}
             if "sender_batch" in extra:
                 chosen["batch"] = int(extra["sender_batch"])
-            if "sender_reply_validity_minutes" in extra:
-                chosen["reply_validity"] = timedelta(minutes=float(extra["sender_reply_validity_minutes"]))
-            if "sender_bulk_validity_hours" in extra:
-                chosen["bulk_validity"] = timedelta(hours=float(extra["sender_bulk_validity_hours"]))
+            if reply_validity(settings) != REPLY_VALIDITY:
+                chosen["reply_validity"] = reply_validity(settings)
+            if bulk_validity(settings) != BULK_VALIDITY:
+                chosen["bulk_validity"] = bulk_validity(settings)
             if chosen:
                 kwargs["policy"] = SenderPolicy(**chosen)
         return cls(services.db, services.clock, channels, **kwargs)
@@ -462,10 +466,9 @@ class OutboxSender:
         """
         if message.address_id is None:
             return None if message.kind == STOP_CONFIRMATION else "no_contact"
-        with self.db.session() as s:
-            now = s.execute(select(Address.consent, Address.usable, Contact.erased_at, Contact.do_not_contact)
-                            .join(Contact, Contact.id == Address.contact_id)
-                            .where(Address.id == message.address_id)).first()
+        # A read on a bare connection that is rolled back, not a session's commit: nothing to write.
+        with self.db.engine.connect() as conn:
+            now = conn.execute(_CONSENT_NOW, {"address_id": message.address_id}).first()
         # One row carries both the address's and the contact's columns may_send reads.
         return may_send(now, now, message.kind)[1]
 

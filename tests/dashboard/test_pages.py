@@ -189,21 +189,33 @@ def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, 
 def test_broadcast_to_a_segment_now_queues_messages_and_is_audited(client, as_role, services):
     from engage import segments
 
+    from engage.consent import record_basis
+
     with services.db.session() as s:
         for ward in ("netteswell", "netteswell", "toddbrook"):
-            respondent(s, fields={"ward": ward})
+            contact, _address = respondent(s, fields={"ward": ward})
+            # On the council's list with a stated source: the basis for service messages only.
+            record_basis(s, contact, "service", T0, source="import", wording="Ward newsletter form")
         segment = segments.create_segment(s, "Netteswell", {"all": [{"field": "ward", "in": ["netteswell"]}]},
                                           T0)
         segment_id = segment.id
     token = as_role("officer")
     form = client.get("/dashboard/broadcasts/new").get_data(as_text=True)
     assert "Netteswell – 2 residents" in form
+    assert 'name="message_class" value="promotional"' in form
     response = client.post("/dashboard/broadcasts/new", data={
         "csrf_token": token, "name": "Street lights", "segment_id": segment_id, "content": "message",
         "text_en": "Have your say on street lights: text SAFE.", "schedule": "now"})
     assert response.status_code == 302, response.get_data(as_text=True)
     detail = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "queued</span> 2" in detail
+    # A promotional message needs its own basis: nobody here has one, and the page says so.
+    response = client.post("/dashboard/broadcasts/new", data={
+        "csrf_token": token, "name": "Winter fair", "segment_id": segment_id, "content": "message",
+        "text_en": "Come to our winter fair!", "schedule": "now", "message_class": "promotional"})
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "queued</span>" not in detail
+    assert "no_promotional_basis: 2" in detail
     with services.db.session() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"broadcast.created", "broadcast.sent"} <= actions

@@ -43,7 +43,7 @@ def broadcast_as_dict(b: Broadcast) -> dict[str, Any]:
     return {"id": b.id, "name": b.name, "segment_id": b.segment_id, "content": b.content, "flow_id": b.flow_id,
             "texts": dict(b.texts or {}), "schedule": b.schedule, "send_at": _iso(b.send_at), "cron": b.cron,
             "status": b.status, "created_at": _iso(b.created_at), "last_fired_at": _iso(b.last_fired_at),
-            "cancelled_at": _iso(b.cancelled_at)}
+            "cancelled_at": _iso(b.cancelled_at), "message_class": b.message_class}
 
 
 def update_as_dict(u: Update) -> dict[str, Any]:
@@ -235,16 +235,24 @@ SPEC_SCHEMAS = {
                        "schedule": {"type": "string", "enum": list(SCHEDULES)}, "send_at": _WHEN,
                        "cron": _NULLABLE, "status": {"type": "string"}, "created_at": _WHEN,
                        "last_fired_at": _WHEN, "cancelled_at": _WHEN,
+                       "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES)},
                        "report": {"type": "object", "properties": {
                            "occurrences": {"type": "array", "items": {"type": "object"}},
-                           "delivery": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
+                           "delivery": {"type": "object", "additionalProperties": {"type": "integer"}},
+                           "not_sent": {"type": "array", "items": {"type": "object", "properties": {
+                               "status": {"type": "string"}, "reason": {"type": "string"},
+                               "count": {"type": "integer"}}}}}}}},
     "BroadcastCreate": {
         "type": "object", "required": ["name", "segment_id"], "additionalProperties": False,
         "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "segment_id": _ID,
                        "texts": {"type": "object", "additionalProperties": {"type": "string"},
                                  "description": "Message per language; or give flow_id to start a flow"},
                        "flow_id": {"type": "string"}, "schedule": {"type": "string", "enum": list(SCHEDULES)},
-                       "send_at": {"type": "string", "format": "date-time"}, "cron": {"type": "string"}}},
+                       "send_at": {"type": "string", "format": "date-time"}, "cron": {"type": "string"},
+                       "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES), "default": "service",
+                                         "description": "service: about a consultation or a service residents "
+                                                        "use; promotional: events, paid services. Each reaches "
+                                                        "only residents with a recorded basis for it."}}},
     "Update": {
         "type": "object", "required": ["id", "flow_id", "status", "texts"],
         "properties": {"id": _ID, "flow_id": {"type": "string"}, "consultation_id": {"type": ["integer", "null"]},

@@ -164,7 +164,7 @@ def broadcasts() -> None:
 @click.option("--now", "send_now", is_flag=True, help="Send straight away.")
 @click.option("--by", "created_by", default=None, help="Your name, kept with the broadcast.")
 @click.option("--class", "message_class", type=click.Choice(["service", "promotional"]), default="service",
-              show_default=True,
+              metavar="CLASS", show_default=True,
               help="service: about a consultation or a service residents use; promotional: events, paid "
                    "services. Each reaches only residents with a recorded basis for it.")
 def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by, message_class) -> None:
@@ -234,6 +234,8 @@ def _echo_result(result, tz: str) -> None:
 REASON_WORDS = {
     "opted_out": "opted out",
     "no_consent": "never opted in",
+    "no_service_basis": "no basis for service messages (no import source, panel or yes to future messages)",
+    "no_promotional_basis": "no basis for promotional messages",
     "unusable": "number or chat no longer works",
     "objected": "asked not to be contacted",
     "fatigue": "already messaged enough this week (fatigue cap)",

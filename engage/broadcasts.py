@@ -426,10 +426,11 @@ def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:
         OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.kind == "broadcast")
         .group_by(OutboxMessage.status)).all())
     # Rows that will not go, by state and reason ("expired" after an outage, "opted_out" at send time...).
-    not_sent = {(state, reason or "unknown"): n for state, reason, n in s.execute(
+    not_sent = [{"status": state, "reason": reason or "unknown", "count": n} for state, reason, n in s.execute(
         select(OutboxMessage.status, OutboxMessage.error_code, func.count()).where(
             OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.status.in_(("failed", "skipped", "undelivered")))
-        .group_by(OutboxMessage.status, OutboxMessage.error_code)).all()}
+        .group_by(OutboxMessage.status, OutboxMessage.error_code).order_by(OutboxMessage.status,
+                                                                           OutboxMessage.error_code)).all()]
     return {
         "not_sent": not_sent,
         "occurrences": [

@@ -188,7 +188,6 @@ def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, 
 
 def test_broadcast_to_a_segment_now_queues_messages_and_is_audited(client, as_role, services):
     from engage import segments
-
     from engage.consent import record_basis
 
     with services.db.session() as s:

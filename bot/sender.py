@@ -10,6 +10,7 @@ one process sends and `BEGIN IMMEDIATE` serialises the claims.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import random
@@ -423,6 +424,8 @@ class OutboxSender:
         refused_to: dict[tuple[str, str], str] = {}
         closed: set[tuple[str, str]] = set()
         began = time.monotonic()
+        stack = contextlib.ExitStack()
+        check = None  # the connection the consent checks read on, opened at the first message
         try:
             for position, message in enumerate(claimed):
                 if position and time.monotonic() - began > self.policy.batch_time_limit:
@@ -441,7 +444,9 @@ class OutboxSender:
                     # Stopping: hand the rest back untouched rather than leave them to become unknown.
                     release.extend(m.id for m in claimed[position:])
                     break
-                reason = self.refusal(message)
+                if check is None:
+                    check = stack.enter_context(self._check_connection())
+                reason = self.refusal(message, check)
                 if reason is not None:
                     # A STOP, an erasure or an objection committed since the claim: never sent.
                     refused.setdefault(reason, []).append(message.id)
@@ -454,23 +459,38 @@ class OutboxSender:
                     # Rare: write it now, so other workers' claims skip this address from now on.
                     self._record(outcomes, release, refused)
         finally:
+            stack.close()
             self._record(outcomes, release, refused)
         return len(claimed)
 
-    def refusal(self, message: ClaimedMessage) -> str | None:
+    def refusal(self, message: ClaimedMessage, conn=None) -> str | None:
         """Run the consent check again just before the provider call; return why not, or None.
 
-        One primary-key read of the address and its contact per message (under a millisecond, where a
-        provider call takes tens): a STOP, an erasure or an objection that commits after the claim stops
-        the messages of the batch that have not gone yet. A broadcast's class was checked at the claim.
+        One primary-key read of the address and its contact per message, on the connection the batch
+        holds (`conn`), each in its own short transaction that is rolled back (a read: nothing to commit,
+        and no pool checkout or ping a message): a STOP, an erasure or an objection that commits after the
+        claim stops the messages of the batch that have not gone yet. A broadcast's class and the
+        residents' bases were checked at the claim.
         """
         if message.address_id is None:
             return None if message.kind == STOP_CONFIRMATION else "no_contact"
-        # A read on a bare connection that is rolled back, not a session's commit: nothing to write.
-        with self.db.engine.connect() as conn:
+        if conn is None:
+            with self._check_connection() as own:
+                return self.refusal(message, own)
+        try:
             now = conn.execute(_CONSENT_NOW, {"address_id": message.address_id}).first()
+        finally:
+            conn.rollback()
         # One row carries both the address's and the contact's columns may_send reads.
         return may_send(now, now, message.kind)[1]
+
+    def _check_connection(self):
+        """A connection for the consent checks: on PostgreSQL in autocommit (one round trip a check, no
+        BEGIN or ROLLBACK); SQLite keeps its own transactions (BEGIN IMMEDIATE) and is rolled back."""
+        conn = self.db.engine.connect()
+        if self.db.is_postgres:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
 
     def _record(self, outcomes: list[Outcome], release: list[int], refused: dict[str, list[int]] | None = None) -> None:
         """Write what is pending and forget it (so a later flush does not write it twice)."""

@@ -258,6 +258,25 @@ def test_message_log_explains_provider_errors(client, as_role, services):
     assert "21610" in html and "The resident texted STOP to their carrier" in html
 
 
+def test_a_message_that_outlived_an_outage_shows_as_failed_expired_on_the_log_and_the_broadcast(
+        client, as_role, services):
+    from engage import segments
+    from engage.broadcasts import create_broadcast
+    from tests.support.dashboard import broadcast_message
+
+    with services.db.session() as s:
+        contact, address = respondent(s)
+        segment = segments.create_segment(s, "all", {"all": []}, T0)
+        broadcast_id = create_broadcast(s, name="Bins", segment=segment, now=T0, tz="Europe/London",
+                                        texts={"en": "Bins"}).id
+        broadcast_message(s, broadcast_id, contact, address, at=T0, status="failed", error_code="expired")
+    as_role("officer")
+    html = client.get("/dashboard/messages?status=failed").get_data(as_text=True)
+    assert "<code>expired</code>" in html and "(an outage); not sent." in html
+    html = client.get(f"/dashboard/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "Not sent, and why" in html and "<code>expired</code> 1" in html
+
+
 def test_every_page_renders_for_an_admin(client, as_role):
     as_role("admin")
     for path in ["/dashboard/", "/dashboard/flows", "/dashboard/flows/street-safety", "/dashboard/flows/edit",

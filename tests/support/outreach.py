@@ -97,6 +97,11 @@ def bulk_contacts(db, count: int, *, ward: str = "Netteswell") -> None:
             "SELECT c.id, 'sms', '+44770' || lpad(c.id::text, 7, '0'), :consent, true, true, c.created_at "
             "FROM contacts c LEFT JOIN addresses a ON a.contact_id = c.id WHERE a.id IS NULL"),
             {"consent": CONSENT_OPTED_IN})
+        # On the council's list with a stated source: the basis for service broadcasts.
+        conn.execute(text(
+            "INSERT INTO consent_records (contact_id, scope, action, source, wording, at) "
+            "SELECT c.id, 'service', 'opt_in', 'import', 'test list', c.created_at FROM contacts c "
+            "WHERE NOT EXISTS (SELECT 1 FROM consent_records r WHERE r.contact_id = c.id AND r.scope = 'service')"))
 
 
 def engage_services(db, clock, app_config):

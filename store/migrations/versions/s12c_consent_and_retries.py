@@ -34,7 +34,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column('expires_at', store.types.UTCDateTime(), nullable=True))
     op.execute(
         "INSERT INTO consent_records (contact_id, address_id, channel, scope, action, source, wording, at) "
-        "SELECT DISTINCT c.contact_id, NULL, NULL, 'service', 'opt_in', 'carried_over', NULL, c.at "
+        "SELECT DISTINCT c.contact_id, CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR(16)), 'service', 'opt_in', "
+        "'carried_over', CAST(NULL AS TEXT), c.at "
         "FROM consent_records c WHERE c.scope = 'channel' AND c.action = 'opt_in' AND c.contact_id IS NOT NULL "
         "AND c.source IN ('import', 'officer', 'api', 'web_form') "
         "AND c.at = (SELECT min(d.at) FROM consent_records d WHERE d.contact_id = c.contact_id "
@@ -42,7 +43,8 @@ def upgrade() -> None:
     )
     op.execute(
         "INSERT INTO consent_records (contact_id, address_id, channel, scope, action, source, wording, at) "
-        "SELECT r.contact_id, NULL, NULL, 'service', 'opt_in', 'flow', NULL, min(a.answered_at) "
+        "SELECT r.contact_id, CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR(16)), 'service', 'opt_in', 'flow', "
+        "CAST(NULL AS TEXT), min(a.answered_at) "
         "FROM answers a JOIN runs r ON r.id = a.run_id "
         "WHERE a.flow_id = 'citizens-panel' AND a.step_id = 'consent' AND r.contact_id IS NOT NULL "
         "AND CAST(a.value AS TEXT) IN ('true', '\"yes\"') "

@@ -23,6 +23,7 @@ from api.http import (
     services,
 )
 from engage.broadcasts import SCHEDULES, BroadcastError, broadcast_report, cancel_broadcast, create_broadcast
+from engage.consent import MESSAGE_CLASSES, SERVICE
 from engage.updates import delivery_counts
 from store.models.outreach import Broadcast, Consultation, Segment, Update
 
@@ -43,7 +44,7 @@ def broadcast_as_dict(b: Broadcast) -> dict[str, Any]:
     return {"id": b.id, "name": b.name, "segment_id": b.segment_id, "content": b.content, "flow_id": b.flow_id,
             "texts": dict(b.texts or {}), "schedule": b.schedule, "send_at": _iso(b.send_at), "cron": b.cron,
             "status": b.status, "created_at": _iso(b.created_at), "last_fired_at": _iso(b.last_fired_at),
-            "cancelled_at": _iso(b.cancelled_at)}
+            "cancelled_at": _iso(b.cancelled_at), "message_class": b.message_class}
 
 
 def update_as_dict(u: Update) -> dict[str, Any]:
@@ -104,7 +105,7 @@ def get_broadcast(broadcast_id: int):
 def create_broadcast_view():
     body = json_body()
     for key in body:
-        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron"):
+        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron", "message_class"):
             raise invalid(key, f"unknown property '{key}'")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
@@ -137,6 +138,9 @@ def create_broadcast_view():
     cron = body.get("cron")
     if cron is not None and (not isinstance(cron, str) or "\x00" in cron or len(cron) > 100):
         raise invalid("cron", "cron must be a schedule such as '0 10 1-7 * mon'")
+    message_class = body.get("message_class", SERVICE)
+    if message_class not in MESSAGE_CLASSES:
+        raise invalid("message_class", f"message_class must be {' or '.join(MESSAGE_CLASSES)}")
     svc = services()
     with svc.db.session() as s:
         segment = s.get(Segment, segment_id) if 1 <= segment_id <= MAX_ID else None
@@ -145,7 +149,8 @@ def create_broadcast_view():
         try:
             broadcast = create_broadcast(s, name=name.strip(), segment=segment, now=now(), tz=svc.settings.timezone,
                                          texts=texts, flow=flow, schedule=schedule, send_at=send_at, cron=cron,
-                                         created_by="api", council=svc.settings.council_name)
+                                         created_by="api", council=svc.settings.council_name,
+                                         message_class=message_class)
         except (BroadcastError, ValueError) as exc:
             raise ApiError(422, "invalid", str(exc), _field_of(str(exc))) from None
         audit(s, "broadcast.created", target_type="broadcast", target_id=broadcast.id,
@@ -237,16 +242,24 @@ SPEC_SCHEMAS = {
                        "schedule": {"type": "string", "enum": list(SCHEDULES)}, "send_at": _WHEN,
                        "cron": _NULLABLE, "status": {"type": "string"}, "created_at": _WHEN,
                        "last_fired_at": _WHEN, "cancelled_at": _WHEN,
+                       "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES)},
                        "report": {"type": "object", "properties": {
                            "occurrences": {"type": "array", "items": {"type": "object"}},
-                           "delivery": {"type": "object", "additionalProperties": {"type": "integer"}}}}}},
+                           "delivery": {"type": "object", "additionalProperties": {"type": "integer"}},
+                           "not_sent": {"type": "array", "items": {"type": "object", "properties": {
+                               "status": {"type": "string"}, "reason": {"type": "string"},
+                               "count": {"type": "integer"}}}}}}}},
     "BroadcastCreate": {
         "type": "object", "required": ["name", "segment_id"], "additionalProperties": False,
         "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200}, "segment_id": _ID,
                        "texts": {"type": "object", "additionalProperties": {"type": "string"},
                                  "description": "Message per language; or give flow_id to start a flow"},
                        "flow_id": {"type": "string"}, "schedule": {"type": "string", "enum": list(SCHEDULES)},
-                       "send_at": {"type": "string", "format": "date-time"}, "cron": {"type": "string"}}},
+                       "send_at": {"type": "string", "format": "date-time"}, "cron": {"type": "string"},
+                       "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES), "default": "service",
+                                         "description": "service: about a consultation or a service residents "
+                                                        "use; promotional: events, paid services. Each reaches "
+                                                        "only residents with a recorded basis for it."}}},
     "Update": {
         "type": "object", "required": ["id", "flow_id", "status", "texts"],
         "properties": {"id": _ID, "flow_id": {"type": "string"}, "consultation_id": {"type": ["integer", "null"]},

@@ -34,7 +34,7 @@ TEXTS = {"en": "Bins go out on Tuesday this week.", "cy": "Bydd biniau'n mynd al
 
 
 def insert_contacts(db, count: int) -> None:
-    """Insert `count` opted-in SMS residents in two set-based statements."""
+    """Insert `count` opted-in SMS residents (with a service basis) in three set-based statements."""
     with db.engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO contacts (fields, do_not_contact, created_at, updated_at) "
@@ -44,6 +44,10 @@ def insert_contacts(db, count: int) -> None:
             "INSERT INTO addresses (contact_id, channel, address, consent, usable, preferred, created_at) "
             "SELECT c.id, 'sms', '+44770' || lpad(c.id::text, 7, '0'), 'opted_in', true, true, c.created_at "
             "FROM contacts c"))
+        # Imported with a stated source: the basis for service broadcasts (engage.consent.bases_of).
+        conn.execute(text(
+            "INSERT INTO consent_records (contact_id, scope, action, source, wording, at) "
+            "SELECT c.id, 'service', 'opt_in', 'import', 'bench list', c.created_at FROM contacts c"))
         conn.execute(text("ANALYZE"))
 
 

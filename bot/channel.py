@@ -15,6 +15,7 @@ class SendResult:
       failed   a permanent error: do not retry
       unknown  the request may have reached the provider (timeout after sending):
                never retried blindly, shown to officers
+      skipped  not sent: the consent check just before the call refused it (error_code says why)
     """
 
     status: str

@@ -10,6 +10,7 @@ one process sends and `BEGIN IMMEDIATE` serialises the claims.
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import random
@@ -20,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import case, or_, select, text, update
+from sqlalchemy import bindparam, case, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.channel import SendResult
 from bot.ratelimit import RateLimiter, limits_from_settings
-from engage.consent import BULK_KINDS, may_send, record_consent
+from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
+from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
 from engage.quiet_hours import next_allowed_time
 from store.models import OUTBOX_ORDER, Address, Contact, OutboxMessage
 
@@ -36,9 +38,15 @@ log = logging.getLogger(__name__)
 class SenderPolicy:
     """How hard the sender tries: attempts, backoff, batch size, when `sending` counts as stuck."""
 
-    max_attempts: int = 5
+    # A cap on tries (`sender_max_attempts`); None: a message is tried until its validity ends.
+    max_attempts: int | None = None
     backoff_base: float = 10.0  # seconds before the first retry
     backoff_cap: float = 900.0  # never wait longer than this between tries
+    # How long a message is retried (from when it was queued) before it fails as "expired": long
+    # enough to ride out a real provider outage. Live replies and system messages an hour, bulk a
+    # day (a broadcast's rows carry their own `expires_at`).
+    reply_validity: timedelta = REPLY_VALIDITY
+    bulk_validity: timedelta = BULK_VALIDITY
     # The most rows one claim takes. Fewer when the channels are rate-limited: what their limits let
     # out in `batch_seconds` (Twilio's 10 a second: 20 rows), so a live reply queued behind a bulk
     # batch waits seconds, not minutes. With the limits lifted a large claim costs far less a message.
@@ -63,6 +71,14 @@ class ClaimedMessage:
     language: str | None
     kind: str
     attempts: int
+    # What the check just before the provider call reads again (bot.sender.OutboxSender.refusal).
+    address_id: int | None = None
+    contact_id: int | None = None
+
+
+def validity(kind: str, policy: "SenderPolicy") -> timedelta:
+    """Return how long a message of this kind is retried after it was queued."""
+    return policy.bulk_validity if kind in BULK_KINDS else policy.reply_validity
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,8 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
     with db.session() as s:
         stmt = (
             select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address_id, OutboxMessage.contact_id,
-                   OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.language, OutboxMessage.attempts)
+                   OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.language, OutboxMessage.attempts,
+                   OutboxMessage.broadcast_id, OutboxMessage.expires_at)
             .where(OutboxMessage.status == "queued",
                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
                    OutboxMessage.channel.in_(channels))
@@ -111,12 +128,19 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
             select(Address).where(Address.id.in_({r.address_id for r in rows if r.address_id})))}
         contacts = {c.id: c for c in s.scalars(
             select(Contact).where(Contact.id.in_({r.contact_id for r in rows if r.contact_id})))}
+        classes, bases = _broadcast_classes(s, rows)
         release = None
         refused: dict[str | None, list[int]] = {}
         deferred: list[int] = []
         for row in rows:
+            if row.expires_at is not None and row.expires_at <= now:
+                # Queued past its validity (quiet hours, a stopped worker): it would arrive too late.
+                refused.setdefault("expired", []).append(row.id)
+                continue
             address = addresses.get(row.address_id)
-            allowed, reason = may_send(contacts.get(row.contact_id), address, row.kind)
+            message_class = classes.get(row.broadcast_id) if row.kind == "broadcast" else None
+            allowed, reason = may_send(contacts.get(row.contact_id), address, row.kind, message_class=message_class,
+                                       bases=bases.get(row.contact_id, ()))
             if not allowed:
                 refused.setdefault(reason, []).append(row.id)
                 continue
@@ -127,12 +151,13 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                     deferred.append(row.id)
                     continue
             claimed.append(ClaimedMessage(row.id, row.channel, address.address, dict(row.payload or {}),
-                                          row.language, row.kind, row.attempts))
+                                          row.language, row.kind, row.attempts, row.address_id, row.contact_id))
         # A few set-based statements rather than one UPDATE a row: the rows are locked (or, on SQLite,
         # the database is) until this transaction ends.
         for reason, ids in refused.items():
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                      .values(status="skipped", error_code=reason, updated_at=now))
+                      .values(status="failed" if reason == "expired" else "skipped", error_code=reason,
+                              error_message=EXPIRED_UNSENT if reason == "expired" else None, updated_at=now))
         if deferred:
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(deferred))
                       .values(not_before=release, updated_at=now))
@@ -140,6 +165,24 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in claimed]))
                       .values(status="sending", sending_at=now, updated_at=now))
     return claimed
+
+
+EXPIRED_UNSENT = "not sent before the end of its validity"
+# What may_send reads of one address and its contact, just before the provider call.
+_CONSENT_NOW = (select(Address.consent, Address.usable, Contact.erased_at, Contact.do_not_contact)
+                .join(Contact, Contact.id == Address.contact_id)
+                .where(Address.id == bindparam("address_id")))
+
+
+def _broadcast_classes(s: Session, rows) -> tuple[dict[int, str], dict[int, set[str]]]:
+    """Return the class of each broadcast among claimed rows, and the bases of those rows' contacts."""
+    ids = {r.broadcast_id for r in rows if r.kind == "broadcast" and r.broadcast_id is not None}
+    if not ids:
+        return {}, {}
+    from store.models.outreach import Broadcast
+
+    classes = dict(s.execute(select(Broadcast.id, Broadcast.message_class).where(Broadcast.id.in_(ids))).all())
+    return classes, bases_of(s, {r.contact_id for r in rows if r.broadcast_id in ids and r.contact_id})
 
 
 def backoff_delay(attempts: int, policy: SenderPolicy, rng: random.Random,
@@ -191,7 +234,7 @@ def _naive_utc(moment: datetime) -> datetime:
 
 
 def record_results(db, outcomes: Sequence[Outcome], policy: SenderPolicy, rng: random.Random, *,
-                   release: Iterable[int] = ()) -> dict[int, str]:
+                   release: Iterable[int] = (), refused: dict[str, list[int]] | None = None) -> dict[int, str]:
     """Store a batch's results in one transaction and hand `release` back to the queue; return new statuses.
 
     Rows a status callback has already moved past `sent` stay where they are. A failure that opts an
@@ -200,7 +243,7 @@ def record_results(db, outcomes: Sequence[Outcome], policy: SenderPolicy, rng: r
     """
     release = list(release)
     statuses: dict[int, str] = {}
-    if not outcomes and not release:
+    if not outcomes and not release and not refused:
         return statuses
     with db.session() as s:
         postgres = s.get_bind().dialect.name == "postgresql"
@@ -244,6 +287,11 @@ def record_results(db, outcomes: Sequence[Outcome], policy: SenderPolicy, rng: r
         if release:
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(release), OutboxMessage.status == "sending")
                       .values(status="queued", sending_at=None))
+        for reason, ids in (refused or {}).items():
+            # Refused by the consent check just before sending: skipped, never sent.
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+                      .values(status="skipped", error_code=reason, sending_at=None))
+            statuses.update({i: "skipped" for i in ids})
     return statuses
 
 
@@ -258,13 +306,22 @@ def _apply_unsent(s: Session, row: OutboxMessage, outcome: Outcome, policy: Send
     if result.status == "retry":
         if row.status != "sending":
             return row.status
-        if row.attempts >= policy.max_attempts:
+        if policy.max_attempts and row.attempts >= policy.max_attempts:
             row.status = "failed"
             row.error_message = f"gave up after {row.attempts} attempts: {result.error_message or ''}".strip()
             return row.status
+        deadline = row.expires_at or (row.created_at or now) + validity(row.kind, policy)
+        if now >= deadline:
+            # Tried for its whole validity (the last try at its very end): fail where officers see it.
+            row.status = "failed"
+            row.error_code = "expired"
+            row.error_message = (f"not sent within its validity after {row.attempts} attempts; last error "
+                                 f"{result.error_code or ''} {result.error_message or ''}").strip()
+            return row.status
         row.status = "queued"
         row.sending_at = None
-        row.not_before = now + timedelta(seconds=backoff_delay(row.attempts, policy, rng, result.retry_after))
+        retry_at = now + timedelta(seconds=backoff_delay(row.attempts, policy, rng, result.retry_after))
+        row.not_before = min(retry_at, deadline)
         return row.status
     if result.status == "failed":
         if _moves_forward(row.status, "failed"):
@@ -289,7 +346,8 @@ def record_result(db, message_id: int, result: SendResult, now: datetime, policy
 def mark_address(s: Session, address: Address, result: SendResult, now: datetime) -> None:
     """Mark an address opted out (carrier STOP) or unusable (landline, unknown number)."""
     if result.opted_out and address.consent != "opted_out":
-        record_consent(s, address, "opt_out", "provider", now, wording=f"provider error {result.error_code}")
+        # The resident said STOP to the carrier: that stops every message to them, on every channel.
+        opt_out_everywhere(s, address, "provider", now, wording=f"provider error {result.error_code}")
     if result.address_unusable and address.usable:
         address.usable = False
         address.unusable_reason = f"{address.channel} error {result.error_code}"
@@ -334,6 +392,10 @@ class OutboxSender:
             chosen = {"max_attempts": int(extra["sender_max_attempts"])} if "sender_max_attempts" in extra else {}
             if "sender_batch" in extra:
                 chosen["batch"] = int(extra["sender_batch"])
+            if reply_validity(settings) != REPLY_VALIDITY:
+                chosen["reply_validity"] = reply_validity(settings)
+            if bulk_validity(settings) != BULK_VALIDITY:
+                chosen["bulk_validity"] = bulk_validity(settings)
             if chosen:
                 kwargs["policy"] = SenderPolicy(**chosen)
         return cls(services.db, services.clock, channels, **kwargs)
@@ -358,14 +420,21 @@ class OutboxSender:
                                      quiet=self.quiet)
         outcomes: list[Outcome] = []
         release: list[int] = []
+        refused: dict[str, list[int]] = {}
+        refused_to: dict[tuple[str, str], str] = {}
         closed: set[tuple[str, str]] = set()
         began = time.monotonic()
+        stack = contextlib.ExitStack()
+        check = None  # the connection the consent checks read on, opened at the first message
         try:
             for position, message in enumerate(claimed):
                 if position and time.monotonic() - began > self.policy.batch_time_limit:
                     # Slow going: hand the untried rows back for the next claim.
                     release.extend(m.id for m in claimed[position:])
                     break
+                if (message.channel, message.address) in refused_to:
+                    refused.setdefault(refused_to[(message.channel, message.address)], []).append(message.id)
+                    continue
                 if (message.channel, message.address) in closed:
                     # The address opted out or proved unusable earlier in this batch: the next claim skips it.
                     release.append(message.id)
@@ -375,23 +444,63 @@ class OutboxSender:
                     # Stopping: hand the rest back untouched rather than leave them to become unknown.
                     release.extend(m.id for m in claimed[position:])
                     break
+                if check is None:
+                    check = stack.enter_context(self._check_connection())
+                reason = self.refusal(message, check)
+                if reason is not None:
+                    # A STOP, an erasure or an objection committed since the claim: never sent.
+                    refused.setdefault(reason, []).append(message.id)
+                    refused_to[(message.channel, message.address)] = reason
+                    continue
                 result = self._call(message)
                 outcomes.append(Outcome(message.id, result, self.clock.now()))
                 if result.opted_out or result.address_unusable:
                     closed.add((message.channel, message.address))
                     # Rare: write it now, so other workers' claims skip this address from now on.
-                    self._record(outcomes, release)
+                    self._record(outcomes, release, refused)
         finally:
-            self._record(outcomes, release)
+            stack.close()
+            self._record(outcomes, release, refused)
         return len(claimed)
 
-    def _record(self, outcomes: list[Outcome], release: list[int]) -> None:
+    def refusal(self, message: ClaimedMessage, conn=None) -> str | None:
+        """Run the consent check again just before the provider call; return why not, or None.
+
+        One primary-key read of the address and its contact per message, on the connection the batch
+        holds (`conn`), each in its own short transaction that is rolled back (a read: nothing to commit,
+        and no pool checkout or ping a message): a STOP, an erasure or an objection that commits after the
+        claim stops the messages of the batch that have not gone yet. A broadcast's class and the
+        residents' bases were checked at the claim.
+        """
+        if message.address_id is None:
+            return None if message.kind == STOP_CONFIRMATION else "no_contact"
+        if conn is None:
+            with self._check_connection() as own:
+                return self.refusal(message, own)
+        try:
+            now = conn.execute(_CONSENT_NOW, {"address_id": message.address_id}).first()
+        finally:
+            conn.rollback()
+        # One row carries both the address's and the contact's columns may_send reads.
+        return may_send(now, now, message.kind)[1]
+
+    def _check_connection(self):
+        """A connection for the consent checks: on PostgreSQL in autocommit (one round trip a check, no
+        BEGIN or ROLLBACK); SQLite keeps its own transactions (BEGIN IMMEDIATE) and is rolled back."""
+        conn = self.db.engine.connect()
+        if self.db.is_postgres:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        return conn
+
+    def _record(self, outcomes: list[Outcome], release: list[int], refused: dict[str, list[int]] | None = None) -> None:
         """Write what is pending and forget it (so a later flush does not write it twice)."""
-        if outcomes or release:
-            pending, handed_back = outcomes[:], release[:]
+        if outcomes or release or refused:
+            pending, handed_back, not_sent = outcomes[:], release[:], dict(refused or {})
             outcomes.clear()
             release.clear()
-            record_results(self.db, pending, self.policy, self.rng, release=handed_back)
+            if refused:
+                refused.clear()
+            record_results(self.db, pending, self.policy, self.rng, release=handed_back, refused=not_sent)
 
     def _wait_for_token(self, message: ClaimedMessage, stop: threading.Event | None) -> None:
         if not self._limited(message.channel):
@@ -423,7 +532,11 @@ class OutboxSender:
             return SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
 
     def send_one(self, message: ClaimedMessage) -> SendResult:
-        """Call the channel for one claimed row, record the result at once and return it."""
+        """Check consent again, call the channel for one claimed row, record the result at once and return it."""
+        reason = self.refusal(message)
+        if reason is not None:
+            record_results(self.db, [], self.policy, self.rng, refused={reason: [message.id]})
+            return SendResult("skipped", error_code=reason)
         result = self._call(message)
         record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
         return result

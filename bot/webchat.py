@@ -143,8 +143,17 @@ def chat_view(s: Session, token: str, flow_id: str) -> ChatView:
     ).all()
     resident = [resident_entry(row) for row in said]
     council = council_entries(s, address.id)
+    # A run's opening message is caused by the start, never by a resident's message: the first answer
+    # starts the run and is stored in the same moment, so at equal times the opening comes first.
+    openings = {}
+    for entry in council:
+        run_id = (entry.question or {}).get("run_id")
+        if run_id is not None:
+            openings.setdefault(run_id, entry.id)
+    first = set(openings.values())
     # Interleave by time; at equal times a resident's message comes before the reply it caused.
-    view.entries = sorted(resident + council, key=lambda e: (e.at, 0 if e.author == "resident" else 1, e.id))
+    view.entries = sorted(resident + council, key=lambda e: (
+        e.at, 1 if e.author == "resident" else (0 if e.id in first else 2), e.id))
     run = s.scalar(select(Run).where(Run.address_id == address.id, Run.flow_id == flow_id)
                    .order_by(Run.id.desc()).limit(1))
     if run is not None:

@@ -43,7 +43,11 @@ def contacts() -> None:
               help="Check every row and report problems; change nothing (the default).")
 @click.option("--commit", "mode", flag_value="commit", help="Import every row, or none if any row is bad.")
 def import_command(path: str, mode: str) -> None:
-    """Import contacts from a CSV file: phone, telegram_id, name, language, ward, groups, consent_source, ..."""
+    """Import contacts from a CSV file: phone, telegram_id, name, language, ward, groups, consent_source, ...
+
+    A row's consent_source (how the resident agreed) is also the basis for broadcasts of the classes in
+    its consent_for column: "service", "promotional" or "service;promotional" (default: service).
+    """
     from engage.contact_import import check_import, import_contacts
     from engage.field_values import registry_vocabulary
 

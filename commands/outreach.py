@@ -163,7 +163,11 @@ def broadcasts() -> None:
                    "(every first Monday at 10:00).")
 @click.option("--now", "send_now", is_flag=True, help="Send straight away.")
 @click.option("--by", "created_by", default=None, help="Your name, kept with the broadcast.")
-def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by) -> None:
+@click.option("--class", "message_class", type=click.Choice(["service", "promotional"]), default="service",
+              metavar="CLASS", show_default=True,
+              help="service: about a consultation or a service residents use; promotional: events, paid "
+                   "services. Each reaches only residents with a recorded basis for it.")
+def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by, message_class) -> None:
     """Create a broadcast called NAME.
 
     \b
@@ -203,7 +207,8 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
                 raise click.ClickException(f"no segment '{segment}'; see: python app.py segments list")
             broadcast = create_broadcast(s, name=name, segment=target, now=services.clock.now(), tz=tz,
                                          texts=message, flow=flow, schedule=schedule, send_at=when, cron=cron,
-                                         created_by=created_by, council=services.settings.council_name)
+                                         created_by=created_by, council=services.settings.council_name,
+                                         message_class=message_class)
             broadcast_id = broadcast.id
             words = describe_schedule(broadcast, tz)
     except BroadcastError as exc:
@@ -233,6 +238,8 @@ def _echo_result(result, tz: str) -> None:
 REASON_WORDS = {
     "opted_out": "opted out",
     "no_consent": "never opted in",
+    "no_service_basis": "no basis for service messages (no import source, panel or yes to future messages)",
+    "no_promotional_basis": "no basis for promotional messages",
     "unusable": "number or chat no longer works",
     "objected": "asked not to be contacted",
     "fatigue": "already messaged enough this week (fatigue cap)",

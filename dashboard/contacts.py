@@ -46,12 +46,24 @@ PROVIDER_ERRORS = {
     "render": N_("The message could not be put into this channel's format."),
 }
 STATES = ("queued", "sending", "unknown", "sent", "delivered", "undelivered", "failed", "skipped")
+# Why the service itself did not send a message (error codes it sets, not a provider's).
+NOT_SENT_REASONS = {
+    "expired": N_("The provider could not take it during the message's whole validity (an outage); not sent."),
+    "opted_out": N_("The resident said STOP before it went; not sent."),
+    "erased": N_("The resident's data was erased before it went; not sent."),
+    "objected": N_("The resident objected to being contacted; not sent."),
+    "no_service_basis": N_("No recorded basis for service messages (an import with a consent source, the "
+                           "citizens' panel, or a yes to future messages); not sent."),
+    "no_promotional_basis": N_("No recorded basis for promotional messages; not sent."),
+}
 
 
 def explain_error(code: str | None, channel: str | None = None) -> str | None:
     """Put a provider error code into words."""
     if not code:
         return None
+    if str(code) in NOT_SENT_REASONS:
+        return _(NOT_SENT_REASONS[str(code)])
     words = PROVIDER_ERRORS.get((channel or "", str(code))) or PROVIDER_ERRORS.get(str(code))
     return _(words) if words else None
 

@@ -10,6 +10,7 @@ from flask import abort, flash, g, jsonify, redirect, render_template, request, 
 from sqlalchemy import select
 
 from dashboard.blueprint import bp, client_ip, now, role_required, services
+from dashboard.contacts import explain_error
 from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
 from engage import audience_languages, calendar, segments, unsolicited, updates
@@ -183,9 +184,10 @@ def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -
         broadcast = broadcasting.create_broadcast(
             s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
             schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email,
-            council=svc.settings.council_name)
+            council=svc.settings.council_name, message_class=form.get("message_class") or "service")
         record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
-               detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id},
+               detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id,
+                       "message_class": broadcast.message_class},
                summary=f"Created broadcast {broadcast.id} “{name}” ({schedule})", ip=client_ip())
         broadcast_id = broadcast.id
     if schedule == "now":
@@ -211,7 +213,7 @@ def broadcast_detail(broadcast_id: int):
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
                            fallbacks_sent=fallbacks_sent,
                            schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
-                           estimate=segment_estimate(broadcast.texts or {}),
+                           estimate=segment_estimate(broadcast.texts or {}), explain=explain_error,
                            stop_lines={lang: unsolicited.stop_line(lang, services().settings.council_name)
                                        for lang in broadcast.texts or {}})
 

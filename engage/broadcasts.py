@@ -22,10 +22,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from engage import segments
-from engage.consent import may_send
+from engage.consent import MESSAGE_CLASSES, SERVICE, bases_of, may_send
 from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
-from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
+from engage.outbox import PRIORITY_BULK, bulk_validity, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
 from engage.unsolicited import whole_message_problem, with_stop_line
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
@@ -54,14 +54,19 @@ class BroadcastError(ValueError):
 def create_broadcast(session: Session, *, name: str, segment: Segment, now: datetime, tz: str,
                      texts: dict[str, str] | None = None, flow=None, schedule: str = "now",
                      send_at: datetime | None = None, cron: str | None = None,
-                     created_by: str | None = None, council: str | None = None) -> Broadcast:
+                     created_by: str | None = None, council: str | None = None,
+                     message_class: str = SERVICE) -> Broadcast:
     """Check and save a broadcast of `texts` (per language) or of a flow start.
 
     With `council` (the name residents see), a message that would pass the SMS limit once the line
-    saying who it is from and how to stop is added is refused.
+    saying who it is from and how to stop is added is refused. `message_class` is "service" (about a
+    consultation or a service the resident uses) or "promotional" (events, paid services); it goes only
+    to residents with a recorded basis for it.
     """
     if schedule not in SCHEDULES:
         raise BroadcastError(f"schedule must be one of {', '.join(SCHEDULES)}")
+    if message_class not in MESSAGE_CLASSES:
+        raise BroadcastError(f"the class of message must be {' or '.join(MESSAGE_CLASSES)}, not '{message_class}'")
     if (texts is None) == (flow is None):
         raise BroadcastError("give either message texts or a flow to start, not both")
     if texts is not None:
@@ -85,6 +90,7 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
         flow_id=flow.id if flow is not None else None, texts=texts or {},
         base_language=(next(iter(texts)) if texts else flow.languages[0]),
         schedule=schedule, send_at=send_at, cron=cron, status="scheduled", created_at=now, created_by=created_by,
+        message_class=message_class,
     )
     session.add(broadcast)
     session.flush()
@@ -249,7 +255,7 @@ def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None
         rules = dict(segment.rules)
         occurrence = occurrence or occurrence_for(broadcast, now, settings.timezone)
         content, texts, base = broadcast.content, dict(broadcast.texts), broadcast.base_language
-        flow_id = broadcast.flow_id
+        flow_id, message_class = broadcast.flow_id, broadcast.message_class or SERVICE
     flow = services.registry.get(flow_id) if content == "flow" else None
     if content == "flow" and flow is None:
         raise BroadcastError(f"flow '{flow_id}' is not published")
@@ -272,7 +278,8 @@ def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None
                 if not ids:
                     break
                 last = ids[-1]
-                _queue_batch(services, s, broadcast_id, occurrence, ids, texts, base, flow, now, result)
+                _queue_batch(services, s, broadcast_id, occurrence, ids, texts, base, flow, now, result,
+                             message_class)
 
     with services.db.session() as s:
         _store_occurrence(s, result, now)
@@ -298,7 +305,8 @@ def _window_problem(flow, now: datetime, tz: str) -> str | None:
 
 
 def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: list[int],
-                 texts: dict[str, str], base: str, flow, now: datetime, result: FiringResult) -> None:
+                 texts: dict[str, str], base: str, flow, now: datetime, result: FiringResult,
+                 message_class: str = SERVICE) -> None:
     settings = services.settings
     result.in_segment += len(ids)
     keys = {cid: dedupe_key(broadcast_id, occurrence, cid) for cid in ids}
@@ -316,6 +324,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         if address.contact_id in wanted:
             addresses.setdefault(address.contact_id, []).append(address)
     fatigue = recent_bulk_counts(s, [cid for cid in ids if cid not in already], now, settings.fatigue_days)
+    bases = bases_of(s, [cid for cid in ids if cid not in already])
     recently_done: set[int] = set()
     if flow is not None and getattr(flow, "restart_after_days", None):
         cutoff = now - timedelta(days=flow.restart_after_days)
@@ -333,6 +342,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
 
     rows: list[dict[str, Any]] = []
     starts: list[tuple[int, int]] = []
+    validity = bulk_validity(settings)
     languages = flow.languages if flow is not None else list(texts)
     for cid in ids:
         if cid in already:
@@ -346,7 +356,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         address, reason = choose_address(addresses.get(cid, []))
         if reason is None:
             # The one consent check every send path passes (it runs again at send time).
-            reason = may_send(contact, address, "broadcast")[1]
+            reason = may_send(contact, address, "broadcast", message_class=message_class,
+                              bases=bases.get(cid, ()))[1]
         if reason is None and fatigue.get(cid, 0) >= settings.fatigue_cap:
             reason = "fatigue"
         if reason is None and cid in recently_done:
@@ -376,7 +387,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             contact_id=cid, address_id=address.id, channel=address.channel, kind="broadcast",
             priority=PRIORITY_BULK, payload=payload,
             language=lang, status="queued", created_at=now, updated_at=now, not_before=result.not_before,
-            broadcast_id=broadcast_id, dedupe_key=keys[cid], attempts=0,
+            expires_at=(result.not_before or now) + validity, broadcast_id=broadcast_id, dedupe_key=keys[cid],
+            attempts=0,
         ))
     if rows:
         s.execute(_insert_ignoring_keys(s), rows)
@@ -455,7 +467,14 @@ def broadcast_report(s: Session, broadcast: Broadcast) -> dict[str, Any]:
     states = dict(s.execute(select(OutboxMessage.status, func.count()).where(
         OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.kind == "broadcast")
         .group_by(OutboxMessage.status)).all())
+    # Rows that will not go, by state and reason ("expired" after an outage, "opted_out" at send time...).
+    not_sent = [{"status": state, "reason": reason or "unknown", "count": n} for state, reason, n in s.execute(
+        select(OutboxMessage.status, OutboxMessage.error_code, func.count()).where(
+            OutboxMessage.broadcast_id == broadcast.id, OutboxMessage.status.in_(("failed", "skipped", "undelivered")))
+        .group_by(OutboxMessage.status, OutboxMessage.error_code).order_by(OutboxMessage.status,
+                                                                           OutboxMessage.error_code)).all()]
     return {
+        "not_sent": not_sent,
         "occurrences": [
             {"occurrence": o.occurrence, "fired_at": o.fired_at, "in_segment": o.in_segment,
              "eligible": o.eligible, "queued": o.queued, "skipped": dict(o.skipped or {}),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -19,6 +20,7 @@ from sqlalchemy import JSON, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engage.consent import MESSAGE_CLASSES, SERVICE
 from engage.contacts import (
     LANGUAGES,
     ContactError,
@@ -41,10 +43,10 @@ from store.models import (
 BATCH = 500
 IMPORT_BATCH = 5000
 KNOWN_COLUMNS = ("phone", "telegram_id", "name", "language", "ward", "groups", "consent_source", "consent_at",
-                 "organisation", "role", "special_category_consent")
+                 "consent_for", "organisation", "role", "special_category_consent")
 # Columns that are not contact fields (ward is a field, but a known one).
 _NOT_FIELDS = {"phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at",
-               "organisation", "role", "special_category_consent"}
+               "consent_for", "organisation", "role", "special_category_consent"}
 _LIMITS = {"name": 200, "organisation": 200, "role": 200, "consent_source": 500, "special_category_consent": 500}
 
 
@@ -77,6 +79,9 @@ class ImportRow:
     role: str | None = None
     consent_source: str | None = None
     consent_at: datetime | None = None
+    # The classes of broadcast the stated consent covers ("service", "promotional"); with a
+    # consent_source and no consent_for column, "service".
+    consent_for: tuple[str, ...] = ()
     special_category_consent: str | None = None
 
 
@@ -235,6 +240,15 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
     row.organisation = values.get("organisation") or None
     row.role = values.get("role") or None
     row.consent_source = values.get("consent_source") or None
+    classes = [c.strip().lower() for c in re.split(r"[;, ]+", values.get("consent_for") or "") if c.strip()]
+    unknown = [c for c in classes if c not in MESSAGE_CLASSES]
+    if unknown:
+        problems.append(Problem(line, "consent_for", f"unknown message class '{unknown[0]}' "
+                                                     f"(use {' or '.join(MESSAGE_CLASSES)}, separated by ';')"))
+    elif classes and not row.consent_source:
+        problems.append(Problem(line, "consent_for", "consent for messages needs a consent_source saying how"))
+    elif row.consent_source:
+        row.consent_for = tuple(dict.fromkeys(classes)) or (SERVICE,)
     row.special_category_consent = values.get("special_category_consent") or None
     for group in (values.get("groups") or "").split(";"):
         group = group.strip()
@@ -410,6 +424,11 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     if opt_in_existing:
         s.execute(update(Address).where(Address.id.in_(opt_in_existing)).values(consent=CONSENT_OPTED_IN))
     for contact_id, row in contact_of:
+        for message_class in row.consent_for:
+            # The basis for broadcasts of this class (engage.consent.may_send).
+            consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope=message_class,
+                                     action="opt_in", source="import", wording=row.consent_source,
+                                     at=row.consent_at or now))
         if row.special_category_consent:
             consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope="special_category",
                                      action="opt_in", source="import", wording=row.special_category_consent,

@@ -13,7 +13,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberTyp
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from engage.consent import record_consent
+from engage.consent import record_basis, record_consent
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_UNKNOWN,
@@ -273,8 +273,13 @@ def create_contact(session: Session, now: datetime, *, name: str | None = None, 
                    fields: dict[str, Any] | None = None, groups: Iterable[str] = (),
                    organisation: str | None = None, role: str | None = None,
                    consent_source: str | None = None, consent_at: datetime | None = None,
-                   consent_via: str = "officer", special_category_consent: str | None = None) -> Contact:
-    """Create a contact with its addresses; without a consent source it may not be messaged yet."""
+                   consent_via: str = "officer", special_category_consent: str | None = None,
+                   consent_for: Iterable[str] = ("service",)) -> Contact:
+    """Create a contact with its addresses; without a consent source it may not be messaged yet.
+
+    A consent source is also the recorded basis for broadcasts of the classes in `consent_for`
+    (by default "service" only: promotional messages need it said).
+    """
     if not phone and telegram_id in (None, ""):
         raise ContactError("phone", "give a phone number or a Telegram chat id", "missing")
     consent_source = _check_text("consent_source", consent_source, 500)
@@ -300,6 +305,10 @@ def create_contact(session: Session, now: datetime, *, name: str | None = None, 
             if consent_source:
                 record_channel_consent(session, address, now, source=consent_via, wording=consent_source,
                                        at=consent_at)
+    if consent_source:
+        for message_class in dict.fromkeys(consent_for):
+            record_basis(session, contact, message_class, consent_at or now, source=consent_via,
+                         wording=consent_source)
     add_to_groups(session, contact, groups)
     return contact
 

@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
-from engage.consent import STOP_CONFIRMATION, record_consent
+from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.field_values import GROUPS, join_groups
 from engage.keyboards import clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
@@ -65,7 +65,8 @@ REASONS = {
     "unsure": _("That's all right. If you are not sure, please choose the answer closest to what you think."),
 }
 MOVING_ON = _("Let's move on to the next question.")
-STOPPED = _("You will get no more messages from %(council)s on this number. Reply START to join again.")
+STOPPED = _("You will get no more messages from %(council)s, by text, Telegram or web chat. "
+            "Reply START to join again.")
 STARTED = _("Welcome back. You will get messages from %(council)s again. Reply STOP at any time to stop.")
 HELP = _("This is %(council)s asking residents short questions and telling you what happened next. "
          "Reply STOP to stop messages.")
@@ -301,7 +302,8 @@ class ConversationService:
             contact.language = supported_code(incoming.language_hint)
         turn = Turn(self, s, contact, address, incoming, now)
 
-        kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text)
+        kind, word_lang = (None, None) if incoming.choice else self.keywords.classify(incoming.text,
+                                                                                     prefer=contact.language)
         if kind == "stop":
             turn.stop(word_lang)
             return turn
@@ -401,8 +403,9 @@ class Turn:
     def stop(self, word_lang: str | None) -> None:
         lang = self.contact.language or word_lang
         already = self.address.consent == CONSENT_OPTED_OUT
-        record_consent(self.s, self.address, "opt_out", "keyword", self.now,
-                       wording=self.incoming.text and normalise(self.incoming.text))
+        # Every message to this person stops, on every channel they use with us.
+        opt_out_everywhere(self.s, self.address, "keyword", self.now,
+                           wording=self.incoming.text and normalise(self.incoming.text))
         for run in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
             self._finish(run, "ended")
         if not already:
@@ -630,9 +633,18 @@ class Turn:
         clear_answered_keyboards(self, run)
 
     def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:
-        """Keep a consent record when the step's yes/no is consent (special-category data)."""
+        """Keep a consent record when the step's yes/no is consent (special-category data, a broadcast basis)."""
         step = flow.step(event.step_id) if flow.has_step(event.step_id) else None
-        if step is None or step.consent_for != "special_category" or not isinstance(event.value, bool):
+        if step is None or step.consent_for is None or not isinstance(event.value, bool):
+            return
+        if step.consent_for in MESSAGE_CLASSES:
+            # "May we text you about future consultations?": a yes is the basis for that class of
+            # broadcast, a no withdraws it. Preview answers are an officer's test, not consent.
+            if not self.incoming.preview:
+                record_basis(self.s, self.contact, step.consent_for, self.now, source="flow",
+                             wording=flow.text(step, run.language), action="opt_in" if event.value else "opt_out")
+            return
+        if step.consent_for != "special_category":
             return
         from engage.contacts import has_special_category_consent, record_special_category_consent
 

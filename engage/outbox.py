@@ -1,7 +1,8 @@
 """Putting messages in the outbox: consent checked at enqueue, keyed so that repeats insert nothing."""
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,30 @@ from store.models import Address, Contact, OutboxMessage
 PRIORITY_REPLY = 0
 PRIORITY_SYSTEM = 0
 PRIORITY_BULK = 10
+# How long the sender keeps trying a message before it fails as "expired" (bot.sender.SenderPolicy):
+# long enough to ride out a real provider outage, short enough that nothing arrives out of date.
+REPLY_VALIDITY = timedelta(hours=1)
+BULK_VALIDITY = timedelta(hours=24)
+
+
+def extra_setting(settings, name: str) -> str | None:
+    """Return a setting outside config.Settings' fields: create_app's config, else OUTREACH_<NAME>."""
+    value = (getattr(settings, "extra", None) or {}).get(name)
+    if value in (None, ""):
+        value = os.environ.get(f"OUTREACH_{name.upper()}") or None
+    return value
+
+
+def bulk_validity(settings) -> timedelta:
+    """Return how long bulk messages stay worth sending: `sender_bulk_validity_hours`, else 24 hours."""
+    hours = extra_setting(settings, "sender_bulk_validity_hours")
+    return timedelta(hours=float(hours)) if hours else BULK_VALIDITY
+
+
+def reply_validity(settings) -> timedelta:
+    """Return how long live replies stay worth sending: `sender_reply_validity_minutes`, else an hour."""
+    minutes = extra_setting(settings, "sender_reply_validity_minutes")
+    return timedelta(minutes=float(minutes)) if minutes else REPLY_VALIDITY
 
 
 def priority_for(kind: str) -> int:

@@ -51,6 +51,9 @@ FORGET_DONE = _("Everything %(council)s held about you has been deleted. You wil
 FORGET_WORDS = {normalise(word): (language.code, language.forget_confirm[0])
                 for language in LANGUAGES for word in language.forget_words}
 CONFIRM_WORDS = {normalise(word): language.code for language in LANGUAGES for word in language.forget_confirm}
+# How long FORGET's question waits for its confirmation (Address.awaiting).
+AWAITING_FORGET = "forget"
+FORGET_CONFIRM_WINDOW = timedelta(minutes=15)
 # Outbox states after which the final confirmation has left (or never will).
 _SETTLED = {"sent", "delivered", "undelivered", "failed", "skipped", "unknown"}
 CONFIRMATION_GRACE = timedelta(hours=24)
@@ -346,22 +349,43 @@ def complete_erasures(db, now: datetime, grace: timedelta = CONFIRMATION_GRACE) 
 # ----- FORGET by text message -----------------------------------------------------------------------
 
 
+def _awaiting_forget(turn) -> bool:
+    address = turn.address
+    return (address.awaiting == AWAITING_FORGET and address.awaiting_until is not None
+            and address.awaiting_until > turn.now)
+
+
 def forget_word_handler(session: Session, turn) -> bool:
-    """Answer FORGET with a request to confirm, and FORGET YES by erasing; ignore anything else."""
+    """FORGET asks to confirm; only the confirmation, sent while that question is open, erases.
+
+    Two steps and no other way: a cold "FORGET YES" (a mistyped or forwarded text, someone else's
+    phone) is answered like FORGET, with the question. The question stays open for
+    FORGET_CONFIRM_WINDOW; any other message closes it.
+    """
     if turn.incoming.choice or turn.incoming.preview:
         return False
     word = normalise(turn.incoming.text)
-    if word in FORGET_WORDS:
-        word_lang, confirm = FORGET_WORDS[word]
+    if word in CONFIRM_WORDS and _awaiting_forget(turn):
+        turn.address.awaiting = turn.address.awaiting_until = None
+        erase_on_request(session, turn)
+        return True
+    if word in FORGET_WORDS or word in CONFIRM_WORDS:
+        if word in FORGET_WORDS:
+            word_lang, confirm = FORGET_WORDS[word]
+        else:
+            word_lang = CONFIRM_WORDS[word]
+            confirm = next(phrase for lang_of, phrase in FORGET_WORDS.values() if lang_of == word_lang)
         lang = turn.contact.language or word_lang
         # The confirming words of the language the request is answered in.
         confirm = BY_CODE[lang].forget_confirm[0] if lang in BY_CODE and BY_CODE[lang].forget_confirm else confirm
         turn.queue({"type": "text", "text": i18n.gettext(lang, FORGET_ASK, confirm=confirm, council=turn.council),
                     "lang": lang}, kind="system", lang=lang)
+        turn.address.awaiting = AWAITING_FORGET
+        turn.address.awaiting_until = turn.now + FORGET_CONFIRM_WINDOW
         return True
-    if word in CONFIRM_WORDS:
-        erase_on_request(session, turn)
-        return True
+    if turn.address.awaiting == AWAITING_FORGET:
+        # The resident moved on: the question is closed, and a later "FORGET YES" asks again.
+        turn.address.awaiting = turn.address.awaiting_until = None
     return False
 
 

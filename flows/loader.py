@@ -47,7 +47,9 @@ ANSWER_KEYS = ("choices", "yes_no", "number", "scale", "text")
 # Keys that only make sense on a question.
 QUESTION_ONLY = ("multiple", "min", "max", "optional", "max_attempts", "save_to", "skip_words", "consent_for")
 # What a yes/no step's "yes" can be consent for (a consent record is kept for it).
-CONSENT_SCOPES = ("special_category",)
+# What a yes/no step's "yes" may be consent for: holding special-category data, or the basis for
+# broadcasts of a class ("service": "may we text you about future consultations?"; "promotional").
+CONSENT_SCOPES = ("special_category", "service", "promotional")
 CHOICE_KEYS = ("value", "also")
 CONSULTATION_KEYS = ("purpose", "info_url", "opens", "closes")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "at_least", "at_most", "more_than", "less_than", "exists")

@@ -92,6 +92,10 @@ class Address(Base):
     preferred: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_inbound_at: Mapped[datetime | None] = mapped_column()
+    # A question the service asked on this address that only a reply to it answers (FORGET's
+    # confirmation), and until when the reply counts; nothing else may take its place.
+    awaiting: Mapped[str | None] = mapped_column(String(32))
+    awaiting_until: Mapped[datetime | None] = mapped_column()
 
     contact: Mapped[Contact] = relationship(back_populates="addresses")
 
@@ -108,7 +112,9 @@ class ConsentRecord(Base):
     address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id", ondelete="SET NULL"))
     channel: Mapped[str | None] = mapped_column(String(16))
     # "channel" (messages on an address), "special_category" (ethnicity,
-    # disability, health answers), "consultations" (right to object).
+    # disability, health answers), "consultations" (right to object), and the
+    # bases for broadcasts of each class: "service" (about consultations and
+    # services the resident uses) and "promotional" (events, paid services).
     scope: Mapped[str] = mapped_column(String(32), default="channel")
     action: Mapped[str] = mapped_column(String(16))  # opt_in | opt_out
     # keyword, web_form, import, officer, provider (carrier-level STOP), flow
@@ -239,6 +245,9 @@ class OutboxMessage(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime | None] = mapped_column()
+    # Retried until this moment, then failed with error_code "expired" (NULL: created_at plus the
+    # kind's validity, bot.sender.validity).
+    expires_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     sending_at: Mapped[datetime | None] = mapped_column()

@@ -39,6 +39,9 @@ class Broadcast(Base):
     # {"en": "...", "cy": "..."}; the first language is the fallback.
     texts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     base_language: Mapped[str] = mapped_column(String(16), default="en")
+    # "service" (about a consultation or a service the resident uses) or "promotional" (events, paid
+    # services): each goes only to residents with a recorded basis for it (engage.consent.BASES).
+    message_class: Mapped[str] = mapped_column(String(16), default="service", server_default="service")
     # "now", "once" (at send_at) or "cron" (recurring, `cron` in crontab form, council time zone).
     schedule: Mapped[str] = mapped_column(String(16), default="now")
     send_at: Mapped[datetime | None] = mapped_column()

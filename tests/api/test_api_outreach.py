@@ -41,6 +41,16 @@ def test_a_broadcast_is_created_fired_reported_and_cancelled(client, services, r
     report = client.get(f"/api/v1/broadcasts/{broadcast_id}", headers=read_headers).json
     assert report["report"]["occurrences"][0]["queued"] == 1
     assert report["report"]["delivery"] == {"queued": 1}
+    assert report["message_class"] == "service"  # the default
+    promo = client.post("/api/v1/broadcasts", json={**body, "message_class": "promotional"}, headers=write_headers)
+    assert promo.status_code == 201 and promo.json["message_class"] == "promotional"
+    fire_broadcast(services, promo.json["id"])
+    report = client.get(f"/api/v1/broadcasts/{promo.json['id']}", headers=read_headers).json
+    # The resident's consent source covers service messages only.
+    assert report["report"]["occurrences"][0]["skipped"] == {"no_promotional_basis": 1}
+    bad = client.post("/api/v1/broadcasts", json={**body, "message_class": "marketing"}, headers=write_headers)
+    assert (bad.status_code, bad.json["error"]["field"]) == (422, "message_class")
+    client.post(f"/api/v1/broadcasts/{promo.json['id']}/cancel", headers=write_headers)
     for bad, field in (({**body, "segment_id": 999}, "segment_id"), ({**body, "texts": {"en": " "}}, "texts"),
                        ({**body, "schedule": "once"}, "send_at"), ({**body, "colour": "red"}, "colour")):
         response = client.post("/api/v1/broadcasts", json=bad, headers=write_headers)
@@ -48,7 +58,7 @@ def test_a_broadcast_is_created_fired_reported_and_cancelled(client, services, r
     cancelled = client.post(f"/api/v1/broadcasts/{broadcast_id}/cancel", headers=write_headers).json
     assert cancelled["status"] == "cancelled"
     listed = client.get("/api/v1/broadcasts", headers=read_headers).json["data"]
-    assert [b["id"] for b in listed] == [broadcast_id]
+    assert sorted(b["id"] for b in listed) == [broadcast_id, promo.json["id"]]
 
 
 def test_updates_are_listed_with_delivery(client, services, read_headers):

@@ -94,6 +94,16 @@ def test_broadcast_skips_are_explained(runner, db):
     assert "skipped, asked not to be contacted: 1" in output
 
 
+def test_a_promotional_broadcast_skips_residents_without_that_basis(runner, residents, db):
+    with db.session() as s:
+        make_contact(s, ward="Netteswell", groups=("tenants",), bases=("service", "promotional"))
+    ok(runner, segments, ["create", "t", TENANTS])
+    output = ok(runner, broadcasts, ["create", "Fair", "--segment", "t", "--text", "en=Winter fair!", "--now",
+                                     "--class", "promotional"])
+    assert "Queued: 1." in output
+    assert "skipped, no basis for promotional messages: 2" in output
+
+
 def test_scheduled_and_recurring_broadcasts_in_words(runner, residents, db):
     ok(runner, segments, ["create", "t", TENANTS])
     at = ok(runner, broadcasts, ["create", "Poll", "--segment", "t", "--flow", "street-safety",

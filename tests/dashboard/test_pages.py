@@ -223,22 +223,33 @@ def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, 
 
 def test_broadcast_to_a_segment_now_queues_messages_and_is_audited(client, as_role, services):
     from engage import segments
+    from engage.consent import record_basis
 
     with services.db.session() as s:
         for ward in ("netteswell", "netteswell", "toddbrook"):
-            respondent(s, fields={"ward": ward})
+            contact, _address = respondent(s, fields={"ward": ward})
+            # On the council's list with a stated source: the basis for service messages only.
+            record_basis(s, contact, "service", T0, source="import", wording="Ward newsletter form")
         segment = segments.create_segment(s, "Netteswell", {"all": [{"field": "ward", "in": ["netteswell"]}]},
                                           T0)
         segment_id = segment.id
     token = as_role("officer")
     form = client.get("/dashboard/broadcasts/new").get_data(as_text=True)
     assert "Netteswell – 2 residents" in form
+    assert 'name="message_class" value="promotional"' in form
     response = client.post("/dashboard/broadcasts/new", data={
         "csrf_token": token, "name": "Street lights", "segment_id": segment_id, "content": "message",
         "text_en": "Have your say on street lights: text SAFE.", "schedule": "now"})
     assert response.status_code == 302, response.get_data(as_text=True)
     detail = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "queued</span> 2" in detail
+    # A promotional message needs its own basis: nobody here has one, and the page says so.
+    response = client.post("/dashboard/broadcasts/new", data={
+        "csrf_token": token, "name": "Winter fair", "segment_id": segment_id, "content": "message",
+        "text_en": "Come to our winter fair!", "schedule": "now", "message_class": "promotional"})
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "queued</span>" not in detail
+    assert "no_promotional_basis: 2" in detail
     with services.db.session() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"broadcast.created", "broadcast.sent"} <= actions
@@ -282,6 +293,25 @@ def test_message_log_explains_provider_errors(client, as_role, services):
     as_role("officer")
     html = client.get("/dashboard/messages?status=failed").get_data(as_text=True)
     assert "21610" in html and "The resident texted STOP to their carrier" in html
+
+
+def test_a_message_that_outlived_an_outage_shows_as_failed_expired_on_the_log_and_the_broadcast(
+        client, as_role, services):
+    from engage import segments
+    from engage.broadcasts import create_broadcast
+    from tests.support.dashboard import broadcast_message
+
+    with services.db.session() as s:
+        contact, address = respondent(s)
+        segment = segments.create_segment(s, "all", {"all": []}, T0)
+        broadcast_id = create_broadcast(s, name="Bins", segment=segment, now=T0, tz="Europe/London",
+                                        texts={"en": "Bins"}).id
+        broadcast_message(s, broadcast_id, contact, address, at=T0, status="failed", error_code="expired")
+    as_role("officer")
+    html = client.get("/dashboard/messages?status=failed").get_data(as_text=True)
+    assert "<code>expired</code>" in html and "(an outage); not sent." in html
+    html = client.get(f"/dashboard/broadcasts/{broadcast_id}").get_data(as_text=True)
+    assert "Not sent, and why" in html and "<code>expired</code> 1" in html
 
 
 def test_every_page_renders_for_an_admin(client, as_role):

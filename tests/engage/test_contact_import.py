@@ -171,10 +171,34 @@ def test_fifty_thousand_rows_import_in_one_go_with_merges(db, clock):
         merged = s.scalar(select(Contact).join(Address).where(Address.address == mobile(5_000)))
         assert merged.name == "Resident 5000"
         assert sorted(g.name for g in merged.groups) == ["old", "panel"]
-        assert s.scalar(select(func.count()).select_from(ConsentRecord)) == len(range(0, 50_000, 3))
+        assert s.scalar(select(func.count()).select_from(ConsentRecord).where(ConsentRecord.scope == "channel")) \
+            == len(range(0, 50_000, 3))
+        # Each stated consent is also the basis for service broadcasts, and only those.
+        assert dict(s.execute(select(ConsentRecord.scope, func.count()).where(ConsentRecord.scope != "channel")
+                              .group_by(ConsentRecord.scope)).all()) == {"service": len(range(0, 50_000, 3))}
 
 
 def test_consent_dates_read_in_uk_time():
     assert parse_consent_date("2025-07-01") == datetime(2025, 6, 30, 23, tzinfo=timezone.utc)
     assert parse_consent_date("01/12/2025 09:30") == datetime(2025, 12, 1, 9, 30, tzinfo=timezone.utc)
     assert parse_consent_date("2025-07-01T10:00:00Z") == datetime(2025, 7, 1, 10, tzinfo=timezone.utc)
+
+
+def test_a_consent_for_column_says_which_classes_of_broadcast_the_source_covers(db, clock):
+    from engage.consent import bases_of
+
+    text = csv_text(["phone", "name", "consent_source", "consent_for"], [
+        [mobile(1), "Ann", "Events sign-up sheet", "service; promotional"],
+        [mobile(2), "Bob", "Newsletter form", ""],
+        [mobile(3), "Cat", "", ""],
+    ])
+    report = import_contacts(db, text, clock.now(), commit=True)
+    assert report.committed
+    with db.session() as s:
+        ids = dict(s.execute(select(Contact.name, Contact.id)).all())
+        assert bases_of(s, ids.values()) == {ids["Ann"]: {"service", "promotional"}, ids["Bob"]: {"service"}}
+    bad = csv_text(["phone", "consent_source", "consent_for"], [
+        [mobile(4), "Form", "marketing"], [mobile(5), "", "service"]])
+    report = import_contacts(db, bad, clock.now(), commit=True)
+    assert not report.committed
+    assert [(p.line, p.column) for p in report.problems] == [(2, "consent_for"), (3, "consent_for")]

@@ -163,6 +163,20 @@ def test_help_says_who_is_writing_and_how_to_stop(services, db):
     assert ("DIOGEL" if payload["lang"] == "cy" else "SAFE") in text
 
 
+def test_help_said_the_same_in_english_and_welsh_answers_in_the_residents_language_else_english(services, db):
+    text_in(services, "HELP")
+    assert last_payload(db)["lang"] == "en"
+    assert last_payload(db)["text"].startswith("This is Harlow Council")
+    with db.session() as s:
+        s.scalar(select(Contact)).language = "cy"
+    text_in(services, "help")
+    assert last_payload(db)["lang"] == "cy"
+    assert "Harlow Council" in last_payload(db)["text"]
+    assert not last_payload(db)["text"].startswith("This is")
+    text_in(services, "CYMORTH")  # Welsh only
+    assert last_payload(db)["lang"] == "cy"
+
+
 def test_unknown_text_with_no_run_gets_a_pointer_to_help(services, db):
     text_in(services, "hello?")
     assert "HELP" in last_payload(db)["text"]

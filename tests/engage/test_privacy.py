@@ -73,7 +73,8 @@ def test_subject_access_gathers_everything_on_both_channels_and_three_consultati
     assert sorted((a["channel"], a["address"], a["consent"]) for a in data["addresses"]) == [
         ("sms", PHONE, "opted_in"), ("telegram", CHAT, "opted_in")]
     assert {(c["channel"], c["action"], c["wording"]) for c in data["consent_history"]} == {
-        ("sms", "opt_in", "Street stall form"), ("telegram", "opt_in", "Street stall form")}
+        ("sms", "opt_in", "Street stall form"), ("telegram", "opt_in", "Street stall form"),
+        (None, "opt_in", "Street stall form")}  # the last: the basis for service broadcasts
     assert [r["flow_id"] for r in data["runs"]] == ["bins", "parks", "lights"]
     assert [r["channel"] for r in data["runs"]] == ["sms", "telegram", "sms"]
     assert all(r["status"] == "completed" and r["finished_at"] for r in data["runs"])
@@ -157,6 +158,7 @@ def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, 
         s.add(OutboxMessage(contact_id=resident, address_id=sms.id, channel="sms", kind="broadcast",
                             payload={"type": "text", "text": "Bins go out on Tuesday"}, status="queued",
                             created_at=clock.now(), updated_at=clock.now()))
+    text_in(services, "FORGET", PHONE)
     text_in(services, "FORGET YES", PHONE)
     with db.session() as s:
         record = s.scalar(select(ErasureRecord))
@@ -188,6 +190,7 @@ def test_forget_yes_sends_one_confirmation_then_erases_everything(services, db, 
 
 
 def test_an_erasure_whose_confirmation_never_leaves_completes_after_a_day(services, db, clock, resident):
+    text_in(services, "FORGET", PHONE)
     text_in(services, "FORGET YES", PHONE)
     assert complete_erasures(db, clock.now()) == 0
     clock.advance(hours=25)
@@ -200,6 +203,7 @@ def test_an_erasure_whose_confirmation_never_leaves_completes_after_a_day(servic
 
 
 def test_officers_preview_cannot_erase(services, db, clock, resident):
+    text_in(services, "FORGET", PHONE, preview=True)
     text_in(services, "FORGET YES", PHONE, preview=True)
     with db.session() as s:
         assert s.scalar(select(ErasureRecord)) is None
@@ -220,3 +224,37 @@ def test_a_welsh_speaker_erases_with_anghofio_ie_and_is_told_in_welsh(services, 
         assert done.payload["text"].startswith("Mae popeth oedd gan Harlow Council amdanoch chi wedi'i ddileu")
         assert done.language == "cy"
         assert s.scalar(select(ErasureRecord.status)) == "pending"
+
+
+def _erased(db, contact_id) -> bool:
+    with db.session() as s:
+        return s.scalar(select(Contact.erased_at).where(Contact.id == contact_id)) is not None or \
+            s.scalar(select(ErasureRecord)) is not None
+
+
+def _last_text(db) -> str:
+    with db.session() as s:
+        return s.scalar(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(1)).payload["text"]
+
+
+def test_forget_yes_sent_cold_asks_to_confirm_and_erases_nothing(services, db, clock, resident):
+    text_in(services, "FORGET YES", PHONE)
+    assert not _erased(db, resident)
+    assert "Reply FORGET YES to delete everything" in _last_text(db)
+    # Only a YES to that open question erases.
+    text_in(services, "forget yes", PHONE)
+    assert _erased(db, resident)
+
+
+def test_the_forget_question_expires_and_closes_when_the_resident_moves_on(services, db, clock, resident):
+    text_in(services, "FORGET", PHONE)
+    clock.advance(minutes=16)
+    text_in(services, "FORGET YES", PHONE)
+    assert not _erased(db, resident)
+    assert "Reply FORGET YES" in _last_text(db)  # asked again, open for another 15 minutes
+    text_in(services, "BINS", PHONE)  # something else: the question is closed
+    text_in(services, "FORGET YES", PHONE)
+    assert not _erased(db, resident)
+    clock.advance(minutes=14)
+    text_in(services, "FORGET YES", PHONE)
+    assert _erased(db, resident)

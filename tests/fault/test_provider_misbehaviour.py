@@ -4,13 +4,15 @@ and no row is lost from the outbox or sent twice."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.sender import recover_stuck_sending
+from engage.consent import record_basis
 from engage.outbox import priority_for
-from store.models import OutboxMessage
+from store.models import Contact, OutboxMessage
 from tests.support.outreach import make_contact
 
 pytestmark = pytest.mark.fault
@@ -89,15 +91,85 @@ def test_backoff_grows_and_honours_retry_after(db, clock, sender, fake_twilio):
     assert statuses(db)[row_id].status == "sent"
 
 
-def test_a_provider_that_always_fails_gives_up_after_the_attempt_limit(db, clock, sender, fake_twilio):
+def test_a_provider_that_always_fails_is_tried_for_the_replys_validity_then_fails_visibly(db, clock, sender,
+                                                                                          fake_twilio):
+    [row_id] = queue_replies(db, clock, 1)
+    queued_at = clock.now()
+    fake_twilio.fake.down()
+    drain_until_settled(sender, clock, rounds=100)
+    row = statuses(db)[row_id]
+    assert (row.status, row.error_code) == ("failed", "expired")
+    assert "20503" in row.error_message
+    # Tried with backoff for the whole hour (the last try at its very end), then given up.
+    assert clock.now() - queued_at >= sender.policy.reply_validity >= timedelta(minutes=30)
+    assert row.attempts == len(fake_twilio.fake.requests) > 5
+    assert not fake_twilio.fake.messages
+
+
+def test_an_attempt_limit_still_caps_tries_when_set(db, clock, services, fake_twilio):
+    from bot.ratelimit import RateLimiter
+    from bot.sender import OutboxSender, SenderPolicy
+
+    capped = OutboxSender.from_services(services, services.extras["channels"], limiter=RateLimiter({}),
+                                        policy=SenderPolicy(max_attempts=3))
     [row_id] = queue_replies(db, clock, 1)
     fake_twilio.fake.fail(status=500, times=50)
-    drain_until_settled(sender, clock)
+    drain_until_settled(capped, clock)
     row = statuses(db)[row_id]
-    assert row.status == "failed"
-    assert row.attempts == sender.policy.max_attempts
-    assert len(fake_twilio.fake.requests) == sender.policy.max_attempts
-    assert not fake_twilio.fake.messages
+    assert (row.status, row.attempts, len(fake_twilio.fake.requests)) == ("failed", 3, 3)
+
+
+def test_a_ten_minute_outage_loses_nothing(db, clock, sender, fake_twilio, services):
+    """Twilio answers 503 to everything for ten minutes of test-clock time: every reply and every
+    broadcast row still goes, exactly once, once it is back."""
+    from engage.broadcasts import create_broadcast, fire_broadcast
+    from engage.segments import create_segment
+
+    clock.set(clock.now().replace(hour=11))  # daytime: broadcast rows are not held for quiet hours
+    queued = queue_replies(db, clock, 6)
+    with db.session() as s:
+        for row in s.scalars(select(OutboxMessage)).all():
+            record_basis(s, s.get(Contact, row.contact_id), "service", clock.now(), source="import")
+        for _ in range(4):
+            contact = make_contact(s)
+            record_basis(s, contact, "service", clock.now(), source="import")
+            queued[-contact.id] = contact.addresses[0].address
+        segment = create_segment(s, "everyone", {"all": []}, clock.now())
+        broadcast_id = create_broadcast(s, name="bins", segment=segment, now=clock.now(), tz="Europe/London",
+                                        texts={"en": "Bins go out on Tuesday."}).id
+    fire_broadcast(services, broadcast_id)
+    outage_ends = clock.now() + timedelta(minutes=10)
+    fake_twilio.fake.down()
+    for _ in range(200):
+        if clock.now() >= outage_ends:
+            fake_twilio.fake.up()
+        sender.drain()
+        with db.session() as s:
+            waiting = s.scalars(select(OutboxMessage.not_before).where(OutboxMessage.status == "queued")).all()
+        if not waiting:
+            break
+        clock.set(max(clock.now() + timedelta(seconds=1), min(w for w in waiting if w is not None)))
+    rows = statuses(db)
+    assert {r.status for r in rows.values()} == {"sent"}
+    assert any(r.attempts > 3 for r in rows.values())  # the outage was felt
+    assert clock.now() >= outage_ends
+    # Every resident got each message once: the six replies and the ten broadcast copies.
+    assert sorted(Counter(m.to for m in fake_twilio.fake.messages).values()) == [1] * 4 + [2] * 6
+    with db.session() as s:
+        bulk = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "broadcast")).all()
+        assert all(r.expires_at is not None and r.expires_at > r.created_at + timedelta(hours=23) for r in bulk)
+
+
+def test_a_broadcast_row_still_queued_after_its_validity_fails_as_expired(db, clock, sender, fake_twilio):
+    [row_id] = queue_replies(db, clock, 1)
+    with db.session() as s:
+        row = s.get(OutboxMessage, row_id)
+        row.kind, row.priority, row.expires_at = "update", 10, clock.now() + timedelta(hours=24)
+    clock.set(clock.now().replace(hour=11) + timedelta(hours=25))
+    sender.drain()
+    row = statuses(db)[row_id]
+    assert (row.status, row.error_code) == ("failed", "expired")
+    assert not fake_twilio.fake.requests
 
 
 def test_permanent_errors_are_tried_once_and_mark_the_address(db, clock, sender, fake_twilio):

@@ -668,7 +668,8 @@ def test_consent_for_an_unknown_kind_of_data_is_an_error(tmp_path: Path) -> None
         yes_no: true
         consent_for: marketing
     """)
-    assert only(problems) == "flow.yaml:8:22: 'consent_for' can be special_category, not 'marketing'"
+    assert only(problems) == ("flow.yaml:8:22: 'consent_for' can be special_category, service, promotional, "
+                              "not 'marketing'")
 
 
 def test_consent_for_on_a_choice_question_is_an_error(tmp_path: Path) -> None:

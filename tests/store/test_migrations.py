@@ -64,3 +64,37 @@ def test_upgrading_from_the_first_schema_fills_in_when_runs_were_first_answered(
         filled = dict(conn.execute(text("SELECT id, answered_at FROM runs ORDER BY id")).all())
     migrated.dispose()
     assert filled == {1: "2026-12-01 09:01:00", 2: None, 3: None}
+
+
+def test_upgrading_keeps_service_broadcasts_reaching_residents_with_a_stated_consent_or_the_panel(tmp_path):
+    """Residents imported with a source, and panel joiners, get a service basis; keyword texters do not."""
+    from alembic import command
+
+    from store.db import alembic_config
+
+    migrated = Database(f"sqlite:///{tmp_path / 'from0002.sqlite3'}")
+    command.upgrade(alembic_config(migrated.url, migrated.engine), "0002")
+    at = "2026-12-01 09:00:00"
+    with migrated.engine.begin() as conn:
+        for cid in (1, 2, 3):
+            conn.execute(text("INSERT INTO contacts (id, fields, do_not_contact, created_at, updated_at) "
+                              "VALUES (:id, '{}', false, :at, :at)"), {"id": cid, "at": at})
+        consents = [(1, "import"), (1, "officer"), (2, "inbound"), (3, "keyword")]
+        for cid, source in consents:
+            conn.execute(text("INSERT INTO consent_records (contact_id, scope, action, source, at) "
+                              "VALUES (:c, 'channel', 'opt_in', :s, :at)"), {"c": cid, "s": source, "at": at})
+        conn.execute(text("INSERT INTO flow_versions (id, flow_id, version, source, created_at) "
+                          "VALUES (1, 'citizens-panel', 'v', '', :at)"), {"at": at})
+        conn.execute(text("INSERT INTO runs (id, contact_id, flow_id, flow_version_id, channel, status, state, "
+                          "started_at, updated_at) VALUES (1, 3, 'citizens-panel', 1, 'sms', 'completed', '{}', "
+                          ":at, :at)"), {"at": at})
+        conn.execute(text("INSERT INTO answers (run_id, flow_id, step_id, contact_id, value, skipped, answered_at) "
+                          "VALUES (1, 'citizens-panel', 'consent', 3, 'true', false, :at)"), {"at": at})
+    migrated.upgrade()
+    with migrated.engine.connect() as conn:
+        bases = conn.execute(text("SELECT contact_id, scope, source FROM consent_records "
+                                  "WHERE scope != 'channel' ORDER BY contact_id")).all()
+        classes = conn.execute(text("SELECT count(*) FROM broadcasts")).scalar()
+    migrated.dispose()
+    assert [tuple(b) for b in bases] == [(1, "service", "carried_over"), (3, "service", "flow")]
+    assert classes == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import text
@@ -24,8 +24,12 @@ _numbers = itertools.count(1)
 
 def make_contact(s, *, language: str | None = None, groups: tuple[str, ...] = (), channel: str = "sms",
                  consent: str = CONSENT_OPTED_IN, usable: bool = True, do_not_contact: bool = False,
-                 extra_addresses: tuple[dict[str, Any], ...] = (), **fields: Any) -> Contact:
-    """Add a contact with one address (and any extra ones); fields go into Contact.fields."""
+                 extra_addresses: tuple[dict[str, Any], ...] = (), bases: tuple[str, ...] = ("service",),
+                 **fields: Any) -> Contact:
+    """Add a contact with one address (and any extra ones); fields go into Contact.fields.
+
+    `bases`: the broadcast classes the contact has a recorded basis for (as an import with a source gives).
+    """
     contact = Contact(language=language, fields=fields, do_not_contact=do_not_contact)
     s.add(contact)
     s.flush()
@@ -36,6 +40,9 @@ def make_contact(s, *, language: str | None = None, groups: tuple[str, ...] = ()
     for extra in extra_addresses:
         extra = dict(extra)
         s.add(Address(contact_id=contact.id, address=_address(extra.get("channel", "sms")), **extra))
+    for scope in bases:
+        s.add(ConsentRecord(contact_id=contact.id, scope=scope, action="opt_in", source="import",
+                            wording="test list", at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
     s.flush()
     return contact
 
@@ -90,6 +97,11 @@ def bulk_contacts(db, count: int, *, ward: str = "Netteswell") -> None:
             "SELECT c.id, 'sms', '+44770' || lpad(c.id::text, 7, '0'), :consent, true, true, c.created_at "
             "FROM contacts c LEFT JOIN addresses a ON a.contact_id = c.id WHERE a.id IS NULL"),
             {"consent": CONSENT_OPTED_IN})
+        # On the council's list with a stated source: the basis for service broadcasts.
+        conn.execute(text(
+            "INSERT INTO consent_records (contact_id, scope, action, source, wording, at) "
+            "SELECT c.id, 'service', 'opt_in', 'import', 'test list', c.created_at FROM contacts c "
+            "WHERE NOT EXISTS (SELECT 1 FROM consent_records r WHERE r.contact_id = c.id AND r.scope = 'service')"))
 
 
 def engage_services(db, clock, app_config):

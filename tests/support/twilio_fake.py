@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,13 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bot.sandbox.twilio_server import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, TwilioServer
+from bot.sandbox.twilio_server import (
+    SANDBOX_ACCOUNT_SID,
+    SANDBOX_AUTH_TOKEN,
+    FakeTwilio,
+    TwilioServer,
+    error_body,
+)
 from bot.twilio_sms import TwilioSMS
 
 TEST_FROM = "+447700900000"
@@ -19,10 +26,44 @@ PUBLIC_URL = "http://testserver"
 FIXTURES = Path(__file__).resolve().parents[2] / "webhooks" / "twilio" / "fixtures"
 
 
+class ControllableTwilio(FakeTwilio):
+    """The fake Twilio, plus what fault tests need: hold one number's request until told, or be down."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+        self.is_down = False
+
+    def hold(self, to: str) -> tuple[threading.Event, threading.Event]:
+        """Hold the next request to `to` before answering it; return (arrived, release) events."""
+        arrived, release = threading.Event(), threading.Event()
+        self._holds[to] = (arrived, release)
+        return arrived, release
+
+    def down(self) -> None:
+        """Answer every request 503, as Twilio does in an outage, until `up()`."""
+        self.is_down = True
+
+    def up(self) -> None:
+        self.is_down = False
+
+    def create_message(self, account_sid, auth, form):
+        held = self._holds.pop(form.get("To"), None)
+        if held is not None:
+            arrived, release = held
+            arrived.set()
+            release.wait(10)
+        if self.is_down:
+            with self._lock:
+                self.requests.append(dict(form))
+            return 503, error_body(20503, 503, "Service Unavailable"), 0.0, {}
+        return super().create_message(account_sid, auth, form)
+
+
 @contextlib.contextmanager
 def running_fake_twilio() -> Iterator[TwilioServer]:
     """Run a fake Twilio on 127.0.0.1 for the length of the block."""
-    server = TwilioServer().start()
+    server = TwilioServer(ControllableTwilio()).start()
     try:
         yield server
     finally:

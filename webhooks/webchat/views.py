@@ -28,7 +28,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from wtforms.validators import ValidationError
 
 from bot import webchat
+from bot.render import render_web
+from engage.first_question import first_message
 from locales import i18n, languages
+from webhooks.webchat import limits
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ _ = i18n.N_
 ERROR_EMPTY = _("Please type an answer or choose one of the buttons.")
 ERROR_TOO_LONG = _("Please keep your message under %(max)s characters.")
 ERROR_EXPIRED = _("This page had been open a long time, so your message was not sent. Please send it again.")
+ERROR_TOO_MANY = _("Too many new chats have been started from your connection. Please wait a minute and send "
+                   "your answer again.")
 
 
 def _services():
@@ -118,6 +123,12 @@ def _chat_url(flow_id: str, preview: bool, **extra) -> str:
     return url_for("webchat.chat", flow_id=flow_id, **args)
 
 
+def _lang_arg() -> dict[str, str]:
+    """Keep a chosen ?lang= on the answer form, so a first answer starts the run in that language."""
+    code = languages.supported_code(request.args.get("lang"))
+    return {"lang": code} if code else {}
+
+
 def _api_url(flow_id: str, preview: bool) -> str:
     return url_for("webchat.api_messages", flow_id=flow_id, **({"preview": "1"} if preview else {}))
 
@@ -146,15 +157,31 @@ def _read_view(token: str, flow_id: str) -> webchat.ChatView:
         return webchat.chat_view(s, token, flow_id)
 
 
-def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | None = None, draft: str = ""):
+def _shown_view(flow, token: str, preview: bool) -> webchat.ChatView:
+    """The session's transcript; before its first answer, the flow's first message, worked out unstored."""
     view = _read_view(token, flow.id)
+    if not view.has_run:
+        services = _services()
+        now = services.clock.now()
+        payload = first_message(flow, _page_language(flow, view), now, services.settings.timezone, preview=preview)
+        lang = payload.get("lang")
+        question = render_web(payload, lang) if payload.get("type") == "question" else None
+        view.entries = [*view.entries, webchat.ChatEntry(0, "council", str(payload.get("text") or ""), lang, now,
+                                                         question)]
+        view.open_question = question
+    return view
+
+
+def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | None = None, draft: str = ""):
+    view = _shown_view(flow, token, preview)
     lang = _page_language(flow, view)
     html = render_template(
         "webchat/chat.html", flow=flow, view=view, lang=lang, title=flow.title_in(lang) or flow.id,
         dir=languages.direction(lang), preview=preview,
         error=error, draft=draft, message_id=str(uuid.uuid4()), csrf_token=generate_csrf(),
         languages=languages.LANGUAGES, t=lambda message, **kw: i18n.gettext(lang, message, **kw),
-        chat_url=_chat_url(flow.id, preview), api_url=_api_url(flow.id, preview), restart_id=str(uuid.uuid4()),
+        chat_url=_chat_url(flow.id, preview, **_lang_arg()), api_url=_api_url(flow.id, preview),
+        restart_id=str(uuid.uuid4()),
     )
     response = make_response(html, status)
     # Only an officer's preview may be framed, and only by our own dashboard.
@@ -168,7 +195,8 @@ def _page(flow, token: str, preview: bool, *, status: int = 200, error: str | No
 
 @bp.get("/chat/<flow_id>")
 def chat(flow_id: str):
-    """Show the chat; the first visit starts the flow so the first question is in the page as served."""
+    """Show the chat. A first visit stores nothing: the page shows the flow's first question, and the
+    resident's first answer starts the run (so a visit that never answers leaves no rows)."""
     flow = _services().registry.get(flow_id)
     if flow is None:
         # A poster's keyword works as a link too: /chat/DIOGEL opens street-safety in Welsh.
@@ -177,20 +205,37 @@ def chat(flow_id: str):
         return redirect(_chat_url(flow.id, _preview_requested(), **({"lang": lang} if lang else {})), code=303)
     preview = _preview_requested()
     token = _session_token() or webchat.new_session_token()
-    view = _read_view(token, flow.id)
-    if not view.has_run:
-        lang = _page_language(flow, view)
-        payload: dict[str, Any] = {"start_flow": flow.id, "preview": preview}
-        if languages.supported_code(request.args.get("lang")):
-            # A link in a language (?lang=cy) is the resident's choice: the run starts in it and it is recorded.
-            payload["start_lang"] = lang
-        elif view.contact_language is None and _wales_first(flow):
-            # Wales mode: Welsh first, without recording a preference the resident never gave.
-            payload.update(start_lang=lang, start_lang_assumed=True)
-        else:
-            payload["language_hint"] = lang
-        _store_and_process(token, webchat.start_message_id(token, flow.id), None, payload)
     return _page(flow, token, preview)
+
+
+def _new_chat_limit():
+    services = _services()
+    limit = services.extras.get("webchat_new_chat_limit")
+    if limit is None:
+        limit = services.extras.setdefault("webchat_new_chat_limit", limits.from_settings(services.settings))
+    return limit
+
+
+def _ensure_started(flow, token: str, preview: bool, lang: str) -> bool:
+    """Start the flow for this session before its first answer; False when this client starts too many."""
+    view = _read_view(token, flow.id)
+    if view.has_run:
+        return True
+    services = _services()
+    if not preview and not _new_chat_limit().allow(request.remote_addr, services.clock.now()):
+        log.warning("web chat: too many new chats from one client address")
+        return False
+    payload: dict[str, Any] = {"start_flow": flow.id, "preview": preview}
+    if languages.supported_code(request.args.get("lang")):
+        # A link in a language (?lang=cy) is the resident's choice: the run starts in it and it is recorded.
+        payload["start_lang"] = lang
+    elif view.contact_language is None and _wales_first(flow):
+        # Wales mode: Welsh first, without recording a preference the resident never gave.
+        payload.update(start_lang=lang, start_lang_assumed=True)
+    else:
+        payload["language_hint"] = lang
+    _store_and_process(token, webchat.start_message_id(token, flow.id), None, payload)
+    return True
 
 
 def _answer_from(form) -> tuple[str | None, dict[str, Any]]:
@@ -226,6 +271,8 @@ def _accept(flow, token: str, preview: bool, form) -> tuple[int, str | None, boo
         return 400, i18n.gettext(lang, ERROR_EMPTY), False
     if text is not None and len(text) > webchat.MAX_TEXT:
         return 400, i18n.gettext(lang, ERROR_TOO_LONG, max=webchat.MAX_TEXT), False
+    if not _ensure_started(flow, token, preview, lang):
+        return 429, i18n.gettext(lang, ERROR_TOO_MANY), False
     if "choice" in payload:
         with _services().db.session() as s:
             shown = webchat.chat_view(s, token, flow.id).open_question
@@ -260,6 +307,9 @@ def change_language(flow_id: str):
     code = languages.supported_code(request.form.get("lang"))
     if token is None or code is None:
         return redirect(_chat_url(flow.id, preview), code=303)
+    if not _read_view(token, flow.id).has_run:
+        # Nothing stored yet: the page is shown in the new language and the first answer starts in it.
+        return redirect(_chat_url(flow.id, preview, lang=code), code=303)
     try:
         validate_csrf(request.form.get("csrf_token"), time_limit=CSRF_TIME_LIMIT)
     except ValidationError:
@@ -291,7 +341,7 @@ def restart(flow_id: str):
 
 
 def _api_state(flow, token: str, after: int, preview: bool) -> dict[str, Any]:
-    view = _read_view(token, flow.id)
+    view = _shown_view(flow, token, preview)
     lang = _page_language(flow, view)
     t = lambda message, **kw: i18n.gettext(lang, message, **kw)  # noqa: E731 - the templates' `t`
     new = [e for e in view.entries if e.author == "council" and e.id > after]
@@ -336,10 +386,16 @@ def api_post_message(flow_id: str):
     if not isinstance(body, dict):
         return jsonify(error="send a JSON object"), 400
     form = _JsonForm(body, request.headers.get("X-CSRFToken"))
+    was_new = not _read_view(token, flow.id).has_run
     status, error, created = _accept(flow, token, preview, form)
     if error is not None:
         return jsonify(error=error), status
-    state = _api_state(flow, token, _after_param(body.get("after")), preview)
+    after = _after_param(body.get("after"))
+    if was_new:
+        # The page already shows the opening question (worked out unstored): skip its stored copy.
+        opening = [e.id for e in _read_view(token, flow.id).entries if e.author == "council" and e.id > after]
+        after = min(opening) if opening else after
+    state = _api_state(flow, token, after, preview)
     state["stored"] = created
     if created:
         # What the resident said, in the markup the page has after a reload ("You said:", lang, dir).

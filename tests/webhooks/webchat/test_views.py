@@ -61,10 +61,13 @@ def test_the_first_question_is_in_the_page_as_served(client, db):
     assert re.findall(r'<button type="submit" name="choice" value="(\w+)"', page) == ["safe", "unsafe", "unsure"]
     assert 'aria-live="polite"' in page
     assert '<label for="text">' in page
+    # A visit stores nothing: no contact, address, message or run until the resident answers.
+    assert (count(db, Address), count(db, InboundMessage), count(db, Run), count(db, OutboxMessage)) == (0, 0, 0, 0)
+    answer(client, page, choice="unsafe")
     with db.session() as s:
         run = s.scalar(select(Run))
         address = s.scalar(select(Address))
-        assert (run.channel, run.started_by, run.current_step) == ("web", "web", "feel_safe")
+        assert (run.channel, run.started_by, run.current_step) == ("web", "web", "where")
         assert (address.channel, len(address.address)) == ("web", 32)
         # The session token is the address, kept in a signed cookie, never shown in the page.
         assert address.address not in page
@@ -74,8 +77,12 @@ def test_reloading_the_page_starts_nothing_new(client, db):
     open_chat(client)
     page = open_chat(client)
     assert page.count("How safe do you feel") == 1
+    assert count(db, Run) == 0
+    answer(client, page, choice="safe")
+    page = open_chat(client)
+    assert page.count("How safe do you feel") == 1
     assert count(db, Run) == 1
-    assert count(db, InboundMessage) == 1
+    assert count(db, InboundMessage) == 2  # the start and the answer
 
 
 def test_a_button_press_moves_the_run_on_with_a_redirect(client, db):
@@ -134,7 +141,7 @@ def test_a_forged_form_stores_nothing_and_keeps_the_draft(client, db):
     assert response.status_code == 400
     assert "please send it again" in response.get_data(as_text=True).lower()
     assert ">my words</textarea>" in response.get_data(as_text=True)
-    assert count(db, InboundMessage) == 1
+    assert count(db, InboundMessage) == 0
     assert "How safe" in page
 
 
@@ -143,7 +150,7 @@ def test_an_empty_answer_is_refused_with_words(client, db):
     response = answer(client, page, text="   ")
     assert response.status_code == 400
     assert "Please type an answer" in response.get_data(as_text=True)
-    assert count(db, InboundMessage) == 1
+    assert count(db, InboundMessage) == 0
 
 
 def test_a_post_without_a_session_starts_one(client, db):
@@ -183,7 +190,7 @@ def test_the_api_refuses_a_missing_csrf_token_and_stores_nothing(client, db):
     response = client.post("/chat/street-safety/api/messages",
                            json={"message_id": str(uuid.uuid4()), "text": "hello"})
     assert response.status_code == 400
-    assert count(db, InboundMessage) == 1
+    assert count(db, InboundMessage) == 0
 
 
 def test_the_api_needs_a_session(client):
@@ -232,12 +239,21 @@ def test_switching_language_asks_the_open_question_again_in_that_language(client
     assert "Cymraeg" in page
     assert re.findall(r'<button type="submit" name="choice" value="\w+" class="choice">([^<]+)<', page) == [
         "Diogel", "Anniogel", "Ddim yn siŵr"]
+    assert count(db, Run) == 0  # nothing stored yet: the first answer starts the run in Welsh
+    clock.advance(seconds=1)
+    answer(client, page, choice="unsafe")
+    assert answers(db) == {"feel_safe": "unsafe"}
     with db.session() as s:
         run = s.scalar(select(Run))
-        assert (run.status, run.state["lang"], run.current_step) == ("active", "cy", "feel_safe")
-    clock.advance(seconds=1)
-    answer(client, page, choice="safe")
-    assert answers(db) == {"feel_safe": "safe"}
+        assert (run.status, run.state["lang"], run.current_step) == ("active", "cy", "where")
+    # With a run open, switching asks the open question again in the new language.
+    page = client.get("/chat/street-safety?lang=cy").get_data(as_text=True)
+    response = client.post("/chat/street-safety/language", data={"csrf_token": field(page, "csrf_token"),
+                                                                 "lang": "en"})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert page.rstrip().count("Which street or place feels least safe?") == 1
+    with db.session() as s:
+        assert s.scalar(select(Run)).state["lang"] == "en"
 
 
 # ----- preview and consent -------------------------------------------------------------------------------
@@ -350,3 +366,25 @@ def test_ticked_boxes_are_stored_as_their_exact_values(client, services, db):
         answer_row = s.scalar(select(Answer))
         assert (answer_row.value, answer_row.raw_text) == (["asb", "burglary"], "Anti-social behaviour, Burglary")
     assert "Thank you." in open_chat(client, "worries")
+
+
+def test_visits_store_nothing_and_new_chats_are_limited_per_client_address(app, db, clock):
+    from webhooks.webchat.limits import BURST
+
+    for _ in range(50):
+        open_chat(app.test_client())  # fifty new browsers
+    assert (count(db, Address), count(db, InboundMessage), count(db, Run)) == (0, 0, 0)
+
+    def first_answer(remote: str) -> int:
+        browser = app.test_client()
+        page = browser.get("/chat/street-safety", environ_base={"REMOTE_ADDR": remote}).get_data(as_text=True)
+        data = {"csrf_token": field(page, "csrf_token"), "message_id": field(page, "message_id"), "choice": "safe"}
+        return browser.post("/chat/street-safety", data=data, environ_base={"REMOTE_ADDR": remote}).status_code
+
+    burst = int(BURST)
+    statuses = [first_answer("203.0.113.9") for _ in range(burst + 2)]
+    assert statuses == [303] * burst + [429, 429]
+    assert count(db, Run) == burst
+    assert first_answer("198.51.100.4") == 303  # another address is not held back
+    clock.advance(seconds=6)  # the bucket refills at ten a minute: one more new chat
+    assert [first_answer("203.0.113.9") for _ in range(2)] == [303, 429]

@@ -63,8 +63,9 @@ def _render(template: str, lang: str, **context):
 
 
 def _keyword(flow, lang: str) -> str | None:
-    """Return the keyword to show a reader: the first the flow lists (its base language's)."""
-    return flow.keywords[0] if flow.keywords else None
+    """Return the keyword to show a reader: their language's, else the base language's."""
+    found = flow.keywords_in(lang) or flow.keywords
+    return found[0] if found else None
 
 
 def _sms_number() -> str:

@@ -457,7 +457,7 @@ class Turn:
             when = self._date_words(flow.consultation.closes_at(self.service.settings.timezone))
             text = i18n.gettext(lang, CLOSED, date=when)
         elif flow is not None and flow.keywords and self._window(flow) is None:
-            text = i18n.gettext(lang, RUN_EXPIRED, keyword=flow.keywords[0])
+            text = i18n.gettext(lang, RUN_EXPIRED, keyword=(flow.keywords_in(lang) or flow.keywords)[0])
         else:
             text = i18n.gettext(lang, RUN_EXPIRED_NO_KEYWORD)
         self.queue({"type": "text", "text": text, "lang": lang}, lang=lang)

@@ -91,9 +91,10 @@ steps:
 def test_the_page_is_in_the_readers_language_right_to_left_where_needed(client):
     assert 'lang="cy"' in page(client, "/", **{"Accept-Language": "cy, en;q=0.5"})
     welsh = page(client, "/?lang=cy")
-    assert "Beth rydym yn ei ofyn" in welsh and "Tecstiwch SAFE i 07700 900123" in welsh
+    assert "Beth rydym yn ei ofyn" in welsh and "Tecstiwch DIOGEL i 07700 900123" in welsh
     assert "Yn cau mewn 29 diwrnod, ar 31 Rhagfyr 2026." in welsh
     assert 'href="http://localhost/chat/street-safety?lang=cy"' in welsh
+    assert 'href="sms:+447700900123?body=DIOGEL"' in welsh  # the keyword that starts it in Welsh
     urdu = page(client, "/?lang=ur", **{"Accept-Language": "en"})
     assert '<html lang="ur" dir="rtl">' in urdu
     assert "ہم کیا پوچھ رہے ہیں" in urdu

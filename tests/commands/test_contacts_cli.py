@@ -10,7 +10,7 @@ from commands.contacts import contacts
 from engage.contacts import create_contact
 from store.models import Contact
 from store.models.contacts import ApiToken
-from tests.support.contacts import csv_text, mobile
+from tests.support.contacts import csv_text, find_traces, mobile
 
 HEADER = ["phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at"]
 
@@ -67,19 +67,22 @@ def test_subject_access_writes_json_and_html(runner, db, clock, tmp_path):
     assert "no contact matches" in result.output
 
 
-def test_erase_needs_yes_and_object_records_the_objection(runner, db, clock):
+def test_erase_needs_yes_leaves_no_trace_and_object_records_the_objection(runner, db, clock):
     with db.session() as s:
-        contact_id = create_contact(s, clock.now(), name="Ann", phone=mobile(1)).id
+        contact_id = create_contact(s, clock.now(), name="Ann Example", phone=mobile(1), telegram_id="4242").id
+    needles = [mobile(1), mobile(1)[3:], "Ann Example", "4242"]
     result = runner.invoke(contacts, ["object", mobile(1)])
     assert result.exit_code == 0 and "no more consultations" in result.output
     with db.session() as s:
         assert s.get(Contact, contact_id).do_not_contact is True
     assert runner.invoke(contacts, ["erase", mobile(1)]).exit_code == 2
+    assert len(find_traces(db, needles)) >= 4
     result = runner.invoke(contacts, ["erase", mobile(1), "--yes"])
     assert result.exit_code == 0, result.output
     with db.session() as s:
         contact = s.get(Contact, contact_id)
-        assert contact.erased_at is not None and contact.name is None
+        assert (contact.erased_at, contact.name) == (clock.now(), None)
+    assert find_traces(db, needles) == []
 
 
 def test_retention_dry_run_counts_and_changes_nothing(runner, db):

@@ -8,8 +8,10 @@ from datetime import datetime, timezone
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from engage.contacts import create_contact
 from store.models import Answer, OutboxMessage, Run
 from store.models.officers import AuditLog
+from tests.support.contacts import find_traces, mobile, text_in
 from tests.support.dashboard import BAD_FLOW, respondent, run_with_answers
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
@@ -297,10 +299,15 @@ def test_the_you_said_we_did_record_exports_and_is_audited(client, as_role, serv
     assert [d["what"] for d in details] == ["you_said_we_did", "you_said_we_did"]
 
 
-def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, services):
-    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
+def test_erasing_a_contact_needs_the_word_leaves_no_trace_and_is_audited(client, as_role, services):
+    phone = mobile(1)
     with services.db.session() as s:
-        contact_id = s.scalar(select(Answer.contact_id))
+        contact_id = create_contact(s, services.clock.now(), name="Ann Example", phone=phone,
+                                    fields={"ward": "mark_hall"}).id
+    for text in ("SAFE", "2", "Behind 12 Mill Lane"):
+        text_in(services, text, phone)
+    needles = [phone, phone[3:], "Ann Example", "Mill Lane"]
+    assert len(find_traces(services.db, needles)) >= 3
     token = as_role("officer")
     page = client.get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
     assert "Download a subject access copy" in page
@@ -310,11 +317,13 @@ def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, servic
     assert refused.status_code == 302
     with services.db.session() as s:
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "contact.erased")) is None
+    assert len(find_traces(services.db, needles)) >= 3
     erased = client.post(f"/dashboard/contacts/{contact_id}/erase", data={"csrf_token": token, "confirm": "ERASE"})
     assert erased.status_code == 302
     with services.db.session() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"contact.subject_access", "contact.erased"} <= actions
+    assert find_traces(services.db, needles) == []
 
 
 def test_sms_count_for_a_message_being_typed(client, as_role):

@@ -15,7 +15,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -322,6 +322,8 @@ class OutboxSender:
     policy: SenderPolicy = field(default_factory=SenderPolicy)
     quiet: QuietHours = field(default_factory=QuietHours)
     rng: random.Random = field(default_factory=random.Random)
+    # Seconds for the batch time limit; a test drives it from its clock.
+    timer: Callable[[], float] = time.monotonic
     _takes_id: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -359,10 +361,10 @@ class OutboxSender:
         outcomes: list[Outcome] = []
         release: list[int] = []
         closed: set[tuple[str, str]] = set()
-        began = time.monotonic()
+        began = self.timer()
         try:
             for position, message in enumerate(claimed):
-                if position and time.monotonic() - began > self.policy.batch_time_limit:
+                if position and self.timer() - began > self.policy.batch_time_limit:
                     # Slow going: hand the untried rows back for the next claim.
                     release.extend(m.id for m in claimed[position:])
                     break

@@ -6,6 +6,7 @@ import contextlib
 import pytest
 
 from bot.channel import SendResult
+from tests.support.timeouts import SEND_TIMEOUT
 from tests.support.twilio_fake import running_fake_twilio, sms_channel
 
 TEXT = {"type": "text", "text": "Hello from Harlow Council.", "lang": "en"}
@@ -20,7 +21,7 @@ class SmsHarness:
 
     def __init__(self, server):
         self.server = server
-        self.channel = sms_channel(server, timeout=0.3)
+        self.channel = sms_channel(server)
 
     def delivered(self) -> int:
         return len(self.server.fake.messages_to(self.address))
@@ -42,7 +43,8 @@ class TelegramHarness:
         from bot.telegram import TelegramChannel
 
         self.server = server
-        self.channel = TelegramChannel(server.fake.token, server.url, connect_timeout=0.5, read_timeout=0.5)
+        self.channel = TelegramChannel(server.fake.token, server.url, connect_timeout=SEND_TIMEOUT,
+                                       read_timeout=SEND_TIMEOUT)
 
     def delivered(self) -> int:
         return len(self.server.fake.calls_for(self.address, "sendMessage"))

@@ -21,6 +21,7 @@ from bot.sender import (
 )
 from store.models import Address, ConsentRecord, Contact, OutboxMessage
 from tests.bot.conftest import add_resident, outbox_row, queue_message
+from tests.support.timeouts import SHORT_TIMEOUT, TOO_LATE
 from tests.support.twilio_fake import sms_channel
 
 NO_LIMITS = RateLimiter({})
@@ -28,7 +29,7 @@ NO_LIMITS = RateLimiter({})
 
 @pytest.fixture
 def sender(db, clock, fake_twilio):
-    return OutboxSender(db, clock, {"sms": sms_channel(fake_twilio, timeout=0.3)}, limiter=NO_LIMITS,
+    return OutboxSender(db, clock, {"sms": sms_channel(fake_twilio)}, limiter=NO_LIMITS,
                         policy=SenderPolicy(max_attempts=3, backoff_base=10, backoff_cap=60),
                         rng=random.Random(1))
 
@@ -194,7 +195,8 @@ def test_an_unusable_number_fails_and_is_marked_unusable(db, clock, sender, fake
 def test_an_unknown_outcome_is_never_sent_again(db, clock, sender, fake_twilio):
     address = add_resident(db, clock)
     row_id = queue_message(db, clock, address)
-    fake_twilio.fake.fail("slow", delay=0.6)
+    fake_twilio.fake.fail("slow", delay=TOO_LATE)
+    sender.channels["sms"] = sms_channel(fake_twilio, timeout=SHORT_TIMEOUT)
     sender.drain()
     clock.advance(hours=1)
     sender.drain()

@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.sandbox.twilio_server import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, TwilioServer
 from bot.twilio_sms import TwilioSMS
+from tests.support.timeouts import SEND_TIMEOUT, SHORT_TIMEOUT
 
 TEST_FROM = "+447700900000"
 PUBLIC_URL = "http://testserver"
@@ -59,11 +60,12 @@ def twilio_settings(server: TwilioServer) -> dict[str, Any]:
         "twilio_auth_token": SANDBOX_AUTH_TOKEN,
         "twilio_from": TEST_FROM,
         "twilio_api_url": server.url,
-        "twilio_timeout": 0.5,
+        # Short, so a fault test can make an answer come too late; still ample for a local answer.
+        "twilio_timeout": SHORT_TIMEOUT,
     }
 
 
-def sms_channel(server: TwilioServer, timeout: float = 0.5, public_url: str = PUBLIC_URL) -> TwilioSMS:
+def sms_channel(server: TwilioServer, timeout: float = SEND_TIMEOUT, public_url: str = PUBLIC_URL) -> TwilioSMS:
     """Return the real SMS adapter pointed at the fake."""
     return TwilioSMS(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, from_number=TEST_FROM, public_url=public_url,
                      api_url=server.url, timeout=timeout)

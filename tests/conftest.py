@@ -47,7 +47,8 @@ def _own_postgres_database(url: str, worker: str) -> str:
 
 
 # Variables that configure the test run itself, not the service under test.
-TEST_RUN_VARIABLES = {"OUTREACH_TEST_DATABASE_URL", "OUTREACH_REGEN_GOLDEN", "OUTREACH_API_EXAMPLES"}
+TEST_RUN_VARIABLES = {"OUTREACH_TEST_DATABASE_URL", "OUTREACH_REGEN_GOLDEN", "OUTREACH_API_EXAMPLES",
+                      "OUTREACH_TEST_CRASH_SEED"}
 
 
 def pytest_addoption(parser):

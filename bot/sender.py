@@ -280,12 +280,6 @@ def _apply_unsent(s: Session, row: OutboxMessage, outcome: Outcome, policy: Send
     return row.status
 
 
-def record_result(db, message_id: int, result: SendResult, now: datetime, policy: SenderPolicy,
-                  rng: random.Random) -> str:
-    """Store what the provider said about one claimed row; return the row's new status."""
-    return record_results(db, [Outcome(message_id, result, now)], policy, rng).get(message_id, "missing")
-
-
 def mark_address(s: Session, address: Address, result: SendResult, now: datetime) -> None:
     """Mark an address opted out (carrier STOP) or unusable (landline, unknown number)."""
     if result.opted_out and address.consent != "opted_out":
@@ -423,12 +417,6 @@ class OutboxSender:
             # The call may have gone out before the adapter failed: unknown, not retried.
             log.exception("channel %s raised while sending outbox row %s", message.channel, message.id)
             return SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
-
-    def send_one(self, message: ClaimedMessage) -> SendResult:
-        """Call the channel for one claimed row, record the result at once and return it."""
-        result = self._call(message)
-        record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
-        return result
 
     def recover_stuck(self) -> int:
         return recover_stuck_sending(self.db, self.clock.now(), self.policy.stuck_after)

@@ -9,7 +9,7 @@ from sqlalchemy import event, select
 
 from bot.channel import SendResult
 from bot.ratelimit import ChannelLimit, RateLimiter
-from bot.sender import OutboxSender, SenderPolicy, claim_due_messages, record_result
+from bot.sender import OutboxSender, Outcome, SenderPolicy, claim_due_messages, record_results
 from store.models import Address, ConsentRecord, OutboxMessage
 from tests.bot.conftest import add_resident, outbox_row, queue_message
 from tests.support.timeouts import SHORT_TIMEOUT, TOO_LATE
@@ -155,18 +155,17 @@ def test_rows_a_status_callback_moved_on_before_the_batch_is_recorded_stay_there
     assert len(fake_twilio.fake.messages) == 3
 
 
-def test_record_result_still_records_one_row(db, clock):
+def test_a_result_recorded_after_delivery_keeps_the_row_delivered_and_a_missing_row_is_passed_over(db, clock):
     address = add_resident(db, clock)
     row_id = queue_message(db, clock, address)
     claim_due_messages(db, clock.now(), 10, ["sms"])
     with db.session() as s:
         s.get(OutboxMessage, row_id).status = "delivered"
     rng = random.Random(1)
-    assert record_result(db, row_id, SendResult("sent", provider_id="SMx", segments=2), clock.now(), POLICY,
-                         rng) == "delivered"
+    outcomes = [Outcome(row_id, SendResult("sent", provider_id="SMx", segments=2), clock.now()),
+                Outcome(row_id + 1000, SendResult("sent", provider_id="SMy"), clock.now())]
+    assert record_results(db, outcomes, POLICY, rng) == {row_id: "delivered"}
     assert (outbox_row(db, row_id).provider_id, outbox_row(db, row_id).segments) == ("SMx", 2)
-    assert record_result(db, row_id + 1000, SendResult("sent", provider_id="SMy"), clock.now(), POLICY,
-                         rng) == "missing"
 
 
 def test_a_sender_stopped_mid_batch_records_what_went_and_hands_back_the_rest(db, clock, fake_twilio):

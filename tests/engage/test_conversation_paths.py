@@ -2,8 +2,6 @@
 question passed over after too many replies that do not fit, each driven through the service."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select
 
 from engage.conversations import ALREADY_DONE

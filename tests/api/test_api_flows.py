@@ -38,7 +38,9 @@ def test_lint_reports_problems_with_line_and_column(client, read_headers):
     good = client.post("/api/v1/flows/lint", data=GOOD, headers={**read_headers, "Content-Type": "application/yaml"})
     assert good.status_code == 200
     assert (good.json["valid"], good.json["flow_id"]) == (True, "potholes")
-    assert good.json["sms_segments"]
+    assert good.json["sms_segments"] == [
+        {"encoding": "GSM-7", "field": field, "lang": "en", "segments": 1, "step_id": "seen"}
+        for field in ("ask", "choice:yes", "choice:no")]
     broken = GOOD.replace("    choices:", "    choises:")
     bad = client.post("/api/v1/flows/lint", data=broken, headers={**read_headers, "Content-Type": "text/plain"}).json
     assert bad["valid"] is False

@@ -92,7 +92,7 @@ def test_uploading_a_flow_shows_its_problem_at_its_line_then_publishes_when_fixe
     assert checked.status_code == 200 and "No problems found in bins" in checked.get_data(as_text=True)
     published = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish", "source": fixed})
     assert published.status_code == 302 and published.headers["Location"] == "/dashboard/flows/bins"
-    assert services.registry.get("bins") is not None
+    assert services.registry.get("bins").keywords == ["BINS"]
     with open(f"{app_config['flows_dir']}/bins.yaml", encoding="utf-8") as fh:
         assert fh.read() == fixed
     detail = client.get("/dashboard/flows/bins").get_data(as_text=True)
@@ -157,7 +157,8 @@ def test_representativeness_export_csv_is_audited(client, as_role, services):
     assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
     assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
     with services.db.session() as s:
-        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "export.downloaded")) is not None
+        details = [a.detail for a in s.scalars(select(AuditLog).where(AuditLog.action == "export.downloaded"))]
+    assert details == [{"what": "representativeness", "format": "csv", "rows": 10}]
 
 
 def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, services):

@@ -147,7 +147,8 @@ def test_the_sender_gives_up_after_the_last_attempt(db, clock, sender, fake_twil
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, "20500")
     assert "gave up after 3 attempts" in row.error_message
     assert len(fake_twilio.fake.requests) == 3 and fake_twilio.fake.messages == []
-    assert waits[1] > waits[0] / 2
+    # Equal-jitter backoff from a 10 s base with the fixture's seeded generator: 5-10 s, then 10-20 s.
+    assert waits == [5.671821, 18.474337]
 
 
 def test_backoff_doubles_with_jitter_and_is_capped():

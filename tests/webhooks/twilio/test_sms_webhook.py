@@ -153,3 +153,15 @@ def test_the_signature_is_checked_against_the_public_url_behind_a_proxy(app_conf
     assert client.post(SMS, data=form, headers={"X-Twilio-Signature": signature},
                        base_url="http://10.0.0.5:8000").status_code == 200
     assert client.post(SMS, data=form, headers={"X-Twilio-Signature": sign(SMS, form)}).status_code == 403
+
+
+def test_embedded_mode_acts_on_a_message_once_twilio_has_its_answer(app, client, db):
+    # Outside tests the webhook answers first and acts on the message when the response is closed.
+    app.testing = False
+    response = text_in(client, "SAFE", "SM" + "e" * 32)
+    assert_empty_twiml(response)
+    assert [row.status for row in inbound_rows(db)] == ["pending"]
+    assert outbox(db) == []
+    response.close()
+    assert [row.status for row in inbound_rows(db)] == ["processed"]
+    assert [row.payload.get("step_id") for row in outbox(db)] == ["feel_safe"]

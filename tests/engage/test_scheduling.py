@@ -217,3 +217,37 @@ def test_two_scheduler_processes_and_only_one_schedules(db, clock, app_config):
             with db.engine.begin() as conn:
                 conn.execute(text(f"DELETE FROM {scheduling.JOBS_TABLE}"))
     assert "scheduler" not in first.extras and "scheduler" not in second.extras
+
+
+def test_the_periodic_jobs_as_stored_do_their_work(services, db, clock, caplog):
+    """Run each stored job's own function, as the scheduler would when its time comes."""
+    caplog.set_level("INFO", logger="engage.scheduling")
+    long_ago = DEFAULT_NOW - timedelta(hours=25)
+    with db.session() as s:
+        stale = make_run(s, make_contact(s), "street-safety", "active", DEFAULT_NOW - timedelta(days=3))
+        stale.expires_at = DEFAULT_NOW - timedelta(hours=1)
+        closed = make_run(s, make_contact(s), "crime-perception", "active", DEFAULT_NOW - timedelta(days=50))
+        quiet = make_run(s, make_contact(s), "citizens-panel", "active", long_ago)
+        ids = stale.id, closed.id, quiet.id
+    scheduler = start_scheduler(services, periodic=True)
+    scheduler.pause()  # nothing runs on its own while the test runs the jobs
+    broadcast_id = once_broadcast(services, datetime.now(UTC).replace(microsecond=0) + timedelta(days=3))
+    jobs = {job.id: job for job in scheduler.get_jobs()}
+    assert scheduler.get_job(scheduling.broadcast_job_id(broadcast_id)) is None  # created after the start
+
+    jobs["outreach:sync"].func()
+    assert scheduler.get_job(scheduling.broadcast_job_id(broadcast_id)).args == (broadcast_id,)
+    jobs["outreach:expire-runs"].func()
+    jobs["outreach:close-consultations"].func()
+    jobs["outreach:reminders"].func()
+    jobs["outreach:retention"].func()
+    with db.session() as s:
+        assert [s.get(Run, i).status for i in ids] == ["expired", "ended", "active"]
+        reminder = s.scalar(select(OutboxMessage).where(OutboxMessage.kind == "reminder"))
+        assert (reminder.run_id, reminder.dedupe_key) == (ids[2], f"reminder:run:{ids[2]}")
+    # Nothing here is old enough to anonymise, and the job's run is a real one, not a dry run.
+    assert "retention: {'answers': 0, 'runs': 0, 'inbound': 0, 'outbox': 0, 'flows': {}, 'dry_run': False}" \
+        in caplog.messages
+    scheduler.get_job(scheduling.broadcast_job_id(broadcast_id)).func(broadcast_id)
+    with db.session() as s:
+        assert s.get(Broadcast, broadcast_id).status == "sent"

@@ -218,7 +218,7 @@ def test_an_admin_changes_a_role_and_switches_an_account_off_and_on(app, client,
         officer, admin = s.get(Officer, officers["officer"]), s.get(Officer, officers["admin"])
         assert (officer.role, officer.active, admin.role, admin.active) == ("viewer", True, "admin", True)
         trail = [(a.action, a.detail) for a in s.scalars(select(AuditLog).where(
-            AuditLog.target_type == "officer", AuditLog.target_id == officers["officer"],
+            AuditLog.target_type == "officer", AuditLog.target_id == str(officers["officer"]),
             AuditLog.action.in_(["officer.role_changed", "officer.disabled", "officer.enabled"]))
             .order_by(AuditLog.id))]
     assert trail == [("officer.role_changed", {"from": "officer", "to": "viewer"}),

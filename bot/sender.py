@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -337,12 +337,6 @@ def _apply_unsent(s: Session, row: OutboxMessage, outcome: Outcome, policy: Send
     return row.status
 
 
-def record_result(db, message_id: int, result: SendResult, now: datetime, policy: SenderPolicy,
-                  rng: random.Random) -> str:
-    """Store what the provider said about one claimed row; return the row's new status."""
-    return record_results(db, [Outcome(message_id, result, now)], policy, rng).get(message_id, "missing")
-
-
 def mark_address(s: Session, address: Address, result: SendResult, now: datetime) -> None:
     """Mark an address opted out (carrier STOP) or unusable (landline, unknown number)."""
     if result.opted_out and address.consent != "opted_out":
@@ -380,6 +374,8 @@ class OutboxSender:
     policy: SenderPolicy = field(default_factory=SenderPolicy)
     quiet: QuietHours = field(default_factory=QuietHours)
     rng: random.Random = field(default_factory=random.Random)
+    # Seconds for the batch time limit; a test drives it from its clock.
+    timer: Callable[[], float] = time.monotonic
     _takes_id: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
@@ -423,12 +419,12 @@ class OutboxSender:
         refused: dict[str, list[int]] = {}
         refused_to: dict[tuple[str, str], str] = {}
         closed: set[tuple[str, str]] = set()
-        began = time.monotonic()
+        began = self.timer()
         stack = contextlib.ExitStack()
         check = None  # the connection the consent checks read on, opened at the first message
         try:
             for position, message in enumerate(claimed):
-                if position and time.monotonic() - began > self.policy.batch_time_limit:
+                if position and self.timer() - began > self.policy.batch_time_limit:
                     # Slow going: hand the untried rows back for the next claim.
                     release.extend(m.id for m in claimed[position:])
                     break
@@ -530,16 +526,6 @@ class OutboxSender:
             # The call may have gone out before the adapter failed: unknown, not retried.
             log.exception("channel %s raised while sending outbox row %s", message.channel, message.id)
             return SendResult("unknown", error_code="adapter_error", error_message=type(exc).__name__)
-
-    def send_one(self, message: ClaimedMessage) -> SendResult:
-        """Check consent again, call the channel for one claimed row, record the result at once and return it."""
-        reason = self.refusal(message)
-        if reason is not None:
-            record_results(self.db, [], self.policy, self.rng, refused={reason: [message.id]})
-            return SendResult("skipped", error_code=reason)
-        result = self._call(message)
-        record_result(self.db, message.id, result, self.clock.now(), self.policy, self.rng)
-        return result
 
     def recover_stuck(self) -> int:
         return recover_stuck_sending(self.db, self.clock.now(), self.policy.stuck_after)

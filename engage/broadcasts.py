@@ -270,14 +270,8 @@ def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None
         result.skipped[window] = result.in_segment
     else:
         # Each batch commits on its own: a crash part-way leaves keyed rows that the next firing skips.
-        last = 0
-        while True:
+        for ids in segments.contact_id_batches(services.db, rules, now, batch_size):
             with services.db.session() as s:
-                ids = list(s.scalars(segments.contacts_query(rules, now).where(Contact.id > last)
-                                     .order_by(Contact.id).limit(batch_size)))
-                if not ids:
-                    break
-                last = ids[-1]
                 _queue_batch(services, s, broadcast_id, occurrence, ids, texts, base, flow, now, result,
                              message_class)
 

@@ -525,14 +525,13 @@ class Turn:
         """Start a flow: in `lang` (a keyword's language) when given, else in the resident's language."""
         if self._refuse_outside_window(flow):
             return None
-        days = getattr(flow, "restart_after_days", None)
-        if days and not self.incoming.preview:
-            recent = self.s.scalar(
-                select(Run.id).where(Run.contact_id == self.contact.id, Run.flow_id == flow.id,
-                                     Run.status == "completed", Run.finished_at >= self.now - timedelta(days=days))
-                .limit(1)
+        if getattr(flow, "restart_after_days", None) and not self.incoming.preview:
+            last_finished = self.s.scalar(
+                select(Run.finished_at).where(Run.contact_id == self.contact.id, Run.flow_id == flow.id,
+                                              Run.status == "completed")
+                .order_by(Run.finished_at.desc()).limit(1)
             )
-            if recent is not None:
+            if not engine.may_start_again(flow, last_finished, self.now):
                 self.say(i18n.gettext(self.lang, ALREADY_DONE))
                 return None
         for old in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):

@@ -55,7 +55,7 @@ class FlowRegistry:
         with self._lock:
             if stamp == self._stamp and self._flows and not force:
                 return False
-            flows, problems = (load_flows_dir(self.flows_dir) if stamp else ({}, []))
+            flows, problems = (_parsed_folder(self.flows_dir, stamp, load_flows_dir) if stamp else ({}, []))
             flows = dict(flows)
             broken = {p.path for p in problems if p.severity == "error"}
             existing = {str(f.path): f for f in flows.values() if f.path}
@@ -207,6 +207,25 @@ class FlowRegistry:
         from flows.loader import load_flow_text
 
         return _cached_flow(row.source, row.path or f"<{row.flow_id}@{row.version[:8]}>", load_flow_text)
+
+
+# The last parse of each flows folder, by its files' names, mtimes and sizes: every app built on the same
+# unchanged folder (the web app, its workers, the command line) shares one parse instead of reading again.
+# Flows are frozen, so sharing them is safe.
+_parsed_folders: dict[str, tuple[tuple, dict, list]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _parsed_folder(folder: Path, stamp: tuple, loader) -> tuple[dict, list]:
+    key = str(folder.resolve())
+    with _parsed_lock:
+        cached = _parsed_folders.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+    flows, problems = loader(folder)
+    with _parsed_lock:
+        _parsed_folders[key] = (stamp, flows, problems)
+    return flows, problems
 
 
 _old_versions: dict[str, object] = {}

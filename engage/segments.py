@@ -233,13 +233,17 @@ def segment_size(session: Session, rules: dict[str, Any], now: datetime) -> int:
     return session.scalar(select(func.count()).select_from(query)) or 0
 
 
-def contact_id_batches(session: Session, rules: dict[str, Any], now: datetime,
+def contact_id_batches(db, rules: dict[str, Any], now: datetime,
                        batch_size: int = BATCH_SIZE) -> Iterator[list[int]]:
-    """Yield matching contact ids in ascending batches (keyset pagination), never all at once."""
+    """Yield matching contact ids in ascending batches (keyset pagination), never all at once.
+
+    Each batch is read in a short transaction of its own, so the caller can commit its work batch by batch.
+    """
     base = contacts_query(rules, now)
     last = 0
     while True:
-        ids = list(session.scalars(base.where(Contact.id > last).order_by(Contact.id).limit(batch_size)))
+        with db.session() as session:
+            ids = list(session.scalars(base.where(Contact.id > last).order_by(Contact.id).limit(batch_size)))
         if not ids:
             return
         yield ids

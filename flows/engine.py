@@ -202,11 +202,11 @@ def remind(flow: Flow, state: Mapping[str, Any], now: datetime) -> tuple[dict[st
     return state, [MessageSaid(step.id, state["lang"], text), question_for(flow, step, state, reprompt=True)]
 
 
-def may_start_again(flow: Flow, last_started_at: datetime | None, now: datetime) -> bool:
-    """Return True when a contact whose last run of this flow started then may start another now."""
-    if last_started_at is None or flow.restart_after_days is None:
+def may_start_again(flow: Flow, last_completed_at: datetime | None, now: datetime) -> bool:
+    """Return True when a contact who last completed this flow then may start it again now."""
+    if last_completed_at is None or flow.restart_after_days is None:
         return True
-    return now - last_started_at >= timedelta(days=flow.restart_after_days)
+    return now - last_completed_at >= timedelta(days=flow.restart_after_days)
 
 
 # ---------------------------------------------------------------- walking

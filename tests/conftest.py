@@ -1,11 +1,12 @@
 """Fixtures: a real database (SQLite by default, PostgreSQL when configured), a set clock, the app.
 
 Run on PostgreSQL with OUTREACH_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test.
+Run with the wall clock moved ahead (a year: --clock-ahead=365) to prove no test leans on today's date.
 """
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,45 @@ def _own_postgres_database(url: str, worker: str) -> str:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return base.set(database=name).render_as_string(hide_password=False)
+
+
+# Variables that configure the test run itself, not the service under test.
+TEST_RUN_VARIABLES = {"OUTREACH_TEST_DATABASE_URL", "OUTREACH_REGEN_GOLDEN", "OUTREACH_API_EXAMPLES",
+                      "OUTREACH_TEST_CRASH_SEED"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock-ahead", type=float, default=0.0, metavar="DAYS",
+        help="move the wall clock (time.time, datetime.now, in every thread) this many days ahead for the run",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_settings():
+    """The service's OUTREACH_* settings come from each test, never from the shell that runs the suite."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("OUTREACH_") and n not in TEST_RUN_VARIABLES]:
+            patch.delenv(name)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wall_clock_ahead(request):
+    """With --clock-ahead, the real clock (not the monotonic one) reads that many days ahead while it ticks on.
+
+    libfaketime cannot do this for Python 3.11: it also shifts CLOCK_MONOTONIC, and a timed lock wait
+    (sem_clockwait, which it does not intercept) then waits the whole offset; told to leave the monotonic
+    clock alone, it rejects time.sleep's absolute deadline (EINVAL). time-machine moves only the wall clock.
+    """
+    days = request.config.getoption("--clock-ahead")
+    if not days:
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.now(timezone.utc) + timedelta(days=days), tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

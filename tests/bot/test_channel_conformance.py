@@ -6,6 +6,7 @@ import contextlib
 import pytest
 
 from bot.channel import SendResult
+from tests.support.timeouts import SEND_TIMEOUT
 from tests.support.twilio_fake import running_fake_twilio, sms_channel
 
 TEXT = {"type": "text", "text": "Hello from Harlow Council.", "lang": "en"}
@@ -20,10 +21,16 @@ class SmsHarness:
 
     def __init__(self, server):
         self.server = server
-        self.channel = sms_channel(server, timeout=0.3)
+        self.channel = sms_channel(server)
+
+    # What a refused address reports: (error code, address unusable, opted out).
+    refusal = ("30006", True, False)
 
     def delivered(self) -> int:
         return len(self.server.fake.messages_to(self.address))
+
+    def last_provider_id(self) -> str:
+        return self.server.fake.messages_to(self.address)[-1].sid
 
     def fail_server(self):
         self.server.fake.fail(status=500)
@@ -42,10 +49,16 @@ class TelegramHarness:
         from bot.telegram import TelegramChannel
 
         self.server = server
-        self.channel = TelegramChannel(server.fake.token, server.url, connect_timeout=0.5, read_timeout=0.5)
+        self.channel = TelegramChannel(server.fake.token, server.url, connect_timeout=SEND_TIMEOUT,
+                                       read_timeout=SEND_TIMEOUT)
+
+    refusal = ("403", True, False)
 
     def delivered(self) -> int:
         return len(self.server.fake.calls_for(self.address, "sendMessage"))
+
+    def last_provider_id(self) -> str:
+        return str(self.server.fake.sent_messages(self.address)[-1]["message_id"])
 
     def fail_server(self):
         self.server.fake.fail("sendMessage", 500, "Internal Server Error")
@@ -85,7 +98,7 @@ def harness(request):
 def test_a_message_is_sent_and_named(harness, payload):
     result = harness.channel.send(harness.address, payload, "en")
     assert isinstance(result, SendResult)
-    assert result.status == "sent" and result.provider_id
+    assert (result.status, result.provider_id) == ("sent", harness.last_provider_id())
     assert harness.delivered() == 1
 
 
@@ -97,8 +110,8 @@ def test_a_server_error_may_be_retried(harness):
 def test_a_refused_address_fails_for_good_and_is_marked(harness):
     harness.refuse_address()
     result = harness.channel.send(harness.address, TEXT, "en")
-    assert result.status == "failed"
-    assert result.address_unusable or result.opted_out
+    assert (result.status, (result.error_code, result.address_unusable, result.opted_out)) == (
+        "failed", harness.refusal)
 
 
 def test_a_connection_dropped_after_sending_is_unknown(harness):

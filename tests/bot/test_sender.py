@@ -21,6 +21,7 @@ from bot.sender import (
 )
 from store.models import Address, ConsentRecord, Contact, OutboxMessage
 from tests.bot.conftest import add_resident, outbox_row, queue_message
+from tests.support.timeouts import SHORT_TIMEOUT, TOO_LATE
 from tests.support.twilio_fake import sms_channel
 
 NO_LIMITS = RateLimiter({})
@@ -28,7 +29,7 @@ NO_LIMITS = RateLimiter({})
 
 @pytest.fixture
 def sender(db, clock, fake_twilio):
-    return OutboxSender(db, clock, {"sms": sms_channel(fake_twilio, timeout=0.3)}, limiter=NO_LIMITS,
+    return OutboxSender(db, clock, {"sms": sms_channel(fake_twilio)}, limiter=NO_LIMITS,
                         policy=SenderPolicy(max_attempts=3, backoff_base=10, backoff_cap=60),
                         rng=random.Random(1))
 
@@ -146,7 +147,8 @@ def test_the_sender_gives_up_after_the_last_attempt(db, clock, sender, fake_twil
     assert (row.status, row.attempts, row.error_code) == ("failed", 3, "20500")
     assert "gave up after 3 attempts" in row.error_message
     assert len(fake_twilio.fake.requests) == 3 and fake_twilio.fake.messages == []
-    assert waits[1] > waits[0] / 2
+    # Equal-jitter backoff from a 10 s base with the fixture's seeded generator: 5-10 s, then 10-20 s.
+    assert waits == [5.671821, 18.474337]
 
 
 def test_backoff_doubles_with_jitter_and_is_capped():
@@ -194,7 +196,8 @@ def test_an_unusable_number_fails_and_is_marked_unusable(db, clock, sender, fake
 def test_an_unknown_outcome_is_never_sent_again(db, clock, sender, fake_twilio):
     address = add_resident(db, clock)
     row_id = queue_message(db, clock, address)
-    fake_twilio.fake.fail("slow", delay=0.6)
+    fake_twilio.fake.fail("slow", delay=TOO_LATE)
+    sender.channels["sms"] = sms_channel(fake_twilio, timeout=SHORT_TIMEOUT)
     sender.drain()
     clock.advance(hours=1)
     sender.drain()

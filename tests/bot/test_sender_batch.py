@@ -9,9 +9,10 @@ from sqlalchemy import event, select
 
 from bot.channel import SendResult
 from bot.ratelimit import ChannelLimit, RateLimiter
-from bot.sender import OutboxSender, SenderPolicy, claim_due_messages, record_result
+from bot.sender import OutboxSender, Outcome, SenderPolicy, claim_due_messages, record_results
 from store.models import Address, ConsentRecord, OutboxMessage
 from tests.bot.conftest import add_resident, outbox_row, queue_message
+from tests.support.timeouts import SHORT_TIMEOUT, TOO_LATE
 
 # app_config_with_fake_twilio is the app_config fixture with the SMS channel pointed at the fake Twilio.
 from tests.support.twilio_fake import app_config_with_fake_twilio, post_signed, sms_channel  # noqa: F401
@@ -54,9 +55,9 @@ def test_a_batch_with_every_kind_of_result_records_each(db, clock, fake_twilio):
     after_opt_out = queue_message(db, clock, opted_out, kind="broadcast", text="five")
     fake_twilio.fake.fail(status=500, to=retried.address)
     fake_twilio.fake.reject_number(opted_out.address, 21610)
-    fake_twilio.fake.fail("slow", delay=0.6, to=timed_out.address)
+    fake_twilio.fake.fail("slow", delay=TOO_LATE, to=timed_out.address)
 
-    real = sms_channel(fake_twilio, timeout=0.3)
+    real = sms_channel(fake_twilio, timeout=SHORT_TIMEOUT)
     seen_by_other_workers = []
 
     class Watched:
@@ -154,18 +155,17 @@ def test_rows_a_status_callback_moved_on_before_the_batch_is_recorded_stay_there
     assert len(fake_twilio.fake.messages) == 3
 
 
-def test_record_result_still_records_one_row(db, clock):
+def test_a_result_recorded_after_delivery_keeps_the_row_delivered_and_a_missing_row_is_passed_over(db, clock):
     address = add_resident(db, clock)
     row_id = queue_message(db, clock, address)
     claim_due_messages(db, clock.now(), 10, ["sms"])
     with db.session() as s:
         s.get(OutboxMessage, row_id).status = "delivered"
     rng = random.Random(1)
-    assert record_result(db, row_id, SendResult("sent", provider_id="SMx", segments=2), clock.now(), POLICY,
-                         rng) == "delivered"
+    outcomes = [Outcome(row_id, SendResult("sent", provider_id="SMx", segments=2), clock.now()),
+                Outcome(row_id + 1000, SendResult("sent", provider_id="SMy"), clock.now())]
+    assert record_results(db, outcomes, POLICY, rng) == {row_id: "delivered"}
     assert (outbox_row(db, row_id).provider_id, outbox_row(db, row_id).segments) == ("SMx", 2)
-    assert record_result(db, row_id + 1000, SendResult("sent", provider_id="SMy"), clock.now(), POLICY,
-                         rng) == "missing"
 
 
 def test_a_sender_stopped_mid_batch_records_what_went_and_hands_back_the_rest(db, clock, fake_twilio):
@@ -223,9 +223,18 @@ def test_a_sender_that_fails_mid_batch_never_sends_a_row_twice(db, clock, fake_t
 def test_a_slow_batch_hands_its_untried_rows_back(db, clock, fake_twilio):
     address = add_resident(db, clock)
     ids = [queue_message(db, clock, address, text=f"message {n}") for n in range(4)]
-    fake_twilio.fake.fail("slow", delay=0.15, times=2)
-    sender = new_sender(db, clock, sms_channel(fake_twilio),
-                        policy=SenderPolicy(batch_time_limit=0.2))
+    real = sms_channel(fake_twilio)
+
+    class FifteenSecondsASend:
+        name = "sms"
+
+        def send(self, address, payload, lang, *, outbox_id=None):
+            clock.advance(seconds=15)  # a provider slow to answer, on the test's clock
+            return real.send(address, payload, lang, outbox_id=outbox_id)
+
+    # 15 s gone after the first send, 30 s after the second: past the 20 s limit, the rest go back.
+    sender = new_sender(db, clock, FifteenSecondsASend(), policy=SenderPolicy(batch_time_limit=20),
+                        timer=lambda: clock.now().timestamp())
     assert sender.send_due() == 4
     assert [outbox_row(db, i).status for i in ids] == ["sent", "sent", "queued", "queued"]
     assert outbox_row(db, ids[2]).sending_at is None

@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from bot.twilio_sms import TwilioSMS, classify_error
+from tests.support.timeouts import SHORT_TIMEOUT, TOO_LATE
 from tests.support.twilio_fake import TEST_FROM, sms_channel
 
 TO = "+447700900123"
@@ -68,8 +69,8 @@ def test_other_client_errors_fail_without_marking_the_address(fake_twilio):
 
 
 def test_a_reply_slower_than_the_timeout_is_unknown_not_retried(fake_twilio):
-    fake_twilio.fake.fail("slow", delay=0.6)
-    result = sms_channel(fake_twilio, timeout=0.2).send(TO, TEXT, "en")
+    fake_twilio.fake.fail("slow", delay=TOO_LATE)
+    result = sms_channel(fake_twilio, timeout=SHORT_TIMEOUT).send(TO, TEXT, "en")
     assert (result.status, result.error_code) == ("unknown", "timeout")
     # It did reach the provider: retrying would send it twice.
     assert len(fake_twilio.fake.messages_to(TO)) == 1

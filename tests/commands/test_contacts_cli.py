@@ -8,9 +8,12 @@ from sqlalchemy import func, select
 from api.tokens import hash_token
 from commands.contacts import contacts
 from engage.contacts import create_contact
-from store.models import Contact
+from store.models import Answer, Contact
 from store.models.contacts import ApiToken
-from tests.support.contacts import csv_text, mobile
+from tests.engage import test_privacy_retention
+from tests.support.contacts import csv_text, find_traces, mobile
+
+history = test_privacy_retention.history  # old runs and messages, some due for anonymising
 
 HEADER = ["phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at"]
 
@@ -67,26 +70,39 @@ def test_subject_access_writes_json_and_html(runner, db, clock, tmp_path):
     assert "no contact matches" in result.output
 
 
-def test_erase_needs_yes_and_object_records_the_objection(runner, db, clock):
+def test_erase_needs_yes_leaves_no_trace_and_object_records_the_objection(runner, db, clock):
     with db.session() as s:
-        contact_id = create_contact(s, clock.now(), name="Ann", phone=mobile(1)).id
+        contact_id = create_contact(s, clock.now(), name="Ann Example", phone=mobile(1), telegram_id="4242").id
+    needles = [mobile(1), mobile(1)[3:], "Ann Example", "4242"]
     result = runner.invoke(contacts, ["object", mobile(1)])
     assert result.exit_code == 0 and "no more consultations" in result.output
     with db.session() as s:
         assert s.get(Contact, contact_id).do_not_contact is True
     assert runner.invoke(contacts, ["erase", mobile(1)]).exit_code == 2
+    assert len(find_traces(db, needles)) >= 4
     result = runner.invoke(contacts, ["erase", mobile(1), "--yes"])
     assert result.exit_code == 0, result.output
     with db.session() as s:
         contact = s.get(Contact, contact_id)
-        assert contact.erased_at is not None and contact.name is None
+        assert (contact.erased_at, contact.name) == (clock.now(), None)
+    assert find_traces(db, needles) == []
 
 
-def test_retention_dry_run_counts_and_changes_nothing(runner, db):
+def test_retention_dry_run_counts_and_changes_nothing(runner, db, history):
+    def stored() -> list:
+        with db.session() as s:
+            return [(a.id, a.contact_id, a.value, a.raw_text) for a in s.scalars(select(Answer).order_by(Answer.id))]
+
+    before = stored()
     result = runner.invoke(contacts, ["retention", "--dry-run", "--months", "24"])
     assert result.exit_code == 0, result.output
-    assert "Would anonymise 0 answer(s), 0 run(s), 0 inbound and 0 outbound message(s) older than 24 months" \
-        in result.output
+    assert result.output.splitlines() == [
+        "Would anonymise 8 answer(s), 4 run(s), 1 inbound and 5 outbound message(s) older than 24 months.",
+        "  edge-due: 2 answer(s)", "  kept: 2 answer(s)", "  old: 2 answer(s)", "  open: 2 answer(s)"]
+    assert stored() == before and len(before) == 14
+    result = runner.invoke(contacts, ["retention", "--months", "24"])
+    assert result.output.startswith("Anonymised 8 answer(s), 4 run(s), 1 inbound and 5 outbound message(s)")
+    assert stored() != before
 
 
 def test_api_tokens_are_shown_once_and_stored_hashed(runner, db):

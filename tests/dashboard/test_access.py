@@ -333,3 +333,38 @@ def test_a_head_request_for_the_sign_in_page_is_not_a_failed_sign_in(client, off
     assert client.head("/login").status_code == 200
     with services.db.session() as s:
         assert s.scalar(select(func.count(LoginAttempt.id))) == 0
+
+
+def test_an_admin_changes_a_role_and_switches_an_account_off_and_on(app, client, as_role, officers, services):
+    officer_client = app.test_client()
+    assert sign_in(officer_client, "officer").status_code == 302
+    assert officer_client.get("/dashboard/broadcasts/new").status_code == 200
+    token = as_role("admin")
+
+    changed = client.post(f"/dashboard/accounts/{officers['officer']}", data={"csrf_token": token, "role": "viewer"})
+    assert changed.status_code == 302
+    # A viewer now: the officer's own session loses what only officers may do.
+    assert officer_client.get("/dashboard/broadcasts/new").status_code == 403
+    assert client.post(f"/dashboard/accounts/{officers['officer']}",
+                       data={"csrf_token": token, "role": "overlord"}).status_code == 302
+
+    client.post(f"/dashboard/accounts/{officers['officer']}", data={"csrf_token": token, "active": "0"})
+    # Switched off: signed out at once, and cannot sign in again.
+    assert officer_client.get("/dashboard/").status_code == 302
+    assert sign_in(officer_client, "officer").status_code == 401
+    client.post(f"/dashboard/accounts/{officers['officer']}", data={"csrf_token": token, "active": "1"})
+    assert sign_in(officer_client, "officer").status_code == 302
+
+    # An admin cannot change their own account from this page.
+    client.post(f"/dashboard/accounts/{officers['admin']}", data={"csrf_token": token, "role": "viewer"})
+    assert client.post(f"/dashboard/accounts/{officers['admin']}", data={"csrf_token": token, "active": "0"}
+                       ).status_code == 302
+    with services.db.session() as s:
+        officer, admin = s.get(Officer, officers["officer"]), s.get(Officer, officers["admin"])
+        assert (officer.role, officer.active, admin.role, admin.active) == ("viewer", True, "admin", True)
+        trail = [(a.action, a.detail) for a in s.scalars(select(AuditLog).where(
+            AuditLog.target_type == "officer", AuditLog.target_id == str(officers["officer"]),
+            AuditLog.action.in_(["officer.role_changed", "officer.disabled", "officer.enabled"]))
+            .order_by(AuditLog.id))]
+    assert trail == [("officer.role_changed", {"from": "officer", "to": "viewer"}),
+                     ("officer.disabled", {}), ("officer.enabled", {})]

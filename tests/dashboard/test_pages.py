@@ -8,8 +8,10 @@ from datetime import datetime, timezone
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from engage.contacts import create_contact
 from store.models import Answer, OutboxMessage, Run
 from store.models.officers import AuditLog
+from tests.support.contacts import find_traces, mobile, text_in
 from tests.support.dashboard import BAD_FLOW, respondent, run_with_answers
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=timezone.utc)
@@ -90,7 +92,7 @@ def test_uploading_a_flow_shows_its_problem_at_its_line_then_publishes_when_fixe
     assert checked.status_code == 200 and "No problems found in bins" in checked.get_data(as_text=True)
     published = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish", "source": fixed})
     assert published.status_code == 302 and published.headers["Location"] == "/dashboard/flows/bins"
-    assert services.registry.get("bins") is not None
+    assert services.registry.get("bins").keywords == ["BINS"]
     with open(f"{app_config['flows_dir']}/bins.yaml", encoding="utf-8") as fh:
         assert fh.read() == fixed
     detail = client.get("/dashboard/flows/bins").get_data(as_text=True)
@@ -190,7 +192,8 @@ def test_representativeness_export_csv_is_audited(client, as_role, services):
     assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
     assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
     with services.db.session() as s:
-        assert s.scalar(select(AuditLog.action).where(AuditLog.action == "export.downloaded")) is not None
+        details = [a.detail for a in s.scalars(select(AuditLog).where(AuditLog.action == "export.downloaded"))]
+    assert details == [{"what": "representativeness", "format": "csv", "rows": 10}]
 
 
 def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, services):
@@ -364,10 +367,15 @@ def test_the_you_said_we_did_record_exports_and_is_audited(client, as_role, serv
     assert [d["what"] for d in details] == ["you_said_we_did", "you_said_we_did"]
 
 
-def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, services):
-    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
+def test_erasing_a_contact_needs_the_word_leaves_no_trace_and_is_audited(client, as_role, services):
+    phone = mobile(1)
     with services.db.session() as s:
-        contact_id = s.scalar(select(Answer.contact_id))
+        contact_id = create_contact(s, services.clock.now(), name="Ann Example", phone=phone,
+                                    fields={"ward": "mark_hall"}).id
+    for text in ("SAFE", "2", "Behind 12 Mill Lane"):
+        text_in(services, text, phone)
+    needles = [phone, phone[3:], "Ann Example", "Mill Lane"]
+    assert len(find_traces(services.db, needles)) >= 3
     token = as_role("officer")
     page = client.get(f"/dashboard/contacts/{contact_id}").get_data(as_text=True)
     assert "Download a subject access copy" in page
@@ -377,11 +385,13 @@ def test_erasing_a_contact_needs_the_word_and_is_audited(client, as_role, servic
     assert refused.status_code == 302
     with services.db.session() as s:
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "contact.erased")) is None
+    assert len(find_traces(services.db, needles)) >= 3
     erased = client.post(f"/dashboard/contacts/{contact_id}/erase", data={"csrf_token": token, "confirm": "ERASE"})
     assert erased.status_code == 302
     with services.db.session() as s:
         actions = set(s.scalars(select(AuditLog.action)))
     assert {"contact.subject_access", "contact.erased"} <= actions
+    assert find_traces(services.db, needles) == []
 
 
 def test_sms_count_for_a_message_being_typed(client, as_role):

@@ -16,8 +16,7 @@ NOW = DEFAULT_NOW
 
 
 def ids(db, rules):
-    with db.session() as s:
-        return [i for batch in contact_id_batches(s, rules, NOW) for i in batch]
+    return [i for batch in contact_id_batches(db, rules, NOW) for i in batch]
 
 
 @pytest.fixture
@@ -101,8 +100,7 @@ def test_size_is_one_query_whatever_the_rules(db, people):
 
 
 def test_batches_walk_the_segment_in_order_without_repeats(db, people):
-    with db.session() as s:
-        batches = list(contact_id_batches(s, {"all": []}, NOW, batch_size=2))
+    batches = list(contact_id_batches(db, {"all": []}, NOW, batch_size=2))
     assert [len(b) for b in batches] == [2, 2, 1]
     assert sum(batches, []) == sorted(people.values())
 

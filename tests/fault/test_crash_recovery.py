@@ -33,6 +33,8 @@ pytestmark = [
 
 RESIDENTS = 40
 KILLS = 3
+# Replay a failing run with OUTREACH_TEST_CRASH_SEED=<the seed it printed>.
+SEED = int(os.environ.get("OUTREACH_TEST_CRASH_SEED", "20261123"))
 # citizens-panel is open all winter: a keyword, then answers (some of them wrong on purpose).
 SCRIPT = ["PANEL", "yes", "1", "2", "purple"]
 
@@ -78,7 +80,10 @@ def wait_until_settled(db, timeout: float = 60.0) -> None:
 
 
 def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp_path):
-    rng = random.Random(20261123)
+    # One generator per thread, each from the seed and its own name, so a run's choices do not depend
+    # on how the threads happened to interleave. Shown with the output of a failing run.
+    print(f"crash test seed: {SEED} (replay with OUTREACH_TEST_CRASH_SEED={SEED})")
+    killer_rng = random.Random(f"{SEED}:killer")
     with running_fake_twilio() as fake:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -96,9 +101,9 @@ def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp
                 # Each process is killed KILLS times at a random moment, then started again; the web
                 # process gets time to come back up before the next kill, as a supervisor would allow.
                 order = [web, sender] * KILLS
-                rng.shuffle(order)
+                killer_rng.shuffle(order)
                 for target in order:
-                    if done.wait(rng.uniform(0.3, 1.2)):
+                    if done.wait(killer_rng.uniform(0.3, 1.2)):
                         return
                     target.kill()
                     target.start()
@@ -110,7 +115,7 @@ def test_sigkill_of_web_and_worker_loses_nothing_and_sends_nothing_twice(db, tmp
             phones = [new_phone() for _ in range(RESIDENTS)]
             with ThreadPoolExecutor(8) as pool:
                 futures = [pool.submit(text_in_until_acknowledged, base, p, acknowledged, lock,
-                                       random.Random(rng.random())) for p in phones]
+                                       random.Random(f"{SEED}:resident:{n}")) for n, p in enumerate(phones)]
                 for future in futures:
                     future.result()
             done.set()

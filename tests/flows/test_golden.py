@@ -8,6 +8,8 @@ one thing - `start`, `reply: text`, `press: value` (a button), `remind` or `expi
 To accept new behaviour, regenerate the expected output (then read the diff before committing):
 
     OUTREACH_REGEN_GOLDEN=1 pytest tests/flows/test_golden.py   (not with -n: the tests rewrite shared files)
+
+A regenerating run asserts nothing, so it is refused where CI is set.
 """
 from __future__ import annotations
 
@@ -26,9 +28,17 @@ from flows.loader import load_flow, parse_duration
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).resolve().parents[2]
-REGEN = os.environ.get("OUTREACH_REGEN_GOLDEN") == "1"
 FINAL_KEYS = ("status", "step", "attempts", "answers", "skipped", "fields", "lang", "end_reason")
 ACTIONS = ("start", "reply", "press", "remind", "expire")
+
+
+def regenerating(environ=os.environ) -> bool:
+    """Return True when asked to rewrite the expected output; fail the test when that is asked under CI."""
+    if environ.get("OUTREACH_REGEN_GOLDEN") != "1":
+        return False
+    if environ.get("CI"):
+        pytest.fail("OUTREACH_REGEN_GOLDEN=1 is refused under CI: a regenerating run checks nothing")
+    return True
 
 
 def _yaml() -> YAML:
@@ -101,7 +111,7 @@ def test_golden(path: Path, name: str) -> None:
     flow = load_flow(ROOT / data["flow"] if data.get("flow") else GOLDEN / path.name.replace(".cases.yaml", ".yaml"))
     case = next(c for c in data["cases"] if c["name"] == name)
     turns, final = _run(flow, case, datetime.fromisoformat(str(data["now"])))
-    if REGEN:
+    if regenerating():
         for turn, events in zip(case["turns"], turns, strict=True):
             turn["events"] = CommentedSeq(_flow_style(e) for e in events)
         case["final"] = _flow_style(final)
@@ -112,6 +122,14 @@ def test_golden(path: Path, name: str) -> None:
         did = {k: v for k, v in turn.items() if k != "events"}
         assert events == _plain(turn["events"]), f"{path.name} {name}: turn {number} {did}"
     assert final == _plain(case["final"]), f"{path.name} {name}: final state"
+
+
+def test_regenerating_is_refused_under_ci() -> None:
+    assert regenerating({}) is False
+    assert regenerating({"CI": "true"}) is False
+    assert regenerating({"OUTREACH_REGEN_GOLDEN": "1"}) is True
+    with pytest.raises(pytest.fail.Exception, match="refused under CI"):
+        regenerating({"OUTREACH_REGEN_GOLDEN": "1", "CI": "true"})
 
 
 def test_every_golden_flow_has_cases() -> None:

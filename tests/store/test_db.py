@@ -23,7 +23,7 @@ def test_times_come_back_aware_and_in_utc(db):
         contact_id = contact.id
     with db.session() as s:
         stored = s.get(Contact, contact_id).created_at
-    assert stored.tzinfo is not None
+    assert stored.utcoffset() == timedelta(0)
     assert stored == datetime(2026, 7, 1, 9, 0, tzinfo=timezone.utc)
 
 

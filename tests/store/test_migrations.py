@@ -1,7 +1,7 @@
 """The migrations build exactly the schema the models describe, on both engines."""
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from store.db import Database, include_object, normalise_url
 from store.models import Base
@@ -30,14 +30,37 @@ def test_upgrade_head_matches_the_models(database, tmp_path):
     assert differences == []
 
 
+def _schema_and_rows(engine) -> dict:
+    """Every table's columns and indexes, the schema version, and the flow versions stored."""
+    found = {}
+    inspector = inspect(engine)
+    for table in sorted(inspector.get_table_names()):
+        found[table] = ([(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+                        sorted((i["name"], tuple(i["column_names"])) for i in inspector.get_indexes(table)))
+    with engine.connect() as conn:
+        found["version"] = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        found["rows"] = conn.execute(text("SELECT id, flow_id, version FROM flow_versions")).all()
+    return found
+
+
 def test_upgrade_twice_changes_nothing(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from store.db import alembic_config
+
     migrated = Database(f"sqlite:///{tmp_path / 'twice.sqlite3'}")
     migrated.upgrade()
+    with migrated.engine.begin() as conn:
+        conn.execute(text("INSERT INTO flow_versions (id, flow_id, version, source, created_at) "
+                          "VALUES (1, 'f', 'v', '', '2026-12-01 09:00:00')"))
+    once = _schema_and_rows(migrated.engine)
     migrated.upgrade()
-    with migrated.engine.connect() as conn:
-        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    twice = _schema_and_rows(migrated.engine)
+    heads = ScriptDirectory.from_config(alembic_config(migrated.url)).get_heads()
     migrated.dispose()
-    assert version is not None
+    assert twice == once
+    assert once["version"] == heads and once["rows"] == [(1, "f", "v")]
+    assert set(once) - {"version", "rows"} == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
 
 
 def test_upgrading_from_the_first_schema_fills_in_when_runs_were_first_answered(tmp_path):

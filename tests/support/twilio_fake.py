@@ -20,6 +20,7 @@ from bot.sandbox.twilio_server import (
     error_body,
 )
 from bot.twilio_sms import TwilioSMS
+from tests.support.timeouts import SEND_TIMEOUT, SHORT_TIMEOUT
 
 TEST_FROM = "+447700900000"
 PUBLIC_URL = "http://testserver"
@@ -100,11 +101,12 @@ def twilio_settings(server: TwilioServer) -> dict[str, Any]:
         "twilio_auth_token": SANDBOX_AUTH_TOKEN,
         "twilio_from": TEST_FROM,
         "twilio_api_url": server.url,
-        "twilio_timeout": 0.5,
+        # Short, so a fault test can make an answer come too late; still ample for a local answer.
+        "twilio_timeout": SHORT_TIMEOUT,
     }
 
 
-def sms_channel(server: TwilioServer, timeout: float = 0.5, public_url: str = PUBLIC_URL) -> TwilioSMS:
+def sms_channel(server: TwilioServer, timeout: float = SEND_TIMEOUT, public_url: str = PUBLIC_URL) -> TwilioSMS:
     """Return the real SMS adapter pointed at the fake."""
     return TwilioSMS(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, from_number=TEST_FROM, public_url=public_url,
                      api_url=server.url, timeout=timeout)

@@ -109,17 +109,6 @@ def choose_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, sett
     return base, texts[base]
 
 
-def bilingual_text(texts_by_lang: Mapping[str, str], contact_lang: str | None, settings,
-                   base: str | None = None) -> str:
-    """Return the text to send a resident: theirs, or Welsh then English when unknown in Wales mode.
-
-    :param texts_by_lang: the message per language, the flow's base language first.
-    :param contact_lang: the resident's language, None when we do not know it.
-    :param settings: Settings; `welsh_first` (OUTREACH_WELSH_FIRST=1) turns Wales mode on.
-    """
-    return choose_text(texts_by_lang, contact_lang, settings, base)[1]
-
-
 def language_fallbacks(session: Session, since: datetime | None = None) -> dict[tuple[str, str], int]:
     """Count messages sent in a flow's base language to residents who wanted another, by (flow, language)."""
     wanted = OutboxMessage.payload["fallback_from"].as_string()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from config import Settings
 from engage.conversations import STOPPED
-from engage.language_choice import bilingual_text, language_for_word
+from engage.language_choice import BILINGUAL, choose_text, language_for_word
 from locales import i18n
 from store.models import CONSENT_OPTED_OUT, Address, Answer, Run
 from tests.support.languages import add_test_flow, contact_language, last, outbox, text_in
@@ -167,16 +167,17 @@ def test_other_replies_are_not_language_names(text):
     assert language_for_word(text) is None
 
 
-def test_bilingual_text_in_wales_mode_puts_welsh_first_when_the_preference_is_unknown():
+def test_wales_mode_puts_welsh_first_puts_welsh_first_when_the_preference_is_unknown():
     texts = {"en": "The park reopens on Monday.", "cy": "Mae'r parc yn ailagor ddydd Llun."}
     wales = replace(Settings(), welsh_first=True)
-    assert bilingual_text(texts, None, wales) == "Mae'r parc yn ailagor ddydd Llun.\n\nThe park reopens on Monday."
-    assert bilingual_text(texts, "en", wales) == "The park reopens on Monday."
-    assert bilingual_text(texts, "cy", wales) == "Mae'r parc yn ailagor ddydd Llun."
+    both = "Mae'r parc yn ailagor ddydd Llun.\n\nThe park reopens on Monday."
+    assert choose_text(texts, None, wales) == (BILINGUAL, both)
+    assert choose_text(texts, "en", wales) == ("en", "The park reopens on Monday.")
+    assert choose_text(texts, "cy", wales) == ("cy", "Mae'r parc yn ailagor ddydd Llun.")
     # A known preference the message lacks gets the base language, not both.
-    assert bilingual_text(texts, "pl", wales) == "The park reopens on Monday."
-    assert bilingual_text(texts, None, Settings()) == "The park reopens on Monday."
-    assert bilingual_text({"en": "Only English."}, None, wales) == "Only English."
+    assert choose_text(texts, "pl", wales) == ("en", "The park reopens on Monday.")
+    assert choose_text(texts, None, Settings()) == ("en", "The park reopens on Monday.")
+    assert choose_text({"en": "Only English."}, None, wales) == ("en", "Only English.")
 
 
 def test_fallbacks_are_counted_per_flow_and_language(services, db, clock):

@@ -16,6 +16,7 @@ from dashboard.i18n import dashboard_language
 from engage import audience_languages, calendar, segments, unsolicited, updates
 from engage import broadcasts as broadcasting
 from engage.officers import record
+from engage.sms_cost import estimate_broadcast
 from flows.sms import count_segments
 from locales import i18n
 from locales.languages import BASE_LANGUAGE, BY_CODE, CODES, long_date, number, supported_code
@@ -108,7 +109,7 @@ def broadcasts_new():
         audience = _audience_languages(s, form, reminder)
     texts = {lang: form.get(f"text_{lang}", "") for lang in CODES}
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
-                   estimate=segment_estimate(texts), error=rules_error,
+                   estimate=segment_estimate(texts), error=rules_error, cost=_broadcast_cost(svc, texts, audience),
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None,
                    **_language_choices(audience, texts, svc.registry.get(form.get("flow_id", ""))
@@ -126,6 +127,17 @@ def broadcasts_new():
         return render_template("dashboard/broadcast_new.html", **context), 422
     flash(_("Broadcast saved."), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+def _broadcast_cost(svc, texts: dict[str, str], audience: dict[str | None, int]):
+    """The most the broadcast can cost: every resident of the audience sent their whole message by SMS."""
+    whole = unsolicited.whole_messages(texts, svc.settings.council_name)
+    if not whole or not audience:
+        return None
+    try:
+        return estimate_broadcast(whole, audience, svc.settings)
+    except ValueError:
+        return None
 
 
 def _audience_languages(s, form, reminder: dict | None) -> dict[str | None, int]:

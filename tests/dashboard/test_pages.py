@@ -498,3 +498,29 @@ def test_telegram_and_sms_codes_are_explained_for_their_channel():
     assert explain_error("30006", "sms") == "The number is a landline or cannot receive texts."
     assert "slow down" in explain_error("429", "telegram")
     assert explain_error("99999", "sms") is None and explain_error(None) is None
+
+
+def test_the_broadcast_form_says_what_the_whole_message_costs_its_audience(client, as_role, services):
+    from engage import segments
+
+    with services.db.session() as s:
+        for language in ("en", "en", "cy"):
+            respondent(s, fields={"ward": "netteswell"}, language=language)
+        segment_id = segments.create_segment(s, "Netteswell", {"all": [{"field": "ward", "in": ["netteswell"]}]},
+                                             T0).id
+    as_role("officer")
+    page = client.get("/dashboard/broadcasts/new", query_string={
+        "segment_id": segment_id, "text_en": "Have your say on street lights: text SAFE.",
+        "text_cy": "Dweud eich dweud am oleuadau stryd: tecstiwch DIOGEL."}).get_data(as_text=True)
+    # Two English residents get the English message and one Welsh resident the Welsh, each with the line
+    # saying who sent it and how to stop, counted as sent.
+    from engage.sms_cost import message_cost
+    from engage.unsolicited import with_stop_line
+
+    council = services.settings.council_name
+    en = message_cost(with_stop_line("Have your say on street lights: text SAFE.", "en", council), "en").segments
+    cy = message_cost(with_stop_line("Dweud eich dweud am oleuadau stryd: tecstiwch DIOGEL.", "cy", council),
+                      "cy").segments
+    total = 2 * en + cy
+    price = f"£{total * 0.04:.2f}"
+    assert f"At most {price} if all 3 residents get it by SMS: {total} segments at 0.04 each." in page

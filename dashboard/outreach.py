@@ -312,12 +312,13 @@ def updates_new():
             return redirect(url_for("dashboard.update_detail", update_id=update_id))
         except updates.UpdateError as exc:
             error = str(exc)
-    audience = {}
+    audience, quotes = {}, []
     if flow is not None:
         with svc.db.session() as s:
             audience = audience_languages.participant_languages(s, flow.id)
+            quotes = updates.suggested_quotes(s, flow)
     return render_template("dashboard/update_new.html", flows=flows, flow=flow, error=error, form=request.form,
-                           parts=updates.PARTS, audience=audience), (422 if error else 200)
+                           parts=updates.PARTS, audience=audience, quotes=quotes), (422 if error else 200)
 
 
 @bp.get("/updates/<int:update_id>")

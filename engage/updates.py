@@ -88,6 +88,28 @@ def result_summary(session: Session, flow, step_id: str, value: Any, lang: str |
     return i18n.gettext(lang, PERCENT_SAID, percent=percent, answer=label)
 
 
+def suggested_quotes(session: Session, flow) -> list[dict[str, str]]:
+    """Return, for each choice question, its most chosen answer as a sentence per language, ready to quote.
+
+    What the update form offers an officer writing "you said": figures from live results, never a share the
+    small-number rule hides.
+    """
+    quotes = []
+    for step in flow.steps:
+        if not step.choices or step.kind == "multiple":
+            continue
+        shares = {choice.value: result_share(session, flow.id, step.id, choice.value)[0] for choice in step.choices}
+        best = max(shares, key=shares.get)
+        if not shares[best]:
+            continue
+        try:
+            quotes.append({"step": step.id, **{lang: result_summary(session, flow, step.id, best, lang)
+                                               for lang in flow.languages}})
+        except UpdateError:
+            continue
+    return quotes
+
+
 def _refuse_hidden_share(session: Session, flow, step_id: str, value: Any) -> None:
     """A special-category answer's share is published only where the small-number rule shows its count."""
     from engage.results import question_result, steps_of

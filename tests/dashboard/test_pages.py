@@ -524,3 +524,13 @@ def test_the_broadcast_form_says_what_the_whole_message_costs_its_audience(clien
     total = 2 * en + cy
     price = f"£{total * 0.04:.2f}"
     assert f"At most {price} if all 3 residents get it by SMS: {total} segments at 0.04 each." in page
+
+
+def test_the_update_form_offers_the_results_as_sentences_to_quote(client, as_role, services):
+    _answers(services, [({}, {"feel_safe": "unsafe", "age": "18_64"}), ({}, {"feel_safe": "unsafe", "age": "65_plus"}),
+                        ({}, {"feel_safe": "safe", "age": "18_64"})])
+    as_role("officer")
+    page = client.get("/dashboard/updates/new", query_string={"flow_id": "street-safety"}).get_data(as_text=True)
+    assert '<li lang="en" dir="ltr" data-step="feel_safe">67% of you said “Unsafe”.</li>' in page
+    assert 'data-step="feel_safe">' in page and "“Anniogel”" in page
+    assert '<li lang="en" dir="ltr" data-step="age">67% of you said “18 to 64”.</li>' in page

@@ -218,7 +218,7 @@ def you_said_we_did():
             texts = update.texts.get(lang) or update.texts.get(flow.base_language if flow else "en") or {}
             base = update.texts.get(flow.base_language, {}) if flow else {}
             cards.append({
-                "id": update.id, "title": update.title or (flow.title if flow else update.flow_id),
+                "id": update.id, "title": update.title or (flow.title_in(lang) if flow else update.flow_id),
                 "asked": update.asked, "answered": update.answered_count,
                 "parts": {part: texts.get(part) or base.get(part, "") for part in PARTS},
                 "sent_at": update.sent_at,

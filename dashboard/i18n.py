@@ -23,6 +23,8 @@ def dashboard_language() -> str:
 
 def _template_language() -> str:
     """The language templates translate into: a public page's reader's (set by the page), else the officer's."""
+    if not has_app_context():
+        return "en"  # outside a page (a command, a test calling a helper): the base language
     return g.get("page_language") or dashboard_language()
 
 

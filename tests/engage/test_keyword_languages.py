@@ -277,13 +277,23 @@ def test_wales_mode_shows_the_public_page_in_welsh_first_and_english_on_request(
 
     application = create_app({**app_config, "welsh_first": True})
     client = application.test_client()
-    welsh = client.get("/you-said-we-did", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
-    assert '<html lang="cy">' in welsh and "Dywedoch chi, fe wnaethon ni" in welsh
-    english = client.get("/you-said-we-did?lang=en").get_data(as_text=True)
-    assert '<html lang="en">' in english
+
+    def page(query="", **headers):
+        return client.get(f"/you-said-we-did{query}", headers=headers).get_data(as_text=True)
+
+    # A browser that names no language meets Welsh, with Welsh first in the language switcher.
+    welsh = page()
+    assert '<html lang="cy" dir="ltr">' in welsh and "Dywedoch chi, fe wnaethon ni" in welsh
+    assert re.findall(r'hreflang="(\w+)"', welsh)[:2] == ["cy", "en"]
+    # The resident's own choice comes first: the switcher's ?lang=, then the browser's language.
+    assert '<html lang="en" dir="ltr">' in page("?lang=en")
+    assert '<html lang="en" dir="ltr">' in page(**{"Accept-Language": "en-GB"})
+    assert '<html lang="cy" dir="ltr">' in page("?lang=cy", **{"Accept-Language": "en-GB"})
     application.extensions["outreach"].stop_loops()
 
 
 def test_the_public_page_follows_the_browser_outside_wales_mode(client):
     polish = client.get("/you-said-we-did", headers={"Accept-Language": "pl-PL,pl;q=0.9"}).get_data(as_text=True)
-    assert '<html lang="pl">' in polish
+    assert '<html lang="pl" dir="ltr">' in polish
+    english = client.get("/you-said-we-did").get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in english

@@ -23,6 +23,8 @@ def dashboard_language() -> str:
 
 def _template_language() -> str:
     """The language templates translate into: a public page's reader's (set by the page), else the officer's."""
+    if not has_app_context():
+        return "en"  # outside a page (a command, a test calling a helper): the base language
     return g.get("page_language") or dashboard_language()
 
 
@@ -37,12 +39,15 @@ def _ngettext(singular: str, plural: str, n: int, **params) -> str:
 
 
 def install_jinja_i18n(app: Flask) -> None:
-    """Give templates `_()`, `gettext()` and `ngettext()` that translate into the officer's language."""
+    """Give templates `_()`, `gettext()` and `ngettext()` that translate into the page's language.
+
+    A public page translates into its reader's language (`g.page_language`), the dashboard into the officer's.
+    """
     app.jinja_env.add_extension("jinja2.ext.i18n")
     # Jinja's new-style callables fill in the placeholders themselves (num and any others), so they get the
     # catalog's text unformatted; Python code calls _gettext/_ngettext, which format.
     app.jinja_env.install_gettext_callables(
-        lambda message: i18n.translations(dashboard_language()).gettext(message),
-        lambda singular, plural, n: i18n.translations(dashboard_language()).ngettext(singular, plural, n),
+        lambda message: i18n.translations(_template_language()).gettext(message),
+        lambda singular, plural, n: i18n.translations(_template_language()).ngettext(singular, plural, n),
         newstyle=True)
     app.jinja_env.globals["dashboard_language"] = dashboard_language

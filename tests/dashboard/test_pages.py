@@ -123,7 +123,7 @@ def test_publishing_a_flow_whose_keyword_another_flow_uses_is_refused(client, as
     path = Path(app_config["flows_dir"]) / "street-safety.yaml"
     before = path.read_text(encoding="utf-8")
     # Checked alone the edit is fine; published, it would take CLIMATE from climate-pulse.
-    source = before.replace("keywords: [SAFE, DIOGEL]", "keywords: [SAFE, CLIMATE]")
+    source = before.replace("keywords: {en: [SAFE], cy: [DIOGEL]}", "keywords: {en: [SAFE, CLIMATE], cy: [DIOGEL]}")
     response = client.post("/dashboard/flows/edit", data={"csrf_token": token, "action": "publish",
                                                           "source": source})
     page = response.get_data(as_text=True)
@@ -148,7 +148,8 @@ def test_a_broken_edit_to_a_live_flow_file_shows_on_its_page_while_the_last_good
     page = client.get("/dashboard/flows/street-safety").get_data(as_text=True)
     assert "The flow's file has errors" in page and "<code>street-safety.yaml</code>" in page
     assert "Residents still get the last good version" in page
-    assert "Line 27, column 12: unknown key &#39;max_lenght&#39;" in page
+    line = typo.splitlines().index("    text: {max_lenght: 300}") + 1
+    assert f"Line {line}, column 12: unknown key &#39;max_lenght&#39;" in page
 
 
 def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, services):

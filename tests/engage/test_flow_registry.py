@@ -72,7 +72,8 @@ def test_a_typo_in_a_live_flow_keeps_the_last_good_version_serving(services, db,
 
 def test_a_keyword_taken_from_another_flow_keeps_both_flows_serving(services, folder):
     path = folder / "street-safety.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("keywords: [SAFE, DIOGEL]", "keywords: [CLIMATE]"),
+    path.write_text(path.read_text(encoding="utf-8").replace("keywords: {en: [SAFE], cy: [DIOGEL]}",
+                                                                 "keywords: {en: [CLIMATE], cy: [DIOGEL]}"),
                     encoding="utf-8")
     reload(services)
     assert services.registry.by_keyword("SAFE").id == "street-safety"
@@ -93,7 +94,7 @@ def test_after_a_restart_a_broken_file_serves_the_last_version_residents_ran_on(
 
     text_in(services, "SAFE", address="+447700900009")  # stores the version residents ran on
     path = folder / "street-safety.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("keywords: [SAFE", "keywords: [SAFE SAFE"),
+    path.write_text(path.read_text(encoding="utf-8").replace("keywords: {en: [SAFE]", "keywords: {en: [SAFE SAFE]"),
                     encoding="utf-8")
     restarted = create_app({**app_config, "flows_dir": str(folder)}).extensions["outreach"]
     flow = restarted.registry.get("street-safety")

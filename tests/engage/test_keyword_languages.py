@@ -2,7 +2,9 @@
 the resident's language; the same for Telegram /start links and web chat links."""
 from __future__ import annotations
 
+import html
 import itertools
+import re
 import textwrap
 
 import pytest
@@ -218,6 +220,22 @@ def test_a_telegram_link_with_a_welsh_keyword_starts_in_welsh_whatever_the_app_l
         assert s.scalar(select(Run.language)) == "cy"
 
 
+def stored_language(db) -> tuple[str | None, str | None]:
+    """The web chat resident's recorded language and their run's language (None when nothing is stored)."""
+    with db.session() as s:
+        return s.scalar(select(Contact.language)), s.scalar(select(Run.language))
+
+
+def first_answer(client, page: str):
+    """Answer the chat page's first question through its plain form, as a resident without JavaScript would."""
+    def field(name):
+        return re.search(rf'name="{name}" value="([^"]*)"', page).group(1)
+
+    action = re.search(r'<form id="answer" class="answer" method="post" action="([^"]+)"', page).group(1)
+    return client.post(html.unescape(action), data={"csrf_token": field("csrf_token"),
+                                                    "message_id": field("message_id"), "choice": "unsafe"})
+
+
 def test_a_web_chat_keyword_link_opens_the_flow_in_the_keywords_language(client, db):
     response = client.get("/chat/DIOGEL")
     assert response.status_code == 303
@@ -226,9 +244,10 @@ def test_a_web_chat_keyword_link_opens_the_flow_in_the_keywords_language(client,
     assert '<html lang="cy" dir="ltr">' in page
     assert "<h1>Teimlo&#39;n ddiogel yn eich cymdogaeth</h1>" in page
     assert "Pa mor ddiogel ydych chi" in page
-    with db.session() as s:
-        assert s.scalar(select(Contact.language)) == "cy"
-        assert s.scalar(select(Run.language)) == "cy"
+    # A first visit stores nothing; the first answer starts the run in the link's language and records it.
+    assert stored_language(db) == (None, None)
+    assert first_answer(client, page).status_code == 303
+    assert stored_language(db) == ("cy", "cy")
     assert client.get("/chat/NOSUCHWORD").status_code == 404
 
 
@@ -242,9 +261,9 @@ def test_wales_mode_shows_the_web_chat_in_welsh_first_without_recording_a_prefer
     assert "Pa mor ddiogel ydych chi" in page
     # English is one choice away, in its own name.
     assert '<option value="en" lang="en">English</option>' in page
-    with db.session() as s:
-        assert s.scalar(select(Contact.language)) is None
-        assert s.scalar(select(Run.language)) == "cy"
+    # The first answer starts the run in Welsh, and no preference is recorded for the resident.
+    assert first_answer(client, page).status_code == 303
+    assert stored_language(db) == (None, "cy")
     application.extensions["outreach"].stop_loops()
 
 
@@ -258,13 +277,23 @@ def test_wales_mode_shows_the_public_page_in_welsh_first_and_english_on_request(
 
     application = create_app({**app_config, "welsh_first": True})
     client = application.test_client()
-    welsh = client.get("/you-said-we-did", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
-    assert '<html lang="cy">' in welsh and "Dywedoch chi, fe wnaethon ni" in welsh
-    english = client.get("/you-said-we-did?lang=en").get_data(as_text=True)
-    assert '<html lang="en">' in english
+
+    def page(query="", **headers):
+        return client.get(f"/you-said-we-did{query}", headers=headers).get_data(as_text=True)
+
+    # A browser that names no language meets Welsh, with Welsh first in the language switcher.
+    welsh = page()
+    assert '<html lang="cy" dir="ltr">' in welsh and "Dywedoch chi, fe wnaethon ni" in welsh
+    assert re.findall(r'hreflang="(\w+)"', welsh)[:2] == ["cy", "en"]
+    # The resident's own choice comes first: the switcher's ?lang=, then the browser's language.
+    assert '<html lang="en" dir="ltr">' in page("?lang=en")
+    assert '<html lang="en" dir="ltr">' in page(**{"Accept-Language": "en-GB"})
+    assert '<html lang="cy" dir="ltr">' in page("?lang=cy", **{"Accept-Language": "en-GB"})
     application.extensions["outreach"].stop_loops()
 
 
 def test_the_public_page_follows_the_browser_outside_wales_mode(client):
     polish = client.get("/you-said-we-did", headers={"Accept-Language": "pl-PL,pl;q=0.9"}).get_data(as_text=True)
-    assert '<html lang="pl">' in polish
+    assert '<html lang="pl" dir="ltr">' in polish
+    english = client.get("/you-said-we-did").get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in english

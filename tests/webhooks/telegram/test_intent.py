@@ -44,7 +44,7 @@ def test_an_unknown_link_from_a_chat_we_know_says_the_same_in_their_language(cli
     post_update(client, text_update(710011, CHAT, "/start hen-boster", language_code="cy"))
     drain_outbox(services)
     text = sent(fake_telegram)[-1]["text"]
-    assert "wedi dyddio" in text and "SAFE" in text
+    assert "wedi dyddio" in text and "DIOGEL" in text and "SAFE" not in text  # the Welsh keyword
     assert "Croeso nôl" not in text  # not Welsh "welcome back"
 
 

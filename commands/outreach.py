@@ -234,6 +234,7 @@ REASON_WORDS = {
     "objected": "asked not to be contacted",
     "fatigue": "already messaged enough this week (fatigue cap)",
     "recently_answered": "answered this flow recently",
+    "already_answered": "already answered this consultation",
     "already_in_flow": "already answering this flow",
     "in_conversation": "in the middle of another survey (send again later to reach them)",
     "consultation_closed": "the consultation has closed",

@@ -36,7 +36,12 @@ def _reminder_rules(args) -> dict | None:
     """Rules for a reminder to an under-reached group, from the representativeness page's link."""
     field, value = args.get("field"), args.get("value")
     if field in segments.FIELDS and value:
-        return {"all": [{"field": field, "in": [value]}]}
+        rules: list[dict] = [{"field": field, "in": [value]}]
+        flow_id = args.get("flow_id")
+        if flow_id and services().registry.get(flow_id) is not None:
+            # A reminder about a consultation goes to those in the group who have not answered it yet.
+            rules.append({"not": {"answered": flow_id}})
+        return {"all": rules}
     return None
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.officers import may, record
-from engage.results import PREVIEW_STARTED_BY, SPECIAL_CATEGORY_FIELDS, StepInfo
+from engage.results import SPECIAL_CATEGORY_FIELDS, StepInfo, counted_runs
 from store.models import Answer, Contact, Run
 from store.models.officers import Officer
 
@@ -62,14 +62,14 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
             select(Run.id, Run.started_at, Run.finished_at, Run.status, Run.channel, Run.language, Run.contact_id,
                    Contact.fields)
             .outerjoin(Contact, Contact.id == Run.contact_id)
-            .where(Run.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .where(Run.flow_id == flow_id, counted_runs())
             .order_by(Run.id)
             .execution_options(yield_per=500)
         )
         answers = s.execute(
             select(Answer.run_id, Answer.step_id, Answer.value, Answer.raw_text, Answer.skipped)
             .join(Run, Run.id == Answer.run_id)
-            .where(Answer.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .where(Answer.flow_id == flow_id, counted_runs())
             .order_by(Answer.run_id)
             .execution_options(yield_per=500)
         )

@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from sqlalchemy import Text, and_, cast, distinct, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from engage.results import PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key
+from engage.results import PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key, counted_runs
 from store.models import Answer, Contact, Run
 
 CENSUS_DIR = Path(__file__).resolve().parent.parent / "census"
@@ -196,7 +196,7 @@ def weighted_question(session: Session, flow_id: str, step: StepInfo, weights: W
         select(value_text, *columns, func.count(Answer.id))
         .select_from(Answer).join(Run, Run.id == Answer.run_id).join(Contact, Contact.id == Answer.contact_id)
         .where(Answer.flow_id == flow_id, Answer.step_id == step.id, Answer.skipped.is_(False),
-               or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY))
+               counted_runs())
         .group_by(value_text, *columns)
     ).all()
     raw: dict[str, float] = {}

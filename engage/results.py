@@ -28,6 +28,8 @@ FIELD_DIMENSIONS = ("ward", "age_band", "ethnicity", "disability", "tenure")
 DIMENSIONS = FIELD_DIMENSIONS[:2] + ANSWER_DIMENSIONS + FIELD_DIMENSIONS[2:]
 # Runs an officer started to try a flow out; never counted.
 PREVIEW_STARTED_BY = "preview"
+# engage.conversations.REPLACED: a run whose answers the same resident's later run replaced.
+REPLACED_STATUS = "replaced"
 UNKNOWN = "(not given)"
 log = logging.getLogger(__name__)
 
@@ -145,9 +147,12 @@ def flow_steps(source: str) -> list[StepInfo]:
 # ----- building blocks --------------------------------------------------------------------
 
 
-def _counted_runs():
-    """Runs that count towards results: not officers' previews."""
-    return or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY)
+def counted_runs():
+    """Runs that count towards results: not officers' previews, nor runs a resident's later answers replaced."""
+    return and_(or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY), Run.status != REPLACED_STATUS)
+
+
+_counted_runs = counted_runs
 
 
 def _dimension_column(dimension: str):

@@ -22,6 +22,7 @@ from sqlalchemy import and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from engage.results import counted_runs
 from store.models import CHANNELS, CONSENT_OPTED_IN, Address, ConsentRecord, Contact, ContactGroup, OutboxMessage, Run
 from store.models.outreach import Segment
 
@@ -127,7 +128,7 @@ def condition(rules: dict[str, Any], now: datetime) -> ColumnElement[bool]:
                               Address.consent == CONSENT_OPTED_IN, Address.usable.is_(True))
     if "answered" in rules:
         return exists().where(Run.contact_id == Contact.id, Run.flow_id == rules["answered"],
-                              Run.status == "completed")
+                              Run.status == "completed", counted_runs())
     if "started_not_finished" in rules:
         flow_id = rules["started_not_finished"]
         return and_(

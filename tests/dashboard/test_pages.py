@@ -217,6 +217,18 @@ def test_reminder_to_an_under_reached_group_prefills_the_segment(client, as_role
     assert "A reminder to an under-reached group" in page and "1 resident" in page
 
 
+def test_reminder_about_a_consultation_leaves_out_those_who_answered_it(client, as_role, services):
+    with services.db.session() as s:
+        respondent(s, fields={"age_band": "under_18"})
+        contact, _ = respondent(s, fields={"age_band": "under_18"})
+        run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=T0)
+    as_role("officer")
+    page = client.get("/dashboard/broadcasts/new?field=age_band&value=under_18&flow_id=street-safety&content=flow"
+                      ).get_data(as_text=True)
+    assert "A reminder to an under-reached group" in page and "1 resident" in page
+    assert "street-safety" in page.split("A reminder to an under-reached group")[1].split("</p>")[0]
+
+
 def test_you_said_we_did_written_previewed_and_sent(client, as_role, services):
     _answers(services, [({}, {"feel_safe": "unsafe", "where": "Station Road", "age": "18_64"})])
     token = as_role("officer")

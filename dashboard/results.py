@@ -95,7 +95,7 @@ def results_export(flow_id: str, file_format: str):
         body, media = exports.export_results(s, flow_id, steps, g.officer, file_format, now=now(), ip=client_ip(),
                                              dimensions=dimensions)
     stamp = now().strftime("%Y%m%d-%H%M")
-    return Response(body, mimetype=media, headers={
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
 
 
@@ -139,7 +139,7 @@ def representativeness_export(file_format: str):
         header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
         body, media = exports.export_table(s, g.officer, "representativeness", header, rows, file_format, now=now(),
                                            flow_id=flow_id, ip=client_ip())
-    return Response(body, mimetype=media, headers={
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="representativeness.{file_format}"'})
 
 
@@ -152,5 +152,5 @@ def updates_export(file_format: str):
         header, rows = exports.update_rows(s)
         body, media = exports.export_table(s, g.officer, "you_said_we_did", header, rows, file_format, now=now(),
                                            ip=client_ip())
-    return Response(body, mimetype=media, headers={
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="you-said-we-did.{file_format}"'})

@@ -142,7 +142,9 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
 def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):
     _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
     as_role("viewer")
-    body = client.get("/dashboard/results/street-safety/export.csv").data.decode("utf-8-sig")
+    response = client.get("/dashboard/results/street-safety/export.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset said once
+    body = response.data.decode("utf-8-sig")
     header, row = body.strip().splitlines()
     assert header == "run_id,started_at,finished_at,status,channel,language,assisted,feel_safe,where,age"
     assert row.split(",")[7] == "safe"
@@ -151,7 +153,9 @@ def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, servi
 def test_representativeness_export_csv_is_audited(client, as_role, services):
     _answers(services, [({"age_band": "18_64"}, {"feel_safe": "safe"})])
     as_role("viewer")
-    body = client.get("/dashboard/representativeness/export.csv").data.decode("utf-8-sig")
+    response = client.get("/dashboard/representativeness/export.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    body = response.data.decode("utf-8-sig")
     assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
     assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
     with services.db.session() as s:

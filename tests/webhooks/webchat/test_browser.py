@@ -106,3 +106,15 @@ def test_an_urdu_page_reads_right_to_left(browser, live_server):
     tab.goto("/chat/street-safety?lang=ur")
     assert tab.evaluate("getComputedStyle(document.body).direction") == "rtl"
     assert tab.evaluate("document.querySelector('.message-council').dir") == "ltr"
+
+
+def test_a_message_bubble_starts_with_its_text_not_blank_lines(browser, live_server):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety")
+    bubble = tab.locator("#messages .message-council").first
+    expect(bubble).to_contain_text("How safe do you feel")
+    # The text sits right under the bubble's padding: no empty lines from the template's indentation.
+    gap = bubble.evaluate("li => li.querySelector('.message-text').getBoundingClientRect().top"
+                          " - li.getBoundingClientRect().top - parseFloat(getComputedStyle(li).paddingTop)")
+    assert abs(gap) < 2, gap
+    assert bubble.locator(".message-text").inner_text().startswith("How safe do you feel")

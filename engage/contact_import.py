@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -27,6 +28,7 @@ from engage.contacts import (
     normalise_phone,
     normalise_telegram_id,
 )
+from locales import languages
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_UNKNOWN,
@@ -44,6 +46,7 @@ KNOWN_COLUMNS = ("phone", "telegram_id", "name", "language", "ward", "groups", "
 # Columns that are not contact fields (ward is a field, but a known one).
 _NOT_FIELDS = {"phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at",
                "organisation", "role", "special_category_consent"}
+_LANGUAGE_WORDS: dict[str, str] = {}
 _LIMITS = {"name": 200, "organisation": 200, "role": 200, "consent_source": 500, "special_category_consent": 500}
 
 
@@ -181,8 +184,9 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(columns):
+            # Reported, and still checked and counted as a row like any other.
             problems.append(Problem(line, None, f"the row has {len(cells)} values but the header has {len(columns)}"))
-            continue
+            cells = cells[:len(columns)]
         values = {columns[i]: cells[i].strip() for i in range(len(cells))}
         row, row_problems = _check_row(line, values, now, region, tz)
         for key, column in ((row.phone, "phone"), (row.telegram_id, "telegram_id")):
@@ -194,6 +198,24 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
         problems.extend(row_problems)
         rows.append(row)
     return rows, problems
+
+
+def _language_words() -> dict[str, str]:
+    words: dict[str, str] = {}
+    for language in languages.LANGUAGES:
+        for word in (language.code, language.english_name, language.native_name, *language.switch_words):
+            words[unicodedata.normalize("NFC", word).casefold()] = language.code
+    return words
+
+
+_LANGUAGE_WORDS.update(_language_words())
+
+
+def language_code(raw: str) -> str | None:
+    """A language as a list gives it: a code ("cy"), or its name in English or in itself ("Welsh", "Cymraeg")."""
+    word = unicodedata.normalize("NFC", raw.strip()).casefold()
+    code = _LANGUAGE_WORDS.get(word)
+    return code if code in LANGUAGES else None
 
 
 def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
@@ -219,10 +241,11 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
             problems.append(Problem(line, "telegram_id", exc.message))
     if not values.get("phone") and not values.get("telegram_id"):
         problems.append(Problem(line, "phone", "neither a phone number nor a Telegram chat id"))
-    language = values.get("language", "").lower()
+    language = values.get("language", "")
     if language:
-        if language in LANGUAGES:
-            row.language = language
+        code = language_code(language)
+        if code is not None:
+            row.language = code
         else:
             problems.append(Problem(line, "language", f"unknown language '{values['language']}' "
                                                       f"(use one of {' '.join(LANGUAGES)})"))
@@ -339,6 +362,19 @@ def import_contacts(db, source: str | bytes | IO, now: datetime, *, commit: bool
     return report
 
 
+def _special_category_consented(s: Session, contact_ids: list[int]) -> set[int]:
+    """The contacts whose latest special-category consent record is an opt-in."""
+    latest: dict[int, str] = {}
+    for start in range(0, len(contact_ids), BATCH):
+        for contact_id, action in s.execute(
+                select(ConsentRecord.contact_id, ConsentRecord.action)
+                .where(ConsentRecord.contact_id.in_(contact_ids[start:start + BATCH]),
+                       ConsentRecord.scope == "special_category")
+                .order_by(ConsentRecord.at, ConsentRecord.id)):
+            latest[contact_id] = action
+    return {cid for cid, action in latest.items() if action == "opt_in"}
+
+
 def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing], chats: dict[str, _Existing],
                   now: datetime, report: ImportReport) -> None:
     new_rows: list[ImportRow] = []
@@ -390,6 +426,9 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
                     # An opt-out said by the resident outranks any list.
                     report.opt_outs_kept += 1
                     continue
+                else:
+                    # Already opted in: a consent record is written only when consent changes.
+                    continue
                 consent_rows.append(_consent(contact_id, existing.address_id, channel, row, now))
     if new_addresses:
         address_ids = bulk_insert(s, Address, new_addresses)
@@ -400,8 +439,10 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
                 consent_rows.append(_consent(values["contact_id"], address_id, channel, row, now))
     if opt_in_existing:
         s.execute(update(Address).where(Address.id.in_(opt_in_existing)).values(consent=CONSENT_OPTED_IN))
+    merged_ids = [cid for cid, row in merge_rows if row.special_category_consent]
+    consented = _special_category_consented(s, merged_ids) if merged_ids else set()
     for contact_id, row in contact_of:
-        if row.special_category_consent:
+        if row.special_category_consent and contact_id not in consented:
             consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope="special_category",
                                      action="opt_in", source="import", wording=row.special_category_consent,
                                      at=row.consent_at or now))

@@ -482,7 +482,8 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
                                                         else None),
                                     segment=target, tz=services.settings.timezone)
             cid = c.id
-            found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days)
+            found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days,
+                                         services.settings.timezone)
                      if cid in w.consultation_ids]
     except CalendarError as exc:
         raise click.ClickException(str(exc)) from None
@@ -555,7 +556,8 @@ def consultations_warnings() -> None:
 
     services = current_services()
     with services.db.session() as s:
-        found = warnings(s, services.clock.now(), services.settings.min_consultation_days)
+        found = warnings(s, services.clock.now(), services.settings.min_consultation_days,
+                         services.settings.timezone)
     if not found:
         click.echo("No warnings.")
     for w in found:

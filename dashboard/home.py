@@ -58,7 +58,7 @@ def _calendar_warnings(s, when, min_days: int) -> list:
         from engage import calendar
     except ImportError:
         return []
-    return calendar.warnings(s, when, min_days)
+    return calendar.warnings(s, when, min_days, services().settings.timezone)
 
 
 @bp.get("/live.json")

@@ -290,7 +290,7 @@ def calendar_month():
     with svc.db.session() as s:
         calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
         view = calendar.month_view(s, year, month, today)
-        warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days)
+        warnings = calendar.warnings(s, now(), svc.settings.min_consultation_days, svc.settings.timezone)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
                            flows=svc.registry.all(), error=None, form={})
 

@@ -114,3 +114,16 @@ def test_month_view_lists_days_and_who_is_open(db):
     assert days[date(2026, 11, 30)]["in_month"] is False
     assert view["previous"] == (2026, 11) and view["next"] == (2027, 1)
     assert late.id not in days[date(2026, 12, 31)]["consultations"]
+
+
+def test_warnings_list_only_consultations_open_or_still_to_come(db, tenants_and_greens):
+    with db.session() as s:
+        # Both finished before DEFAULT_NOW (2 December 2026): a short window and a clash nobody can change now.
+        add(s, "tenant-feedback", date(2026, 10, 1), date(2026, 10, 5))
+        add(s, "climate-pulse", date(2026, 10, 3), date(2026, 10, 20))
+        # Reported early: over, even though its dates run on.
+        reported = add(s, "crime-perception", date(2026, 11, 25), date(2026, 12, 1))
+        reported.status = "reported"
+        open_now = add(s, "street-safety", date(2026, 11, 28), date(2026, 12, 4))
+        found = warnings(s, DEFAULT_NOW, min_days=14)
+    assert [(w.kind, w.consultation_ids) for w in found] == [("short_window", (open_now.id,))]

@@ -93,7 +93,7 @@ def results_export(flow_id: str, file_format: str):
         dimensions = (representativeness.compare(s, representativeness.load_baseline(), flow_id)
                       if file_format == "xlsx" else None)
         body, media = exports.export_results(s, flow_id, steps, g.officer, file_format, now=now(), ip=client_ip(),
-                                             dimensions=dimensions)
+                                             dimensions=dimensions, tz=svc.settings.timezone)
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
@@ -138,7 +138,7 @@ def representativeness_export(file_format: str):
     with svc.db.session() as s:
         header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
         body, media = exports.export_table(s, g.officer, "representativeness", header, rows, file_format, now=now(),
-                                           flow_id=flow_id, ip=client_ip())
+                                           flow_id=flow_id, ip=client_ip(), tz=svc.settings.timezone)
     return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="representativeness.{file_format}"'})
 
@@ -148,9 +148,10 @@ def updates_export(file_format: str):
     """Download the "you said, we did" record as CSV or XLSX; audit-logged."""
     if file_format not in ("csv", "xlsx"):
         abort(404)
-    with services().db.session() as s:
+    svc = services()
+    with svc.db.session() as s:
         header, rows = exports.update_rows(s)
         body, media = exports.export_table(s, g.officer, "you_said_we_did", header, rows, file_format, now=now(),
-                                           ip=client_ip())
+                                           ip=client_ip(), tz=svc.settings.timezone)
     return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="you-said-we-did.{file_format}"'})

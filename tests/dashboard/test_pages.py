@@ -124,7 +124,8 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
     book = load_workbook(io.BytesIO(response.data))
     rows = list(book["Results"].iter_rows(values_only=True))
     header = rows[0]
-    assert header[:7] == ("run_id", "started_at", "finished_at", "status", "channel", "language", "assisted")
+    assert header[:7] == ("run_id", "started_at (Europe/London)", "finished_at (Europe/London)", "status", "channel",
+                          "language", "assisted")
     assert header[7:] == ("contact_id", "ward", "age_band", "tenure", "feel_safe", "where", "age")
     assert len(rows) == 3
     by_ward = {r[8]: r for r in rows[1:]}
@@ -137,6 +138,18 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
     with services.db.session() as s:
         entry = s.scalar(select(AuditLog).where(AuditLog.action == "export.downloaded"))
         assert entry.detail == {"what": "results", "format": "xlsx", "rows": 2}
+
+
+def test_results_export_xlsx_times_are_in_the_councils_zone_and_the_header_says_so(client, as_role, services):
+    summer = datetime(2026, 7, 1, 9, 0, 0, 123456, tzinfo=timezone.utc)  # 10:00 in London (BST)
+    with services.db.session() as s:
+        contact, _ = respondent(s)
+        run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=summer)
+    as_role("officer")
+    book = load_workbook(io.BytesIO(client.get("/dashboard/results/street-safety/export.xlsx").data))
+    header, row = list(book["Results"].iter_rows(values_only=True))[:2]
+    assert header[1:3] == ("started_at (Europe/London)", "finished_at (Europe/London)")
+    assert row[1] == datetime(2026, 7, 1, 10, 0, 0)
 
 
 def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):

@@ -54,7 +54,7 @@ def results_flow(flow_id: str):
     search = (request.args.get("q") or "").strip()[:200]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     with services().db.session() as s:
-        summary = results.summary(s, flow_id)
+        summary = results.summary(s, flow_id, filters)
         questions = [results.question_result(s, flow_id, st, filters) for st in steps if st.is_question]
         breakdowns = ({q.step.id: results.breakdown(s, flow_id, q.step, dimension, filters)
                        for q in questions if q.step.kind != "text"} if dimension else {})

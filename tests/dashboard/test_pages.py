@@ -152,6 +152,16 @@ def test_results_export_xlsx_times_are_in_the_councils_zone_and_the_header_says_
     assert row[1] == datetime(2026, 7, 1, 10, 0, 0)
 
 
+def test_results_filters_narrow_the_summary_cards_too(client, as_role, services):
+    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"}), ({"ward": "toddbrook"}, {"feel_safe": "safe"}),
+                        ({"ward": "toddbrook"}, {"feel_safe": "unsafe"})])
+    as_role("viewer")
+    page = client.get("/dashboard/results/street-safety?ward=toddbrook").get_data(as_text=True)
+    assert re.search(r'id="count-started">2<', page) and re.search(r'id="count-completed">2<', page)
+    page = client.get("/dashboard/results/street-safety").get_data(as_text=True)
+    assert re.search(r'id="count-started">3<', page)
+
+
 def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):
     _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
     as_role("viewer")

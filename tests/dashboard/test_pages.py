@@ -162,6 +162,35 @@ def test_results_filters_narrow_the_summary_cards_too(client, as_role, services)
     assert re.search(r'id="count-started">3<', page)
 
 
+def test_home_counts_every_message_to_residents_and_the_rate_of_broadcasts_that_ask(client, as_role, services):
+    from engage.broadcasts import create_broadcast
+    from engage.segments import create_segment
+    from tests.support.dashboard import broadcast_message
+
+    with services.db.session() as s:
+        segment = create_segment(s, "Everyone", {"all": []}, T0)
+        notice = create_broadcast(s, name="Bin day moves", segment=segment, now=T0, tz="Europe/London",
+                                  texts={"en": "Bins go out on Tuesday this week."}, schedule="now")
+        asking = create_broadcast(s, name="Street lights", segment=segment, now=T0, tz="Europe/London",
+                                  flow=services.registry.get("street-safety"), schedule="now")
+        people = [respondent(s) for _ in range(4)]
+        for contact, address in people[:2]:
+            broadcast_message(s, notice.id, contact, address, at=T0)
+        for contact, address in people[2:]:
+            broadcast_message(s, asking.id, contact, address, at=T0)
+        run_with_answers(s, "street-safety", people[2][0], {"feel_safe": "safe"}, started=T0, broadcast_id=asking.id,
+                         started_by="broadcast")
+        for n in range(3):  # replies in conversations
+            s.add(OutboxMessage(contact_id=people[0][0].id, address_id=people[0][1].id, channel="sms", kind="reply",
+                                priority=0, payload={"type": "text", "text": f"Reply {n}"}, status="delivered",
+                                created_at=T0, updated_at=T0, sent_at=T0))
+    as_role("viewer")
+    page = client.get("/dashboard/").get_data(as_text=True)
+    figures = re.findall(r'<p class="figure">([^<]*)</p><p>([^<]*)</p>', page)
+    assert ("7", "messages to residents this week") in figures
+    assert re.search(r'<p class="figure">50.0%', page)
+
+
 def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):
     _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
     as_role("viewer")

@@ -244,6 +244,7 @@ REASON_WORDS = {
     "objected": "asked not to be contacted",
     "fatigue": "already messaged enough this week (fatigue cap)",
     "recently_answered": "answered this flow recently",
+    "already_answered": "already answered this consultation",
     "already_in_flow": "already answering this flow",
     "in_conversation": "in the middle of another survey (send again later to reach them)",
     "consultation_closed": "the consultation has closed",
@@ -503,7 +504,8 @@ def consultations_add(flow_id, opens, closes, owner_service, officer, purpose, s
                      closes=_date(closes, "--closes"), now=services.clock.now(), tz=services.settings.timezone,
                      owner_service=owner_service, officer=officer, purpose=purpose, segment=target)
             cid = c.id
-            found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days)
+            found = [w for w in warnings(s, services.clock.now(), services.settings.min_consultation_days,
+                                         services.settings.timezone)
                      if cid in w.consultation_ids]
     except CalendarError as exc:
         raise click.ClickException(str(exc)) from None
@@ -641,7 +643,8 @@ def consultations_warnings() -> None:
 
     services = current_services()
     with services.db.session() as s:
-        found = warnings(s, services.clock.now(), services.settings.min_consultation_days)
+        found = warnings(s, services.clock.now(), services.settings.min_consultation_days,
+                         services.settings.timezone)
     if not found:
         click.echo("No warnings.")
     for w in found:

@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import jsonify, render_template
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from dashboard.blueprint import bp, now, services
 from engage import results
-from engage.consent import BULK_KINDS
-from store.models import OutboxMessage
+from store.models import OutboxMessage, Run
+from store.models.outreach import Broadcast
 
 
 def open_flows(registry, when, tz: str) -> list:
@@ -23,13 +23,23 @@ def open_flows(registry, when, tz: str) -> list:
 
 
 def week_of_sends(s, since) -> dict[str, int]:
-    """Count bulk messages queued since a moment, by delivery state."""
+    """Count every message to residents queued since a moment (replies, broadcasts, reminders, updates...),
+    by delivery state; an officer's preview and rows never meant to be sent (skipped) are not counted."""
     rows = s.execute(
         select(OutboxMessage.status, func.count(OutboxMessage.id))
-        .where(OutboxMessage.kind.in_(tuple(BULK_KINDS)), OutboxMessage.created_at >= since)
+        .outerjoin(Run, Run.id == OutboxMessage.run_id)
+        .where(OutboxMessage.created_at >= since, OutboxMessage.status != "skipped",
+               or_(Run.id.is_(None), Run.started_by.is_(None), Run.started_by != results.PREVIEW_STARTED_BY))
         .group_by(OutboxMessage.status)
     ).all()
     return dict(rows)
+
+
+def asking_broadcasts(s, ids: list[int]) -> set[int]:
+    """The broadcasts among these that start a flow (ask something); a notice asks nothing to respond to."""
+    if not ids:
+        return set()
+    return set(s.scalars(select(Broadcast.id).where(Broadcast.id.in_(ids), Broadcast.flow_id.isnot(None))))
 
 
 @bp.get("/")
@@ -42,8 +52,11 @@ def home():
         counts = results.response_counts(s, [f.id for f in flows])
         sends = week_of_sends(s, when - timedelta(days=7))
         rates = results.broadcast_response_rates(s)
+        asking = asking_broadcasts(s, [r["broadcast_id"] for r in rates])
         warnings = _calendar_warnings(s, when, svc.settings.min_consultation_days)
-    recent = [r for r in rates if r["first_sent"] and r["first_sent"] >= when - timedelta(days=7)]
+    # The response rate is of broadcasts that asked a question this week.
+    recent = [r for r in rates if r["first_sent"] and r["first_sent"] >= when - timedelta(days=7)
+              and r["broadcast_id"] in asking]
     sent = sum(r["sent"] for r in recent)
     answered = sum(r["responded"] for r in recent)
     return render_template(
@@ -58,7 +71,7 @@ def _calendar_warnings(s, when, min_days: int) -> list:
         from engage import calendar
     except ImportError:
         return []
-    return calendar.warnings(s, when, min_days)
+    return calendar.warnings(s, when, min_days, services().settings.timezone)
 
 
 @bp.get("/live.json")

@@ -41,7 +41,12 @@ def _reminder_rules(args) -> dict | None:
     """Rules for a reminder to an under-reached group, from the representativeness page's link."""
     field, value = args.get("field"), args.get("value")
     if field in segments.FIELDS and value:
-        return {"all": [{"field": field, "in": [value]}]}
+        rules: list[dict] = [{"field": field, "in": [value]}]
+        flow_id = args.get("flow_id")
+        if flow_id and services().registry.get(flow_id) is not None:
+            # A reminder about a consultation goes to those in the group who have not answered it yet.
+            rules.append({"not": {"answered": flow_id}})
+        return {"all": rules}
     return None
 
 
@@ -398,7 +403,8 @@ def calendar_month():
     with svc.db.session() as s:
         calendar.sync_from_flows(s, svc.registry, now(), svc.settings.timezone)
         view = calendar.month_view(s, year, month, today)
-        warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days)]
+        warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days,
+                                                                 svc.settings.timezone)]
     view["title"] = format_date(date(year, month, 1), "LLLL y", locale=BY_CODE[dashboard_language()].locale)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
                            flows=svc.registry.all(), error=None, form={})

@@ -55,7 +55,7 @@ def results_flow(flow_id: str):
     search = (request.args.get("q") or "").strip()[:200]
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     with services().db.session() as s:
-        summary = results.summary(s, flow_id)
+        summary = results.summary(s, flow_id, filters)
         questions = [results.question_result(s, flow_id, st, filters) for st in steps if st.is_question]
         breakdowns = ({q.step.id: results.breakdown(s, flow_id, q.step, dimension, filters)
                        for q in questions if q.step.kind != "text"} if dimension else {})
@@ -98,9 +98,9 @@ def results_export(flow_id: str, file_format: str):
         dimensions = (representativeness.compare(s, representativeness.load_baseline(), flow_id)
                       if file_format == "xlsx" else None)
         body, media = exports.export_results(s, flow_id, steps, g.officer, file_format, now=now(), ip=client_ip(),
-                                             dimensions=dimensions)
+                                             dimensions=dimensions, tz=svc.settings.timezone)
     stamp = now().strftime("%Y%m%d-%H%M")
-    return Response(body, mimetype=media, headers={
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
 
 
@@ -118,12 +118,13 @@ def results_special_export(flow_id: str):
         try:
             with services().db.session() as s:
                 body, media = exports.export_special_results(s, flow_id, steps, g.officer, file_format,
-                                                             purpose=purpose, now=now(), ip=client_ip())
+                                                             purpose=purpose, now=now(), ip=client_ip(),
+                                                             tz=services().settings.timezone)
         except ValueError:
             error = _("Say what this export is for, in at least %(n)s characters.", n=exports.MIN_PURPOSE)
         else:
             stamp = now().strftime("%Y%m%d-%H%M")
-            return Response(body, mimetype=media, headers={
+            return Response(body, content_type=media, headers={
                 "Content-Disposition": f'attachment; filename="{flow_id}-results-special-{stamp}.{file_format}"'})
     return render_template("dashboard/special_export.html", flow=flow, flow_id=flow_id, purpose=purpose,
                            file_format=file_format, error=error,
@@ -170,8 +171,8 @@ def representativeness_export(file_format: str):
     with svc.db.session() as s:
         header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
         body, media = exports.export_table(s, g.officer, "representativeness", header, rows, file_format, now=now(),
-                                           flow_id=flow_id, ip=client_ip())
-    return Response(body, mimetype=media, headers={
+                                           flow_id=flow_id, ip=client_ip(), tz=svc.settings.timezone)
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="representativeness.{file_format}"'})
 
 
@@ -180,9 +181,10 @@ def updates_export(file_format: str):
     """Download the "you said, we did" record as CSV or XLSX; audit-logged."""
     if file_format not in ("csv", "xlsx"):
         abort(404)
-    with services().db.session() as s:
+    svc = services()
+    with svc.db.session() as s:
         header, rows = exports.update_rows(s)
         body, media = exports.export_table(s, g.officer, "you_said_we_did", header, rows, file_format, now=now(),
-                                           ip=client_ip())
-    return Response(body, mimetype=media, headers={
+                                           ip=client_ip(), tz=svc.settings.timezone)
+    return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="you-said-we-did.{file_format}"'})

@@ -27,6 +27,7 @@ from engage.fatigue import recent_bulk_counts
 from engage.language_choice import BILINGUAL, choose_text
 from engage.outbox import PRIORITY_BULK, bulk_validity, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
+from engage.results import counted_runs
 from engage.unsolicited import whole_message_problem, with_stop_line
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
@@ -320,10 +321,14 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
     fatigue = recent_bulk_counts(s, [cid for cid in ids if cid not in already], now, settings.fatigue_days)
     bases = bases_of(s, [cid for cid in ids if cid not in already])
     recently_done: set[int] = set()
-    if flow is not None and getattr(flow, "restart_after_days", None):
-        cutoff = now - timedelta(days=flow.restart_after_days)
-        recently_done = set(s.scalars(select(Run.contact_id).where(
-            Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "completed", Run.finished_at >= cutoff)))
+    if flow is not None:
+        # One answer per resident per consultation (per period for a repeated survey): never ask again.
+        done = [Run.contact_id.in_(ids), Run.flow_id == flow.id, Run.status == "completed", counted_runs()]
+        if getattr(flow, "restart_after_days", None):
+            done.append(Run.finished_at >= now - timedelta(days=flow.restart_after_days))
+        recently_done = set(s.scalars(select(Run.contact_id).where(*done)))
+    done_reason = "recently_answered" if flow is not None and getattr(flow, "restart_after_days", None) \
+        else "already_answered"
     in_flow: set[int] = set()
     chatting: set[int] = set()
     if flow is not None:
@@ -355,7 +360,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         if reason is None and fatigue.get(cid, 0) >= settings.fatigue_cap:
             reason = "fatigue"
         if reason is None and cid in recently_done:
-            reason = "recently_answered"
+            reason = done_reason
         if reason is None and cid in in_flow:
             reason = "already_in_flow"
         if reason is None and cid in chatting:

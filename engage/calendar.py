@@ -219,10 +219,16 @@ def _rules(session: Session, consultation: Consultation) -> dict[str, Any]:
     return segment.rules if segment is not None else EVERYONE
 
 
-def warnings(session: Session, now: datetime, min_days: int = 14) -> list[Warning]:
-    """Flag windows shorter than `min_days` and consultations asking the same residents at the same time."""
+def warnings(session: Session, now: datetime, min_days: int = 14, tz: str = "Europe/London") -> list[Warning]:
+    """Flag windows shorter than `min_days` and consultations asking the same residents at the same time.
+
+    Only consultations open today or still to come are looked at: a past clash cannot be helped.
+    """
     found: list[Warning] = []
-    items = list(session.scalars(select(Consultation).order_by(Consultation.opens, Consultation.id)))
+    today = now.astimezone(ZoneInfo(tz)).date()
+    items = [c for c in session.scalars(select(Consultation).where(Consultation.closes >= today)
+                                        .order_by(Consultation.opens, Consultation.id))
+             if status_on(c, today) in ("planned", "open")]
     for c in items:
         if window_days(c) < min_days:
             found.append(Warning("short_window", (c.id,), (

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -30,6 +31,7 @@ from engage.contacts import (
     normalise_telegram_id,
 )
 from engage.field_values import Vocabulary, fold
+from locales import languages
 from store.models import (
     CONSENT_OPTED_IN,
     CONSENT_UNKNOWN,
@@ -47,6 +49,7 @@ KNOWN_COLUMNS = ("phone", "telegram_id", "name", "language", "ward", "groups", "
 # Columns that are not contact fields (ward is a field, but a known one).
 _NOT_FIELDS = {"phone", "telegram_id", "name", "language", "groups", "consent_source", "consent_at",
                "consent_for", "organisation", "role", "special_category_consent"}
+_LANGUAGE_WORDS: dict[str, str] = {}
 _LIMITS = {"name": 200, "organisation": 200, "role": 200, "consent_source": 500, "special_category_consent": 500}
 
 
@@ -191,8 +194,9 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(columns):
+            # Reported, and still checked and counted as a row like any other.
             problems.append(Problem(line, None, f"the row has {len(cells)} values but the header has {len(columns)}"))
-            continue
+            cells = cells[:len(columns)]
         values = {columns[i]: cells[i].strip() for i in range(len(cells))}
         row, row_problems = _check_row(line, values, now, region, tz, vocabulary)
         for key, column in ((row.phone, "phone"), (row.telegram_id, "telegram_id")):
@@ -204,6 +208,24 @@ def read_rows(source: str | bytes | IO, now: datetime, *, region: str = "GB",
         problems.extend(row_problems)
         rows.append(row)
     return rows, problems
+
+
+def _language_words() -> dict[str, str]:
+    words: dict[str, str] = {}
+    for language in languages.LANGUAGES:
+        for word in (language.code, language.english_name, language.native_name, *language.switch_words):
+            words[unicodedata.normalize("NFC", word).casefold()] = language.code
+    return words
+
+
+_LANGUAGE_WORDS.update(_language_words())
+
+
+def language_code(raw: str) -> str | None:
+    """A language as a list gives it: a code ("cy"), or its name in English or in itself ("Welsh", "Cymraeg")."""
+    word = unicodedata.normalize("NFC", raw.strip()).casefold()
+    code = _LANGUAGE_WORDS.get(word)
+    return code if code in LANGUAGES else None
 
 
 def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
@@ -229,10 +251,11 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
             problems.append(Problem(line, "telegram_id", exc.message))
     if not values.get("phone") and not values.get("telegram_id"):
         problems.append(Problem(line, "phone", "neither a phone number nor a Telegram chat id"))
-    language = values.get("language", "").lower()
+    language = values.get("language", "")
     if language:
-        if language in LANGUAGES:
-            row.language = language
+        code = language_code(language)
+        if code is not None:
+            row.language = code
         else:
             problems.append(Problem(line, "language", f"unknown language '{values['language']}' "
                                                       f"(use one of {' '.join(LANGUAGES)})"))
@@ -362,6 +385,19 @@ def import_contacts(db, source: str | bytes | IO, now: datetime, *, commit: bool
     return report
 
 
+def _opted_in(s: Session, contact_ids: list[int], scopes: set[str]) -> set[tuple[int, str]]:
+    """(contact, scope) pairs, of these scopes, whose latest consent record is an opt-in."""
+    latest: dict[tuple[int, str], str] = {}
+    for start in range(0, len(contact_ids), BATCH):
+        for contact_id, scope, action in s.execute(
+                select(ConsentRecord.contact_id, ConsentRecord.scope, ConsentRecord.action)
+                .where(ConsentRecord.contact_id.in_(contact_ids[start:start + BATCH]),
+                       ConsentRecord.scope.in_(sorted(scopes)))
+                .order_by(ConsentRecord.at, ConsentRecord.id)):
+            latest[(contact_id, scope)] = action
+    return {key for key, action in latest.items() if action == "opt_in"}
+
+
 def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing], chats: dict[str, _Existing],
                   now: datetime, report: ImportReport) -> None:
     new_rows: list[ImportRow] = []
@@ -413,6 +449,9 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
                     # An opt-out said by the resident outranks any list.
                     report.opt_outs_kept += 1
                     continue
+                else:
+                    # Already opted in: a consent record is written only when consent changes.
+                    continue
                 consent_rows.append(_consent(contact_id, existing.address_id, channel, row, now))
     if new_addresses:
         address_ids = bulk_insert(s, Address, new_addresses)
@@ -423,13 +462,20 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
                 consent_rows.append(_consent(values["contact_id"], address_id, channel, row, now))
     if opt_in_existing:
         s.execute(update(Address).where(Address.id.in_(opt_in_existing)).values(consent=CONSENT_OPTED_IN))
+    # Consent (to a message class, or to special-category data) already given is not recorded again.
+    scopes = {c for _cid, row in merge_rows for c in row.consent_for}
+    scopes |= {"special_category" for _cid, row in merge_rows if row.special_category_consent}
+    merged_ids = [cid for cid, row in merge_rows if row.special_category_consent or row.consent_for]
+    consented = _opted_in(s, merged_ids, scopes) if merged_ids else set()
     for contact_id, row in contact_of:
         for message_class in row.consent_for:
+            if (contact_id, message_class) in consented:
+                continue  # already opted in to this class: a record is written only when consent changes
             # The basis for broadcasts of this class (engage.consent.may_send).
             consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope=message_class,
                                      action="opt_in", source="import", wording=row.consent_source,
                                      at=row.consent_at or now))
-        if row.special_category_consent:
+        if row.special_category_consent and (contact_id, "special_category") not in consented:
             consent_rows.append(dict(contact_id=contact_id, address_id=None, channel=None, scope="special_category",
                                      action="opt_in", source="import", wording=row.special_category_consent,
                                      at=row.consent_at or now))

@@ -51,6 +51,16 @@ class ContactError(ValueError):
 # ----- addresses ----------------------------------------------------------------------
 
 
+# The number types phonenumbers knows that can receive a text message.
+_SMS_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_TYPE_WORDS = {
+    PhoneNumberType.TOLL_FREE: "freephone", PhoneNumberType.PREMIUM_RATE: "premium-rate",
+    PhoneNumberType.SHARED_COST: "shared-cost", PhoneNumberType.VOIP: "internet (VoIP)",
+    PhoneNumberType.PERSONAL_NUMBER: "personal (070)", PhoneNumberType.PAGER: "pager",
+    PhoneNumberType.UAN: "company (UAN)", PhoneNumberType.VOICEMAIL: "voicemail",
+}
+
+
 def normalise_phone(raw: str, *, region: str = DEFAULT_REGION, for_sms: bool = True) -> str:
     """Return a phone number in E.164, or raise ContactError saying why it cannot be used."""
     text = (raw or "").strip()
@@ -67,6 +77,10 @@ def normalise_phone(raw: str, *, region: str = DEFAULT_REGION, for_sms: bool = T
         raise ContactError("phone", "invalid phone number")
     if for_sms and kind == PhoneNumberType.FIXED_LINE:
         raise ContactError("phone", "landline number: it cannot receive SMS", "landline")
+    if for_sms and kind not in _SMS_TYPES:
+        # Freephone (0800), premium rate (09), shared cost, personal (070), VoIP and the like take no texts.
+        raise ContactError("phone", f"{_TYPE_WORDS.get(kind, 'this kind of')} number: it cannot receive SMS",
+                           "not_mobile")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

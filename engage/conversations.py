@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
@@ -82,6 +82,10 @@ NOT_UNDERSTOOD = _("Sorry, we did not understand. Reply HELP for help or STOP to
 NOT_OPEN_YET = _("Thank you. This consultation opens on %(date)s. Please message us again then.")
 CLOSED = _("This consultation closed on %(date)s. Thank you.")
 ALREADY_DONE = _("Thank you, you have already answered this recently.")
+ALREADY_TOOK_PART = _("Thank you, you have already taken part in this consultation and your answers are counted.")
+CHANGING_ANSWERS = _("You have already taken part. Your new answers will replace the ones you gave before.")
+# A run whose answers a later run of the same flow by the same resident took over: results skip it.
+REPLACED = "replaced"
 
 
 def describe_reason(code: str, params: dict[str, Any], lang: str | None) -> str:
@@ -525,15 +529,23 @@ class Turn:
         """Start a flow: in `lang` (a keyword's language) when given, else in the resident's language."""
         if self._refuse_outside_window(flow):
             return None
-        if getattr(flow, "restart_after_days", None) and not self.incoming.preview:
-            last_finished = self.s.scalar(
-                select(Run.finished_at).where(Run.contact_id == self.contact.id, Run.flow_id == flow.id,
-                                              Run.status == "completed")
-                .order_by(Run.finished_at.desc()).limit(1)
-            )
-            if not engine.may_start_again(flow, last_finished, self.now):
-                self.say(i18n.gettext(self.lang, ALREADY_DONE))
-                return None
+        intro: list[str] = []
+        if not self.incoming.preview:
+            previous = self._previous_answers(flow)
+            if previous is not None and previous.status == "completed":
+                # In the language the resident answered in (a Welsh keyword gives a Welsh run).
+                lang = self.contact.language or previous.language or self.lang
+                if not getattr(flow, "allow_change", False):
+                    restart = getattr(flow, "restart_after_days", None)
+                    # One answer per resident per consultation (per period, for a flow that may be answered
+                    # again after restart_after_days: the engine's may_start_again is the one rule for that).
+                    if not restart or not engine.may_start_again(flow, previous.finished_at, self.now):
+                        message = ALREADY_DONE if restart else ALREADY_TOOK_PART
+                        self.queue({"type": "text", "text": i18n.gettext(lang, message), "lang": lang}, lang=lang)
+                        return None
+                else:
+                    intro.append(i18n.gettext(lang, CHANGING_ANSWERS))
+            # Otherwise an unfinished earlier run is taken over by this one once it has an answer.
         for old in self.s.scalars(select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")):
             self._finish(old, "ended")
         version_id = self.service.registry.version_id(self.s, flow)
@@ -551,8 +563,37 @@ class Turn:
         self.s.add(run)
         self.s.flush()
         self.run = run
-        self._apply(run, flow, state, events)
+        self._apply(run, flow, state, events, intro=intro)
         return run
+
+    def _period_start(self, flow) -> datetime | None:
+        """The start of the period in which a resident answers a flow once (None: ever)."""
+        days = getattr(flow, "restart_after_days", None)
+        return self.now - timedelta(days=days) if days else None
+
+    def _previous_answers(self, flow) -> Run | None:
+        """The resident's latest counted run of this flow with an answer, in the current period."""
+        from engage.results import counted_runs
+
+        conditions = [Run.contact_id == self.contact.id, Run.flow_id == flow.id, Run.status != "active",
+                      Run.answered_at.isnot(None), counted_runs()]
+        since = self._period_start(flow)
+        if since is not None:
+            conditions.append(Run.updated_at >= since)
+        return self.s.scalar(select(Run).where(*conditions).order_by(Run.id.desc()).limit(1))
+
+    def _replace_earlier_runs(self, run: Run) -> None:
+        """The resident's earlier answers to this flow (in this period) give way to this run's."""
+        from engage.results import counted_runs
+
+        conditions = [Run.contact_id == run.contact_id, Run.flow_id == run.flow_id, Run.id != run.id,
+                      Run.status != "active", Run.answered_at.isnot(None), counted_runs()]
+        flow = self.service.registry.get(run.flow_id)
+        since = self._period_start(flow) if flow is not None else None
+        if since is not None:
+            conditions.append(Run.updated_at >= since)
+        self.s.execute(update(Run).where(*conditions).values(status=REPLACED, updated_at=self.now)
+                       .execution_options(synchronize_session=False))
 
     def resume(self, run: Run) -> None:
         flow = self.service.registry.flow_for_version(self.s, run.flow_version_id)
@@ -579,10 +620,10 @@ class Turn:
         run.updated_at = self.now
         run.current_step = None
 
-    def _apply(self, run: Run, flow, state: dict[str, Any], events: list) -> None:
+    def _apply(self, run: Run, flow, state: dict[str, Any], events: list, intro: list[str] | None = None) -> None:
         """Store what the engine said happened and queue one message for the turn."""
         self.run = run
-        texts: list[str] = []
+        texts: list[str] = list(intro or [])
         question: QuestionAsked | None = None
         for event in events:
             if isinstance(event, AnswerRecorded):
@@ -662,6 +703,8 @@ class Turn:
         if not skipped and run.answered_at is None:
             # Results count respondents from runs; a run keeps the time of its first real answer.
             run.answered_at = self.now
+            if run.started_by != "preview" and run.contact_id is not None:
+                self._replace_earlier_runs(run)
 
     def _set_field(self, field: str, value: Any) -> None:
         guard = self.service.field_guard

@@ -7,8 +7,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -16,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engage.officers import may, record
-from engage.results import PREVIEW_STARTED_BY, SPECIAL_CATEGORY_FIELDS, StepInfo, special_steps
+from engage.results import SPECIAL_CATEGORY_FIELDS, StepInfo, counted_runs, special_steps
 from store.models import Answer, Contact, Run
 from store.models.officers import Officer
 
+DEFAULT_TZ = "Europe/London"
 RUN_COLUMNS = ["run_id", "started_at", "finished_at", "status", "channel", "language", "assisted"]
 # Place and age: shown to officers and admins; viewers see answers only.
 PLACE_FIELDS = ["ward", "age_band", "tenure"]
@@ -77,14 +79,14 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
             select(Run.id, Run.started_at, Run.finished_at, Run.status, Run.channel, Run.language, Run.contact_id,
                    Contact.fields)
             .outerjoin(Contact, Contact.id == Run.contact_id)
-            .where(Run.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .where(Run.flow_id == flow_id, counted_runs())
             .order_by(Run.id)
             .execution_options(yield_per=500)
         )
         answers = s.execute(
             select(Answer.run_id, Answer.step_id, Answer.value, Answer.raw_text, Answer.skipped)
             .join(Run, Run.id == Answer.run_id)
-            .where(Answer.flow_id == flow_id, (Run.started_by.is_(None)) | (Run.started_by != PREVIEW_STARTED_BY))
+            .where(Answer.flow_id == flow_id, counted_runs())
             .order_by(Answer.run_id)
             .execution_options(yield_per=500)
         )
@@ -115,14 +117,19 @@ def to_csv(header: list[str], rows) -> str:
     return buffer.getvalue()
 
 
-def to_xlsx(sheets: list[tuple[str, list[str], Any]]) -> bytes:
-    """Write sheets of (title, header, rows) to an XLSX workbook, resident text kept as text."""
+def to_xlsx(sheets: list[tuple[str, list[str], Any]], tz: str = DEFAULT_TZ) -> bytes:
+    """Write sheets of (title, header, rows) to an XLSX workbook, resident text kept as text.
+
+    Excel has no time zones: times are written in the council's zone, and each time column's
+    heading names it ("started_at (Europe/London)").
+    """
+    zone = ZoneInfo(tz)
     workbook = Workbook(write_only=True)
     for title, header, rows in sheets:
         sheet = workbook.create_sheet(title[:31])
-        sheet.append([_bold(workbook, h) for h in header])
+        sheet.append([_bold(workbook, f"{h} ({tz})" if h.endswith("_at") else h) for h in header])
         for row in rows:
-            sheet.append([_xlsx_value(v) for v in row])
+            sheet.append([_xlsx_value(v, zone) for v in row])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -136,10 +143,11 @@ def _bold(workbook, text: str):
     return cell
 
 
-def _xlsx_value(value: Any) -> Any:
+def _xlsx_value(value: Any, zone: ZoneInfo) -> Any:
     if isinstance(value, datetime):
-        # Excel has no time zones; times are written as UTC and the header says so.
-        return value.replace(tzinfo=None)
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)  # stored as UTC
+        # Whole seconds: an officer's spreadsheet has no use for microseconds.
+        return aware.astimezone(zone).replace(tzinfo=None, microsecond=0)
     return safe_cell(value)
 
 
@@ -168,7 +176,7 @@ def audit_export(s: Session, officer: Officer, what: str, *, flow_id: str | None
 
 
 def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
-                   now: datetime, ip: str | None = None, dimensions=None) -> tuple[bytes, str]:
+                   now: datetime, ip: str | None = None, dimensions=None, tz: str = DEFAULT_TZ) -> tuple[bytes, str]:
     """Build the results export of a flow in CSV or XLSX and audit it; return (bytes, media type)."""
     header, rows = result_rows(s, flow_id, steps, officer)
     materialised = list(rows)
@@ -180,7 +188,7 @@ def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Off
         if dimensions is not None:
             rep_header, rep_rows = representativeness_rows(dimensions)
             sheets.append(("Representativeness", rep_header, rep_rows))
-        body = to_xlsx(sheets)
+        body = to_xlsx(sheets, tz)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
@@ -193,7 +201,8 @@ MIN_PURPOSE = 20
 
 
 def export_special_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
-                           purpose: str, now: datetime, ip: str | None = None) -> tuple[bytes, str]:
+                           purpose: str, now: datetime, ip: str | None = None,
+                           tz: str = DEFAULT_TZ) -> tuple[bytes, str]:
     """An admin's row-level export including special-category answers, for a stated purpose; audit-logged with it."""
     if not may(officer, "admin"):
         raise PermissionError("only an admin may export special-category answers row by row")
@@ -205,7 +214,7 @@ def export_special_results(s: Session, flow_id: str, steps: list[StepInfo], offi
     if file_format == "csv":
         body, media = to_csv(header, materialised).encode("utf-8-sig"), "text/csv; charset=utf-8"
     elif file_format == "xlsx":
-        body = to_xlsx([("Results", header, materialised)])
+        body = to_xlsx([("Results", header, materialised)], tz)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")
@@ -234,12 +243,13 @@ def update_rows(s: Session) -> tuple[list[str], list[list]]:
 
 
 def export_table(s: Session, officer: Officer, what: str, header: list[str], rows: list[list], file_format: str, *,
-                 now: datetime, flow_id: str | None = None, ip: str | None = None) -> tuple[bytes, str]:
+                 now: datetime, flow_id: str | None = None, ip: str | None = None,
+                 tz: str = DEFAULT_TZ) -> tuple[bytes, str]:
     """Write one table as CSV or XLSX and audit the export; return (bytes, media type)."""
     if file_format == "csv":
         body, media = to_csv(header, rows).encode("utf-8-sig"), "text/csv; charset=utf-8"
     elif file_format == "xlsx":
-        body = to_xlsx([(what.replace("_", " ").capitalize(), header, rows)])
+        body = to_xlsx([(what.replace("_", " ").capitalize(), header, rows)], tz)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         raise ValueError(f"unknown export format {file_format!r}; use csv or xlsx")

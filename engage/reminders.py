@@ -7,15 +7,16 @@ show), so the resident can answer it straight away.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, literal, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, cast, exists, literal, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from engage.fatigue import recent_bulk_counts
 from engage.outbox import enqueue
 from engage.quiet_hours import next_allowed_time
+from engage.results import PREVIEW_STARTED_BY
 from engage.unsolicited import stop_line
 from flows import engine
 from store.models import Address, Contact, OutboxMessage, Run
@@ -33,11 +34,19 @@ def due_runs(session: Session, flow, now: datetime, limit: int = BATCH_SIZE, aft
     """Return active runs of `flow` quiet for longer than its reminder delay and not yet reminded."""
     delay = flow.reminder["after"]
     key = literal("reminder:run:").concat(cast(Run.id, String))
+    # Someone whose answers to this flow are already counted (a resident changing their answers) is not nagged.
+    earlier = aliased(Run)
+    answered = [earlier.contact_id == Run.contact_id, earlier.flow_id == flow.id, earlier.id != Run.id,
+                earlier.status == "completed",
+                or_(earlier.started_by.is_(None), earlier.started_by != PREVIEW_STARTED_BY)]
+    if getattr(flow, "restart_after_days", None):
+        answered.append(earlier.finished_at >= now - timedelta(days=flow.restart_after_days))
     return list(session.scalars(
         select(Run)
         .where(Run.flow_id == flow.id, Run.status == "active", Run.updated_at <= now - delay,
                Run.id > after_id, (Run.expires_at.is_(None)) | (Run.expires_at > now),
-               ~exists().where(OutboxMessage.dedupe_key == key))
+               ~exists().where(OutboxMessage.dedupe_key == key),
+               ~exists().where(*answered))
         .order_by(Run.id)
         .limit(limit)
     ))

@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 
 from engage import disclosure
 from engage.contacts import is_special_category
-from engage.results import IN_ALL, IN_FLOW, PREVIEW_STARTED_BY, UNKNOWN, StepInfo, _key, erased_respondent, flow_steps
+from engage.results import (
+    IN_ALL,
+    IN_FLOW,
+    PREVIEW_STARTED_BY,
+    UNKNOWN,
+    StepInfo,
+    _key,
+    counted_runs,
+    erased_respondent,
+    flow_steps,
+)
 from store.models import Answer, Contact, FlowVersion, Run
 
 CENSUS_DIR = Path(__file__).resolve().parent.parent / "census"
@@ -252,7 +262,7 @@ def weighted_question(session: Session, flow_id: str, step: StepInfo, weights: W
         select(value_text, *columns, func.count(Answer.id))
         .select_from(Answer).join(Run, Run.id == Answer.run_id).join(Contact, Contact.id == Answer.contact_id)
         .where(Answer.flow_id == flow_id, Answer.step_id == step.id, Answer.skipped.is_(False),
-               or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY))
+               counted_runs())
         .group_by(value_text, *columns)
     ).all()
     raw: dict[str, float] = {}

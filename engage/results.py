@@ -31,6 +31,8 @@ FIELD_DIMENSIONS = ("ward", "age_band", "ethnicity", "disability", "tenure")
 DIMENSIONS = FIELD_DIMENSIONS[:2] + ANSWER_DIMENSIONS + FIELD_DIMENSIONS[2:]
 # Runs an officer started to try a flow out; never counted.
 PREVIEW_STARTED_BY = "preview"
+# engage.conversations.REPLACED: a run whose answers the same resident's later run replaced.
+REPLACED_STATUS = "replaced"
 UNKNOWN = "(not given)"
 log = logging.getLogger(__name__)
 
@@ -172,9 +174,12 @@ def erased_respondent(bit: int):
     return and_(Run.erased_respondent.isnot(None), Run.erased_respondent.op("&")(bit) != 0)
 
 
-def _counted_runs():
-    """Runs that count towards results: not officers' previews."""
-    return or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY)
+def counted_runs():
+    """Runs that count towards results: not officers' previews, nor runs a resident's later answers replaced."""
+    return and_(or_(Run.started_by.is_(None), Run.started_by != PREVIEW_STARTED_BY), Run.status != REPLACED_STATUS)
+
+
+_counted_runs = counted_runs
 
 
 def _dimension_column(dimension: str):
@@ -267,13 +272,29 @@ def is_special_dimension(dimension: str) -> bool:
 # ----- public figures --------------------------------------------------------------------
 
 
-def summary(session: Session, flow_id: str) -> dict[str, Any]:
-    """Count runs started, completed and the people who answered at least once.
+def _runs_where(filters: Filters | None) -> list:
+    """The results filters as conditions on runs (and their contact, joined by the caller when needed)."""
+    conditions = []
+    if filters:
+        if filters.ward:
+            conditions.append(Contact.fields["ward"].as_string() == filters.ward)
+        if filters.age_band:
+            conditions.append(Contact.fields["age_band"].as_string() == filters.age_band)
+        if filters.language:
+            conditions.append(Run.language == filters.language)
+        if filters.channel:
+            conditions.append(Run.channel == filters.channel)
+    return conditions
+
+
+def summary(session: Session, flow_id: str, filters: Filters | None = None) -> dict[str, Any]:
+    """Count runs started, completed and the people who answered at least once (narrowed by the filters).
 
     One pass over the flow's runs, grouped by contact: respondents are the people with a run
     that has a real answer (`Run.answered_at`, kept by the conversation service), so the
     million answers of a big consultation are never read.
     """
+    by_contact = filters is not None and bool(filters.ward or filters.age_band)
     per_contact = (
         select(
             Run.contact_id.label("contact_id"),
@@ -283,10 +304,12 @@ def summary(session: Session, flow_id: str) -> dict[str, Any]:
             func.count(case((Run.channel == "assisted", Run.id))).label("assisted"),
             func.count(Run.answered_at).label("answered"),
         )
-        .where(Run.flow_id == flow_id, _counted_runs())
+        .where(Run.flow_id == flow_id, _counted_runs(), *_runs_where(filters))
         .group_by(Run.contact_id)
-        .subquery()
     )
+    if by_contact:
+        per_contact = per_contact.outerjoin(Contact, Contact.id == Run.contact_id)
+    per_contact = per_contact.subquery()
     row = session.execute(
         select(
             func.coalesce(func.sum(per_contact.c.started), 0),

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from engage.field_values import fold, folded
+from engage.results import counted_runs
 from store.models import CHANNELS, CONSENT_OPTED_IN, Address, ConsentRecord, Contact, ContactGroup, OutboxMessage, Run
 from store.models.outreach import Segment
 
@@ -178,7 +179,7 @@ def condition(rules: dict[str, Any], now: datetime) -> ColumnElement[bool]:
                               Address.consent == CONSENT_OPTED_IN, Address.usable.is_(True))
     if "answered" in rules:
         return exists().where(Run.contact_id == Contact.id, Run.flow_id == rules["answered"],
-                              Run.status == "completed")
+                              Run.status == "completed", counted_runs())
     if "started_not_finished" in rules:
         flow_id = rules["started_not_finished"]
         return and_(

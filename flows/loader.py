@@ -37,8 +37,8 @@ from .model import (
 Pos = tuple[int, int]  # 0-based (line, column), as ruamel gives them
 
 FLOW_KEYS = ("id", "title", "description", "languages", "keywords", "consultation", "expires_after",
-             "restart_after_days", "reminder", "keep_free_text", "max_attempts", "skip_words", "steps",
-             "public", "public_results")
+             "restart_after_days", "allow_change", "reminder", "keep_free_text", "max_attempts", "skip_words",
+             "steps", "public", "public_results")
 FLOW_REQUIRED = ("id", "title", "languages", "steps")
 STEP_KEYS = ("id", "ask", "say", "easy_read", "choices", "multiple", "min", "max", "yes_no", "number", "scale",
              "text", "next", "optional", "max_attempts", "save_to", "skip_words", "special_category", "consent_for",
@@ -377,6 +377,7 @@ class _Reader:
         keep_free_text = self.boolean(data, "keep_free_text")
         public = self.boolean(data, "public")
         public_results = self.boolean(data, "public_results")
+        allow_change = self.boolean(data, "allow_change")
         max_attempts = self.integer(data, "max_attempts", 1) or DEFAULT_MAX_ATTEMPTS
         skip_words = self.words_per_language(data, "skip_words") if data.get("skip_words") is not None else {}
         description = self.string(data, "description", "'description'") or ""
@@ -389,8 +390,8 @@ class _Reader:
             id=flow_id or "", title=title or "", languages=list(self.langs), steps=tuple(steps), keywords=keywords,
             keyword_languages=keyword_languages, title_texts=title_texts,
             consultation=consultation, expires_after=expires_after, restart_after_days=restart_after_days,
-            reminder=reminder, keep_free_text=keep_free_text, max_attempts=max_attempts, skip_words=skip_words,
-            description=description, source=self.text, path=self.path, public=public,
+            allow_change=allow_change, reminder=reminder, keep_free_text=keep_free_text, max_attempts=max_attempts,
+            skip_words=skip_words, description=description, source=self.text, path=self.path, public=public,
             public_results=public_results,
         )
 

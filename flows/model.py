@@ -140,6 +140,9 @@ class Flow:
     consultation: Consultation | None = None
     expires_after: timedelta | None = None
     restart_after_days: int | None = None
+    # A resident who finished may text the keyword again to change their answers (the new run
+    # replaces the old one in results); without it they are told they have already taken part.
+    allow_change: bool = False
     # {"after": timedelta, "text": {lang: text}}: sent once to a run left unanswered that long.
     reminder: dict[str, Any] | None = None
     keep_free_text: bool = False

@@ -221,3 +221,22 @@ def test_keyboard_users_can_skip_to_the_content(page, live_server):
     expect(skip).to_be_visible()
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_a_resident_who_texts_the_keyword_again_is_counted_once_and_filters_narrow_the_cards(page, live_server):
+    answer_street_safety(live_server, "+447700900121", "1", "2")
+    text_in(live_server, "+447700900121", "SAFE")  # finished already: told so, nothing counted again
+    text_in(live_server, "+447700900121", "2")
+    answer_street_safety(live_server, "+447700900122", "2", "3")
+    page.goto("/login")
+    page.get_by_label("Email address").fill("officer@harlow.gov.uk")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard/")
+    page.goto("/dashboard/results/street-safety")
+    assert page.locator("#count-started").inner_text() == "2"
+    assert count_cell(page, "feel_safe", "safe") == "1"
+    assert count_cell(page, "feel_safe", "unsafe") == "1"
+    page.goto("/dashboard/results/street-safety?age_band=65_plus")
+    assert page.locator("#count-started").inner_text() == "1"
+    assert page.locator("#count-completed").inner_text() == "1"

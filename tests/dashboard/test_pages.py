@@ -162,7 +162,8 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
     book = load_workbook(io.BytesIO(response.data))
     rows = list(book["Results"].iter_rows(values_only=True))
     header = rows[0]
-    assert header[:7] == ("run_id", "started_at", "finished_at", "status", "channel", "language", "assisted")
+    assert header[:7] == ("run_id", "started_at (Europe/London)", "finished_at (Europe/London)", "status", "channel",
+                          "language", "assisted")
     assert header[7:] == ("contact_id", "ward", "age_band", "tenure", "feel_safe", "where", "age")
     assert len(rows) == 3
     by_ward = {r[8]: r for r in rows[1:]}
@@ -177,10 +178,63 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
         assert entry.detail == {"what": "results", "format": "xlsx", "rows": 2}
 
 
+def test_results_export_xlsx_times_are_in_the_councils_zone_and_the_header_says_so(client, as_role, services):
+    summer = datetime(2026, 7, 1, 9, 0, 0, 123456, tzinfo=timezone.utc)  # 10:00 in London (BST)
+    with services.db.session() as s:
+        contact, _ = respondent(s)
+        run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=summer)
+    as_role("officer")
+    book = load_workbook(io.BytesIO(client.get("/dashboard/results/street-safety/export.xlsx").data))
+    header, row = list(book["Results"].iter_rows(values_only=True))[:2]
+    assert header[1:3] == ("started_at (Europe/London)", "finished_at (Europe/London)")
+    assert row[1] == datetime(2026, 7, 1, 10, 0, 0)
+
+
+def test_results_filters_narrow_the_summary_cards_too(client, as_role, services):
+    _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"}), ({"ward": "toddbrook"}, {"feel_safe": "safe"}),
+                        ({"ward": "toddbrook"}, {"feel_safe": "unsafe"})])
+    as_role("viewer")
+    page = client.get("/dashboard/results/street-safety?ward=toddbrook").get_data(as_text=True)
+    assert re.search(r'id="count-started">2<', page) and re.search(r'id="count-completed">2<', page)
+    page = client.get("/dashboard/results/street-safety").get_data(as_text=True)
+    assert re.search(r'id="count-started">3<', page)
+
+
+def test_home_counts_every_message_to_residents_and_the_rate_of_broadcasts_that_ask(client, as_role, services):
+    from engage.broadcasts import create_broadcast
+    from engage.segments import create_segment
+    from tests.support.dashboard import broadcast_message
+
+    with services.db.session() as s:
+        segment = create_segment(s, "Everyone", {"all": []}, T0)
+        notice = create_broadcast(s, name="Bin day moves", segment=segment, now=T0, tz="Europe/London",
+                                  texts={"en": "Bins go out on Tuesday this week."}, schedule="now")
+        asking = create_broadcast(s, name="Street lights", segment=segment, now=T0, tz="Europe/London",
+                                  flow=services.registry.get("street-safety"), schedule="now")
+        people = [respondent(s) for _ in range(4)]
+        for contact, address in people[:2]:
+            broadcast_message(s, notice.id, contact, address, at=T0)
+        for contact, address in people[2:]:
+            broadcast_message(s, asking.id, contact, address, at=T0)
+        run_with_answers(s, "street-safety", people[2][0], {"feel_safe": "safe"}, started=T0, broadcast_id=asking.id,
+                         started_by="broadcast")
+        for n in range(3):  # replies in conversations
+            s.add(OutboxMessage(contact_id=people[0][0].id, address_id=people[0][1].id, channel="sms", kind="reply",
+                                priority=0, payload={"type": "text", "text": f"Reply {n}"}, status="delivered",
+                                created_at=T0, updated_at=T0, sent_at=T0))
+    as_role("viewer")
+    page = client.get("/dashboard/").get_data(as_text=True)
+    figures = re.findall(r'<p class="figure">([^<]*)</p><p>([^<]*)</p>', page)
+    assert ("7", "messages to residents this week") in figures
+    assert re.search(r'<p class="figure">50.0%', page)
+
+
 def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, services):
     _answers(services, [({"ward": "mark_hall"}, {"feel_safe": "safe"})])
     as_role("viewer")
-    body = client.get("/dashboard/results/street-safety/export.csv").data.decode("utf-8-sig")
+    response = client.get("/dashboard/results/street-safety/export.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset said once
+    body = response.data.decode("utf-8-sig")
     header, row = body.strip().splitlines()
     assert header == "run_id,started_at,finished_at,status,channel,language,assisted,feel_safe,where,age"
     assert row.split(",")[7] == "safe"
@@ -189,7 +243,9 @@ def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, servi
 def test_representativeness_export_csv_is_audited(client, as_role, services):
     _answers(services, [({"age_band": "18_64"}, {"feel_safe": "safe"})])
     as_role("viewer")
-    body = client.get("/dashboard/representativeness/export.csv").data.decode("utf-8-sig")
+    response = client.get("/dashboard/representativeness/export.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    body = response.data.decode("utf-8-sig")
     assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
     assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
     with services.db.session() as s:
@@ -265,6 +321,18 @@ def test_reminder_to_an_under_reached_group_prefills_the_segment(client, as_role
     as_role("officer")
     page = client.get("/dashboard/broadcasts/new?field=age_band&value=under_18").get_data(as_text=True)
     assert "A reminder to an under-reached group" in page and "1 resident" in page
+
+
+def test_reminder_about_a_consultation_leaves_out_those_who_answered_it(client, as_role, services):
+    with services.db.session() as s:
+        respondent(s, fields={"age_band": "under_18"})
+        contact, _ = respondent(s, fields={"age_band": "under_18"})
+        run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=T0)
+    as_role("officer")
+    page = client.get("/dashboard/broadcasts/new?field=age_band&value=under_18&flow_id=street-safety&content=flow"
+                      ).get_data(as_text=True)
+    assert "A reminder to an under-reached group" in page and "1 resident" in page
+    assert "street-safety" in page.split("A reminder to an under-reached group")[1].split("</p>")[0]
 
 
 def test_you_said_we_did_written_previewed_and_sent(client, as_role, services):

@@ -190,3 +190,16 @@ def test_a_plan_for_a_flow_without_dates_can_be_edited_and_deleted(db, registry)
             edit_consultation(s, registry, shelters, DEFAULT_NOW, "Europe/London", closes=date(2026, 11, 1))
         delete_consultation(s, registry, shelters)
         assert s.query(Consultation).filter_by(flow_id="bus-shelters").all() == []
+
+
+def test_warnings_list_only_consultations_open_or_still_to_come(db, tenants_and_greens):
+    with db.session() as s:
+        # Both finished before DEFAULT_NOW (2 December 2026): a short window and a clash nobody can change now.
+        add(s, "tenant-feedback", date(2026, 10, 1), date(2026, 10, 5))
+        add(s, "climate-pulse", date(2026, 10, 3), date(2026, 10, 20))
+        # Reported early: over, even though its dates run on.
+        reported = add(s, "crime-perception", date(2026, 11, 25), date(2026, 12, 1))
+        reported.status = "reported"
+        open_now = add(s, "street-safety", date(2026, 11, 28), date(2026, 12, 4))
+        found = warnings(s, DEFAULT_NOW, min_days=14)
+    assert [(w.kind, w.consultation_ids) for w in found] == [("short_window", (open_now.id,))]

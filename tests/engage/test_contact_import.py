@@ -202,3 +202,47 @@ def test_a_consent_for_column_says_which_classes_of_broadcast_the_source_covers(
     report = import_contacts(db, bad, clock.now(), commit=True)
     assert not report.committed
     assert [(p.line, p.column) for p in report.problems] == [(2, "consent_for"), (3, "consent_for")]
+
+
+def test_numbers_that_cannot_receive_sms_are_refused_by_kind(db, clock):
+    rows = [["0800 123 4567", "", "", "", "", "", "", "", "", "", ""],
+            ["09012 345678", "", "", "", "", "", "", "", "", "", ""],
+            ["07911 000003", "", "", "", "", "", "", "", "", "", ""]]
+    report = import_contacts(db, csv_text(HEADER, rows), clock.now(), commit=True)
+    reasons = {p.line: p.reason for p in report.problems}
+    assert set(reasons) == {2, 3}
+    assert "freephone number: it cannot receive SMS" in reasons[2]
+    assert "premium-rate number: it cannot receive SMS" in reasons[3]
+    assert count(db, Contact) == 0
+
+
+def test_languages_may_be_given_by_name_in_english_or_in_the_language_itself(db, clock):
+    rows = [[mobile(n), "", f"R{n}", language, "", "", "", "", "", "", ""]
+            for n, language in enumerate(["Cymraeg", "Welsh", "CY", "Polski", "Português", "العربية", "romanian"])]
+    report = import_contacts(db, csv_text(HEADER, rows), clock.now(), commit=True)
+    assert report.committed, report.problems
+    with db.session() as s:
+        assert [c.language for c in s.scalars(select(Contact).order_by(Contact.id))] == [
+            "cy", "cy", "cy", "pl", "pt", "ar", "ro"]
+
+
+def test_an_over_long_row_is_reported_and_still_counted_with_its_other_problems(db, clock):
+    rows = [[mobile(1), "", "", "", "", "", "", "", "", "", ""],
+            ["0800 123 4567", "", "", "", "", "", "", "", "", "", "", "extra"],
+            [mobile(3), "", "", "", "", "", "", "", "", "", ""]]
+    report = import_contacts(db, csv_text(HEADER, rows), clock.now(), commit=False)
+    assert report.rows == 3
+    assert {(p.line, p.column) for p in report.problems} == {(3, None), (3, "phone")}
+
+
+def test_importing_the_same_file_again_writes_no_new_consent_records(db, clock):
+    text = csv_text(HEADER + ["special_category_consent"], [
+        [mobile(1), "4242", "Bob", "", "", "", "Residents' panel form 2025", "01/03/2025", "", "", "",
+         "Ticked box 4 on the panel form"]])
+    first = import_contacts(db, text, clock.now(), commit=True)
+    assert first.committed and first.consent_recorded == 2
+    before = count(db, ConsentRecord)
+    assert before == 4  # SMS, Telegram, the service class (the source covers it), special category
+    again = import_contacts(db, text, clock.now(), commit=True)
+    assert again.committed and again.merged == 1 and again.consent_recorded == 0
+    assert count(db, ConsentRecord) == before

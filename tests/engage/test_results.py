@@ -194,3 +194,23 @@ def test_field_values_lists_respondents_wards(db):
             run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=T0)
     with db.session() as s:
         assert results.field_values(s, "street-safety", "ward") == ["mark_hall", "toddbrook"]
+
+
+def test_summary_figures_follow_the_filters(db):
+    from engage.results import Filters
+
+    with db.session() as s:
+        for ward, channel, status in [("mark_hall", "sms", "completed"), ("mark_hall", "telegram", "active"),
+                                      ("toddbrook", "sms", "completed")]:
+            contact, _ = respondent(s, fields={"ward": ward}, channel=channel)
+            run_with_answers(s, "street-safety", contact, {"feel_safe": "safe"}, started=T0, channel=channel,
+                             status=status)
+    with db.session() as s:
+        everyone = results.summary(s, "street-safety")
+        mark_hall = results.summary(s, "street-safety", Filters(ward="mark_hall"))
+        by_sms = results.summary(s, "street-safety", Filters(channel="sms"))
+        nobody = results.summary(s, "street-safety", Filters(ward="mark_hall", language="cy"))
+    assert (everyone["started"], everyone["completed"], everyone["respondents"]) == (3, 2, 3)
+    assert (mark_hall["started"], mark_hall["completed"], mark_hall["respondents"]) == (2, 1, 2)
+    assert (by_sms["started"], by_sms["completed"], by_sms["respondents"]) == (2, 2, 2)
+    assert (nobody["started"], nobody["respondents"], nobody["completion_rate"]) == (0, 0, None)

@@ -143,3 +143,15 @@ def test_with_javascript_a_pressed_button_is_shown_as_the_server_shows_it(browse
     assert len(live) == 1 and "You said:" in live[0] and 'lang="en"' in live[0] and 'dir="ltr"' in live[0]
     tab.reload()
     assert _resident_markup(tab) == live
+
+
+def test_a_message_bubble_starts_with_its_text_not_blank_lines(browser, live_server):
+    tab = new_tab(browser, live_server)
+    tab.goto("/chat/street-safety")
+    bubble = tab.locator("#messages .message-council").first
+    expect(bubble).to_contain_text("How safe do you feel")
+    # The text sits right under the bubble's padding: no empty lines from the template's indentation.
+    gap = bubble.evaluate("li => li.querySelector('.message-text').getBoundingClientRect().top"
+                          " - li.getBoundingClientRect().top - parseFloat(getComputedStyle(li).paddingTop)")
+    assert abs(gap) < 2, gap
+    assert bubble.locator(".message-text").inner_text().startswith("How safe do you feel")

@@ -16,7 +16,8 @@ def test_apps_on_an_unchanged_folder_share_one_parse_and_a_change_is_read_again(
     assert second.get("street-safety") is first.get("street-safety")
 
     path = tmp_path / "street-safety.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("Feeling safe", "Revised Feeling safe", 1), encoding="utf-8")
+    revised = path.read_text(encoding="utf-8").replace("Feeling safe", "Revised Feeling safe", 1)
+    path.write_text(revised, encoding="utf-8")
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     third = FlowRegistry(tmp_path)

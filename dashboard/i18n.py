@@ -37,12 +37,12 @@ def _ngettext(singular: str, plural: str, n: int, **params) -> str:
 
 
 def install_jinja_i18n(app: Flask) -> None:
-    """Give templates `_()`, `gettext()` and `ngettext()` that translate into the officer's language."""
+    """Give templates `_()`, `gettext()` and `ngettext()`: a public page's reader's language, else the officer's."""
     app.jinja_env.add_extension("jinja2.ext.i18n")
     # Jinja's new-style callables fill in the placeholders themselves (num and any others), so they get the
     # catalog's text unformatted; Python code calls _gettext/_ngettext, which format.
     app.jinja_env.install_gettext_callables(
-        lambda message: i18n.translations(dashboard_language()).gettext(message),
-        lambda singular, plural, n: i18n.translations(dashboard_language()).ngettext(singular, plural, n),
+        lambda message: i18n.translations(_template_language()).gettext(message),
+        lambda singular, plural, n: i18n.translations(_template_language()).ngettext(singular, plural, n),
         newstyle=True)
     app.jinja_env.globals["dashboard_language"] = dashboard_language

@@ -159,12 +159,7 @@ def csp(response) -> dict[str, str]:
 
 @pytest.fixture
 def admin_client(client, db, clock):
-    with db.session() as s:
-        create_officer(s, "admin@harlow.gov.uk", PASSWORD, "admin", now=clock.now())
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
-    assert client.post("/login", data={"email": "admin@harlow.gov.uk", "password": PASSWORD,
-                                       "csrf_token": token}).status_code == 302
-    return client
+    return sign_in(client, db, clock)
 
 
 @pytest.mark.parametrize("path", ["/login", "/dashboard/", "/dashboard/flows/street-safety",
@@ -202,14 +197,33 @@ def test_only_the_officers_preview_may_be_framed_and_the_flow_page_may_frame_it(
     assert preview.headers["X-Frame-Options"] == "SAMEORIGIN"
 
 
-def test_inline_styles_carry_the_nonce_of_their_own_response(client):
-    first, second = client.get("/you-said-we-did"), client.get("/you-said-we-did")
+def sign_in(client, db, clock):
+    with db.session() as s:
+        create_officer(s, "admin@harlow.gov.uk", PASSWORD, "admin", now=clock.now())
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"email": "admin@harlow.gov.uk", "password": PASSWORD,
+                                       "csrf_token": token}).status_code == 302
+    return client
+
+
+def test_inline_styles_carry_the_nonce_of_their_own_response(app_config, db, clock):
+    # The sandbox page (a laptop setup) keeps its styles inline; the public pages use stylesheets only.
+    browser = sign_in(build({**app_config, "sandbox": True, **LAPTOP}).test_client(), db, clock)
+    first, second = browser.get("/sandbox/"), browser.get("/sandbox/")
     nonces = []
     for response in (first, second):
+        assert response.status_code == 200
         nonce = re.search(r"'nonce-([^']+)'", csp(response)["style-src"]).group(1)
         assert f'<style nonce="{nonce}">' in response.get_data(as_text=True)
         nonces.append(nonce)
     assert nonces[0] != nonces[1]
+    for path in ("/sandbox/", "/", "/you-said-we-did", "/accessibility", "/chat/street-safety", "/login",
+                 "/dashboard/", "/dashboard/flows/street-safety"):
+        response = browser.get(path)
+        allowed = re.findall(r"'nonce-([^']+)'", csp(response)["style-src"])
+        for tag in re.findall(r"<style\b[^>]*>", response.get_data(as_text=True)):
+            assert re.search(r'nonce="([^"]+)"', tag) and re.search(r'nonce="([^"]+)"', tag).group(1) in allowed, \
+                f"{path}: {tag} would be blocked"
 
 
 def test_hsts_only_when_served_over_https(app_config, client):

@@ -207,10 +207,10 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     audit = page.locator("table").inner_text()
     assert "flow.published" in audit and "export.downloaded" in audit and "update.sent" in audit
 
-    # The public page of updates, styled by its own inline stylesheet under the page's nonce.
+    # The public page of updates, styled by the public pages' stylesheet (no inline style to need a nonce).
     page.goto("/you-said-we-did")
     expect(page.get_by_text("We are adding 40 street lights").first).to_be_visible()
-    assert page.evaluate("getComputedStyle(document.querySelector('article')).borderTopWidth") == "4px"
+    assert page.evaluate("getComputedStyle(document.querySelector('article.card')).borderTopWidth") == "5px"
 
 
 def test_keyboard_users_can_skip_to_the_content(page, live_server):

@@ -213,7 +213,9 @@ def test_the_front_door_works_with_javascript_off(base_url):
         assert card.locator("a.button").get_attribute("href").endswith("/chat/street-safety?lang=cy")
         card.locator("a.button").click(force=True)
         page.wait_for_url("**/chat/street-safety?lang=cy")
-        assert page.locator("h1").inner_text() == "Feeling safe in your neighbourhood"
+        # The chat opened from a Welsh page is in Welsh, its flow's Welsh title included.
+        assert page.locator("h1").inner_text() == "Teimlo'n ddiogel yn eich cymdogaeth"
+        assert page.locator("html").get_attribute("lang") == "cy"
         page.goto("/results/crime-perception?lang=cy")
         assert page.locator("table.result-table").count() >= 1
 

@@ -130,7 +130,8 @@ def _lang_arg() -> dict[str, str]:
 
 
 def _api_url(flow_id: str, preview: bool) -> str:
-    return url_for("webchat.api_messages", flow_id=flow_id, **({"preview": "1"} if preview else {}))
+    # The script's answers carry the chosen ?lang= too, so a first answer starts the run in it.
+    return url_for("webchat.api_messages", flow_id=flow_id, **({"preview": "1"} if preview else {}), **_lang_arg())
 
 
 def _store_and_process(token: str, message_id: str, text: str | None, payload: dict[str, Any]) -> bool:
@@ -351,8 +352,9 @@ def _api_state(flow, token: str, after: int, preview: bool) -> dict[str, Any]:
         "question": view.open_question,
         "form_html": render_template("webchat/_answer.html", flow=flow, view=view, t=t, preview=preview,
                                      message_id=str(uuid.uuid4()), csrf_token=generate_csrf(),
-                                     chat_url=_chat_url(flow.id, preview), api_url=_api_url(flow.id, preview),
-                                     restart_id=str(uuid.uuid4()), draft="", error=None),
+                                     chat_url=_chat_url(flow.id, preview, **_lang_arg()),
+                                     api_url=_api_url(flow.id, preview), restart_id=str(uuid.uuid4()),
+                                     draft="", error=None),
         "last_id": view.last_council_id,
     }
 

@@ -122,6 +122,7 @@ id: bins-feedback
 title: Bins
 languages: [en]
 keywords: [BINS]
+allow_change: true
 steps:
   - id: rating
     ask: {en: How are the bins?}

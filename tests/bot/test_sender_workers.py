@@ -50,6 +50,8 @@ def start_worker(db, fake_twilio) -> subprocess.Popen:
         "OUTREACH_TWILIO_API_URL": settings["twilio_api_url"],
         "OUTREACH_PUBLIC_URL": "http://testserver",
         "OUTREACH_MODE": "scaled",
+        # With credentials in scaled mode the service refuses to start on no key, as it should: set one.
+        "OUTREACH_SECRET_KEY": "a-worker-test-key-long-enough-to-sign-sessions",
         "OUTREACH_SANDBOX": "false",
         "OUTREACH_SMS_RATE": "0",
         "OUTREACH_LOG_LEVEL": "WARNING",

@@ -196,16 +196,7 @@ def _answers_where(flow_id: str, step_id: str | None, filters: Filters | None):
     conditions = [Answer.flow_id == flow_id, _counted_runs()]
     if step_id is not None:
         conditions.append(Answer.step_id == step_id)
-    if filters:
-        if filters.ward:
-            conditions.append(Contact.fields["ward"].as_string() == filters.ward)
-        if filters.age_band:
-            conditions.append(Contact.fields["age_band"].as_string() == filters.age_band)
-        if filters.language:
-            conditions.append(Answer.language == filters.language)
-        if filters.channel:
-            conditions.append(Answer.channel == filters.channel)
-    return and_(*conditions)
+    return and_(*conditions, *_filter_conditions(filters, Answer))
 
 
 def _answers_from(stmt):
@@ -274,16 +265,23 @@ def is_special_dimension(dimension: str) -> bool:
 
 def _runs_where(filters: Filters | None) -> list:
     """The results filters as conditions on runs (and their contact, joined by the caller when needed)."""
+    return _filter_conditions(filters, Run)
+
+
+def _filter_conditions(filters: Filters | None, source) -> list:
+    """The results filters as conditions: ward and age band on the contact, language and channel on `source`
+    (an answer's own, or its run's)."""
+    if not filters:
+        return []
     conditions = []
-    if filters:
-        if filters.ward:
-            conditions.append(Contact.fields["ward"].as_string() == filters.ward)
-        if filters.age_band:
-            conditions.append(Contact.fields["age_band"].as_string() == filters.age_band)
-        if filters.language:
-            conditions.append(Run.language == filters.language)
-        if filters.channel:
-            conditions.append(Run.channel == filters.channel)
+    if filters.ward:
+        conditions.append(Contact.fields["ward"].as_string() == filters.ward)
+    if filters.age_band:
+        conditions.append(Contact.fields["age_band"].as_string() == filters.age_band)
+    if filters.language:
+        conditions.append(source.language == filters.language)
+    if filters.channel:
+        conditions.append(source.channel == filters.channel)
     return conditions
 
 

@@ -6,10 +6,8 @@ The app is served on a real loopback port from a thread, against the test databa
 from __future__ import annotations
 
 import itertools
-import threading
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -17,14 +15,11 @@ from playwright.sync_api import expect
 from twilio.request_validator import RequestValidator
 
 from tests.dashboard.conftest import PASSWORD
+from tests.support.browser import SCREENSHOTS, browser_page, csp_reports, served
 from tests.support.dashboard import BAD_FLOW
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 AUTH_TOKEN = "browser-test-auth-token"
 PUBLIC_URL = "http://outreach.test"
 _sids = itertools.count(1)
@@ -37,41 +32,16 @@ def app_config(app_config):
 
 @pytest.fixture
 def live_server(app, officers):
-    """Serve the app on 127.0.0.1 on a free port from a thread; yield its base URL."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (.ci/run does this)")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900},
-                                      accept_downloads=True)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        # Anything the Content-Security-Policy blocks (an inline script or style, a chart's drawing,
-        # the embedded preview) is reported on the console; a page that needs it would be broken.
-        blocked = []
-        tab.on("console", lambda message: blocked.append(message.text)
-               if "Content Security Policy" in message.text else None)
-        try:
-            yield tab
-            assert blocked == [], blocked
-        finally:
-            context.close()
-            browser.close()
+    with browser_page(live_server, accept_downloads=True) as tab:
+        blocked = csp_reports(tab)
+        yield tab
+        assert blocked == [], blocked
 
 
 def text_in(live_server: str, phone: str, body: str) -> None:

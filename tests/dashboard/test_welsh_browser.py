@@ -5,9 +5,7 @@ Chromium is Debian's package (/usr/bin/chromium); Playwright only drives it.
 from __future__ import annotations
 
 import itertools
-import threading
 from datetime import date
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,14 +15,12 @@ from engage import broadcasts, calendar, segments
 from store.models import OutboxMessage
 from store.models.officers import Officer
 from tests.dashboard.conftest import PASSWORD
+from tests.support.browser import browser_page, served
 from tests.support.english_words import english_on_page
 from tests.support.outreach import make_contact
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 _ids = itertools.count(1)
 
 PAGES = ["/dashboard/", "/dashboard/flows", "/dashboard/flows/street-safety", "/dashboard/flows/edit",
@@ -36,31 +32,15 @@ PAGES = ["/dashboard/", "/dashboard/flows", "/dashboard/flows/street-safety", "/
 
 @pytest.fixture
 def live_server(app, officers):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900}, locale="cy-GB",
-                                      extra_http_headers={"Accept-Language": "cy-GB,cy;q=0.9"})
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
+    with browser_page(live_server, locale="cy-GB",
+                      extra_http_headers={"Accept-Language": "cy-GB,cy;q=0.9"}) as tab:
         yield tab
-        context.close()
-        browser.close()
 
 
 def text_in(services, phone: str, text: str) -> None:

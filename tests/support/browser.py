@@ -27,7 +27,7 @@ def served(app) -> Iterator[str]:
     from werkzeug.serving import make_server
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -37,8 +37,8 @@ def served(app) -> Iterator[str]:
 
 
 @contextmanager
-def browser_page(base_url: str, *, viewport: dict | None = None, javascript: bool = True, locale: str = "en-GB"):
-    """Open a Chromium tab on the served app; yield the Playwright page."""
+def chromium():
+    """Launch Debian's headless Chromium; yield the Playwright browser."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -46,15 +46,40 @@ def browser_page(base_url: str, *, viewport: dict | None = None, javascript: boo
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=base_url, viewport=viewport or {"width": 1280, "height": 900},
-                                      java_script_enabled=javascript, locale=locale)
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_tab(browser, base_url: str, **context_options):
+    """Open a tab in a fresh browser context (its own cookies) on the served app."""
+    context = browser.new_context(base_url=base_url, **context_options)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    return tab
+
+
+def csp_reports(tab) -> list[str]:
+    """Collect what the Content-Security-Policy blocks on this tab (an inline script or style, a chart's
+    drawing, an embedded preview): a page that needs any of it would be broken."""
+    blocked: list[str] = []
+    tab.on("console", lambda message: blocked.append(message.text)
+           if "Content Security Policy" in message.text else None)
+    return blocked
+
+
+@contextmanager
+def browser_page(base_url: str, *, viewport: dict | None = None, javascript: bool = True, locale: str = "en-GB",
+                 **context_options):
+    """Open a Chromium tab on the served app; yield the Playwright page."""
+    with chromium() as browser:
+        tab = new_tab(browser, base_url, viewport=viewport or {"width": 1280, "height": 900},
+                      java_script_enabled=javascript, locale=locale, **context_options)
         try:
             yield tab
         finally:
-            context.close()
-            browser.close()
+            tab.context.close()
 
 
 def axe_problems(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:

@@ -5,21 +5,16 @@ Chromium is Debian's package (/usr/bin/chromium); Playwright only drives it.
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from flows.loader import load_flow_text
 from locales.languages import CODES, direction
+from tests.support.browser import chromium, served
 from tests.support.english_words import english_on_page
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 
 # One question in all ten languages, so every page is wholly in its language (the buttons are the catalogs').
@@ -65,27 +60,15 @@ steps:
 @pytest.fixture
 def live_server(app, services):
     """Serve the app, with the ten-language flow published, on a free loopback port from a thread."""
-    from werkzeug.serving import make_server
-
     services.registry.add(load_flow_text(BINS, "bins-everywhere.yaml"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def phone_tab(browser, base_url: str, javascript: bool = True):

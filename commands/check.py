@@ -7,14 +7,13 @@ webhook; Telegram: getWebhookInfo); nothing is changed and nothing is sent.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import click
 
-from security import KNOWN_KEYS, MIN_SECRET_KEY_BYTES
+from security import KNOWN_KEYS, MIN_SECRET_KEY_BYTES, is_loopback
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 SMS_WEBHOOK_PATH = "/webhooks/twilio/sms"
@@ -107,18 +106,9 @@ def check_public_url(settings) -> list[Line]:
     if parts.scheme != "https" or not parts.hostname:
         return [Line(FAIL, "public URL", f"OUTREACH_PUBLIC_URL must be an https address Twilio and Telegram "
                                          f"can reach; it is {url or 'not set'}")]
-    if _is_loopback(parts.hostname):
+    if is_loopback(parts.hostname):
         return [Line(FAIL, "public URL", f"OUTREACH_PUBLIC_URL {url} is this machine only; providers cannot reach it")]
     return [Line(OK, "public URL", url)]
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_twilio(settings) -> list[Line]:

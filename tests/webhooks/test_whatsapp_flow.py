@@ -4,8 +4,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from store.models import Address, Answer, Contact, InboundMessage, Run
-from tests.support.twilio_fake import fake_twilio, sender  # noqa: F401  (fixtures)
-from tests.support.whatsapp import app_config_with_whatsapp, press, received, whatsapp_in  # noqa: F401
+from tests.support import twilio_fake
+from tests.support.whatsapp import app_config_with_whatsapp, press, received, whatsapp_in  # noqa: F401  (fixture)
+
+# The fake Twilio and the sender, as fixtures of this module.
+fake_twilio = twilio_fake.fake_twilio
+sender = twilio_fake.sender
 
 PHONE = "+447700900321"
 

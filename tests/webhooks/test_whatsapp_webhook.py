@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from engage.outbox import enqueue
 from store.models import Address, ConsentRecord, Contact, InboundMessage, OutboxMessage
-from tests.support.twilio_fake import fake_twilio, load_fixture, post_signed, sender, sign  # noqa: F401
+from tests.support import twilio_fake
+from tests.support.twilio_fake import load_fixture, post_signed, sign
 from tests.support.whatsapp import (  # noqa: F401  (fixture)
     SMS_WEBHOOK,
     app_config_with_whatsapp,
@@ -14,6 +15,10 @@ from tests.support.whatsapp import (  # noqa: F401  (fixture)
     whatsapp_form,
     whatsapp_in,
 )
+
+# The fake Twilio and the sender, as fixtures of this module.
+fake_twilio = twilio_fake.fake_twilio
+sender = twilio_fake.sender
 
 PHONE = "+447700900456"
 

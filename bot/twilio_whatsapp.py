@@ -5,8 +5,9 @@ or a list picker (up to 10): a Twilio Content resource made once per question wo
 Content API, the option ids passed as its variables. Where the options do not fit, or the Content
 API refuses, the numbered text goes instead, as by SMS. Outside the window the sender hands over the
 message marked `whatsapp_window_closed` only when it carries an approved template
-(`whatsapp_template`, a ContentSid): that template is sent with the message's text as its variable
-{{1}}; anything else was skipped before it got here (engage.whatsapp).
+(`whatsapp_template`, a ContentSid): that template is sent with the message's text (for a question,
+with its numbered options) on one line as its variable {{1}}; anything else was skipped before it got
+here (engage.whatsapp).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest.content.v1.content import ContentList
 
 from bot.channel import SendResult
-from bot.render import render_whatsapp
+from bot.render import render_sms, render_whatsapp
 from bot.twilio_sms import DEFAULT_TIMEOUT, TwilioSMS, _sent_before_failure
 from engage.whatsapp import CHANNEL, CLOSED_KEY, TEMPLATE_KEY, template_variables, whatsapp_address
 
@@ -90,7 +91,8 @@ class TwilioWhatsApp(TwilioSMS):
             params["status_callback"] = self.status_callback + (f"?o={outbox_id}" if outbox_id else "")
         if payload.get(CLOSED_KEY):
             params["content_sid"] = payload[TEMPLATE_KEY]
-            params["content_variables"] = json.dumps(template_variables(payload), ensure_ascii=False)
+            params["content_variables"] = json.dumps(template_variables(render_sms(payload, lang)),
+                                                     ensure_ascii=False)
         else:
             text, content = render_whatsapp(payload, lang)
             sid, variables = self._content_for(content) if content else (None, {})

@@ -100,13 +100,13 @@ def with_template(payload: dict[str, Any], channel: str, last_inbound_at: dateti
     return payload, NO_TEMPLATE
 
 
-def template_variables(payload: dict[str, Any]) -> dict[str, str]:
-    """Return the template's variables: {{1}} is the message's text on one line.
+def template_variables(text: str) -> dict[str, str]:
+    """Return the template's variables: {{1}} is the message's whole text (a question with its numbered
+    options and how to reply) on one line.
 
     WhatsApp refuses variables with new lines, tabs or more than four spaces in a row.
     """
-    text = str(payload.get("text") or "")
-    return {"1": re.sub(r"\s+", " ", text).strip()[:1024]}
+    return {"1": re.sub(r"\s+", " ", text or "").strip()[:1024]}
 
 
 def whatsapp_address(number: str) -> str:

@@ -45,7 +45,7 @@ def test_outside_the_window_a_message_needs_a_template_in_its_language_or_the_ba
 
 
 def test_a_templates_variable_is_the_text_on_one_line():
-    assert template_variables({"text": "Line one\n\nLine  two\tend"}) == {"1": "Line one Line two end"}
+    assert template_variables("Line one\n\nLine  two\tend") == {"1": "Line one Line two end"}
 
 
 def test_a_flow_names_its_whatsapp_templates_per_language():

@@ -34,9 +34,10 @@ def whatsapp_form(number: str, body: str = "", **fields: str) -> dict[str, str]:
     return form
 
 
-def whatsapp_in(client, fake_twilio, number: str, body: str = "", **fields: str):
-    """The resident writes on WhatsApp: Twilio notes it (their window opens) and posts it to us, signed."""
-    fake_twilio.fake.whatsapp_inbound(number)
+def whatsapp_in(client, fake_twilio, number: str, body: str = "", at: float | None = None, **fields: str):
+    """The resident writes on WhatsApp: Twilio notes it (their window opens; `at` in the fake's own time)
+    and posts it to us, signed."""
+    fake_twilio.fake.whatsapp_inbound(number, at=at)
     form = whatsapp_form(number, body, **fields)
     response = post_signed(client, SMS_WEBHOOK, form)
     assert response.status_code == 200, response.data

@@ -124,3 +124,40 @@ def phone_owner(s: Session, channel: str, value: str) -> int | None:
     others = [c for c in PHONE_CHANNELS if c != channel]
     return s.scalar(select(Address.contact_id).where(Address.channel.in_(others), Address.address == value)
                     .order_by(Address.id).limit(1))
+
+
+def outside_window(s: Session, rules: dict[str, Any], now: datetime) -> dict[str | None, int]:
+    """Count a segment's residents whom a broadcast would reach on WhatsApp outside its 24-hour window, by
+    their preferred language (None: not known): they get the broadcast only as an approved template."""
+    from engage import segments
+    from engage.broadcasts import choose_address
+    from store.models import Contact
+
+    ids = segments.contacts_query(rules, now).subquery()
+    rows = s.execute(
+        select(Address.contact_id, Address.id, Address.channel, Address.consent, Address.usable, Address.preferred,
+               Address.last_inbound_at, Address.created_at, Contact.language)
+        .join(Contact, Contact.id == Address.contact_id)
+        .where(Address.contact_id.in_(select(ids.c.id)),
+               Address.contact_id.in_(select(Address.contact_id).where(Address.channel == CHANNEL))))
+    by_contact: dict[int, list] = {}
+    for row in rows:
+        by_contact.setdefault(row.contact_id, []).append(row)
+    counts: dict[str | None, int] = {}
+    for addresses in by_contact.values():
+        chosen, _reason = choose_address(addresses)
+        if chosen is not None and chosen.channel == CHANNEL and not in_window(chosen.last_inbound_at, now):
+            counts[chosen.language] = counts.get(chosen.language, 0) + 1
+    return counts
+
+
+def skipped_without_template(counts: Mapping[str | None, int], templates: Mapping[str, str] | None,
+                             languages: list[str] | tuple[str, ...], base: str) -> int:
+    """Return how many of `counts` (from `outside_window`) no template reaches: their message's language
+    (theirs when the broadcast has it, else the base language) has no approved template, nor has the base."""
+    missing = 0
+    for lang, count in counts.items():
+        message_lang = lang if lang in languages else base
+        if template_for(templates, message_lang, base) is None:
+            missing += count
+    return missing

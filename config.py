@@ -48,6 +48,9 @@ class Settings:
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_url: str = ""
+    # The council's WhatsApp sender on Twilio (+447700900000, or whatsapp:+447700900000): with the Twilio
+    # account settings above it turns the WhatsApp channel on.
+    twilio_whatsapp_from: str = ""
     # Telegram
     telegram_token: str = ""
     telegram_secret: str = ""

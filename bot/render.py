@@ -289,3 +289,61 @@ def render_web(payload: dict[str, Any], lang: str | None = None) -> dict[str, An
     if payload.get("optional"):
         result["skip_label"] = i18n.gettext(lang, SKIP)
     return result
+
+
+# ----- WhatsApp -------------------------------------------------------------------------------------------
+
+# WhatsApp's limits for the content types the service sends in a conversation (Twilio's Content API):
+# quick-reply buttons up to 3 (in a session, without approval), titles up to 20 characters; a list
+# picker up to 10 items of up to 24 characters, its button up to 20; bodies up to 1,024 characters.
+WHATSAPP_MAX_BUTTONS = 3
+WHATSAPP_MAX_LIST = 10
+WHATSAPP_BUTTON_TITLE = 20
+WHATSAPP_LIST_ITEM = 24
+WHATSAPP_BODY = 1024
+CHOOSE = _("Choose")
+
+
+def _fits(label: str, limit: int) -> bool:
+    return 0 < len(label) <= limit
+
+
+def whatsapp_option_id(payload: dict[str, Any], button: dict[str, Any]) -> str:
+    """Return the id a WhatsApp button or list item carries back (ButtonPayload / ListId).
+
+    A choice is answered by its number (a press is the same answer as typing it); yes/no and scale
+    points by their value. The run and step come too, so a press on an earlier question is refused.
+    """
+    run_id, step_id = payload.get("run_id", 0), str(payload.get("step_id") or "")
+    if payload.get("kind") == "choice":
+        return callback_data(run_id, step_id, None, button["number"])
+    return callback_data(run_id, step_id, str(button["value"]), button["number"])
+
+
+def render_whatsapp(payload: dict[str, Any], lang: str | None = None) -> tuple[str, dict[str, Any] | None]:
+    """Return (text, content) for WhatsApp: `text` is the numbered SMS text, always a correct message on its
+    own; `content` is a Twilio Content `types` mapping with quick-reply buttons (up to 3) or a list
+    picker (up to 10) for the question's options, or None when they do not fit (numbered text then)."""
+    lang = _lang(payload, lang)
+    text = render_sms(payload, lang)
+    if not _is_question(payload) or payload.get("kind") in ("multiple", "number", "text"):
+        return text, None
+    buttons = _buttons(payload, lang)
+    if not buttons or payload.get("optional"):
+        # A skip would be a fourth button or an eleventh item; the numbered text says how to skip.
+        return text, None
+    body = str(payload.get("text") or "")
+    if not body or len(body) > WHATSAPP_BODY:
+        return text, None
+    fallback = {"twilio/text": {"body": text[:1600]}}
+    if len(buttons) <= WHATSAPP_MAX_BUTTONS and all(_fits(b["label"], WHATSAPP_BUTTON_TITLE) for b in buttons):
+        actions = [{"type": "QUICK_REPLY", "title": b["label"], "id": whatsapp_option_id(payload, b)}
+                   for b in buttons]
+        return text, {"twilio/quick-reply": {"body": body, "actions": actions}, **fallback}
+    choose = i18n.gettext(lang, CHOOSE)
+    if len(buttons) <= WHATSAPP_MAX_LIST and _fits(choose, WHATSAPP_BUTTON_TITLE) \
+            and all(_fits(b["label"], WHATSAPP_LIST_ITEM) for b in buttons):
+        items = [{"item": b["label"], "id": whatsapp_option_id(payload, b), "description": str(b["number"])}
+                 for b in buttons]
+        return text, {"twilio/list-picker": {"body": body, "button": choose, "items": items}, **fallback}
+    return text, None

@@ -29,6 +29,7 @@ from bot.ratelimit import RateLimiter, limits_from_settings
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
 from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
 from engage.quiet_hours import next_allowed_time
+from engage.whatsapp import CLOSED_KEY, closed_window_check
 from store.models import OUTBOX_ORDER, Address, Contact, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,10 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
     """Mark up to `limit` due rows `sending` in one committed transaction and return them.
 
     Rows whose consent check now fails become `skipped`; bulk rows due in
-    quiet hours get `not_before` moved to the end of the quiet hours.
+    quiet hours get `not_before` moved to the end of the quiet hours. A WhatsApp
+    row outside the resident's 24-hour window goes only as its approved template
+    (the claimed payload is marked `whatsapp_window_closed`); without one it is
+    `skipped` with `whatsapp_no_template`.
     """
     channels = list(channels)
     if not channels or limit <= 0:
@@ -144,13 +148,21 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
             if not allowed:
                 refused.setdefault(reason, []).append(row.id)
                 continue
+            payload = dict(row.payload or {})
+            closed, reason = closed_window_check(row.channel, address.last_inbound_at, now, payload)
+            if reason is not None:
+                # WhatsApp outside its 24-hour window, and no approved template: never sent free-form.
+                refused.setdefault(reason, []).append(row.id)
+                continue
+            if closed:
+                payload[CLOSED_KEY] = True
             if row.kind in BULK_KINDS:
                 if release is None:
                     release = next_allowed_time(now, quiet.timezone, quiet.start, quiet.end)
                 if release > now:
                     deferred.append(row.id)
                     continue
-            claimed.append(ClaimedMessage(row.id, row.channel, address.address, dict(row.payload or {}),
+            claimed.append(ClaimedMessage(row.id, row.channel, address.address, payload,
                                           row.language, row.kind, row.attempts, row.address_id, row.contact_id))
         # A few set-based statements rather than one UPDATE a row: the rows are locked (or, on SQLite,
         # the database is) until this transaction ends.

@@ -162,6 +162,29 @@ def check_twilio(settings) -> list[Line]:
     return lines
 
 
+def check_whatsapp(settings) -> list[Line]:
+    """The WhatsApp sender: set with the Twilio account, and a phone number in international form."""
+    import phonenumbers
+
+    sender = (settings.twilio_whatsapp_from or "").strip()
+    if not sender:
+        return [Line(WARN, "WhatsApp", "not configured: no WhatsApp (set OUTREACH_TWILIO_WHATSAPP_FROM to the "
+                                       "council's WhatsApp sender on Twilio)")]
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return [Line(FAIL, "WhatsApp", "OUTREACH_TWILIO_WHATSAPP_FROM is set but the Twilio account is not "
+                                       "(OUTREACH_TWILIO_ACCOUNT_SID, OUTREACH_TWILIO_AUTH_TOKEN)")]
+    number = sender[len("whatsapp:"):] if sender.lower().startswith("whatsapp:") else sender
+    try:
+        valid = number.startswith("+") and phonenumbers.is_possible_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        return [Line(FAIL, "WhatsApp", "OUTREACH_TWILIO_WHATSAPP_FROM should be the sender's number in "
+                                       "international form, like whatsapp:+447700900000")]
+    return [Line(OK, "WhatsApp", f"sending from whatsapp:{number}; its incoming messages and status callbacks "
+                                 f"must go to this service's {SMS_WEBHOOK_PATH} (set in Twilio's console)")]
+
+
 def check_telegram(settings) -> list[Line]:
     from telegram.error import InvalidToken, TelegramError
 
@@ -276,6 +299,7 @@ def run_checks(app, max_outbox_age: timedelta) -> list[Line]:
     lines += db_lines
     lines += check_public_url(settings)
     lines += check_twilio(settings)
+    lines += check_whatsapp(settings)
     lines += check_telegram(settings)
     lines += check_timezone(settings, services.clock)
     if usable:
@@ -290,8 +314,8 @@ def settings_checks(settings) -> list[Line]:
     from engage.clock import SystemClock
 
     return [*check_secret_key(None, settings), *check_public_url(settings), *check_twilio(settings),
-            *check_telegram(settings), *check_timezone(settings, SystemClock()), *check_council(settings),
-            *check_wales(settings)]
+            *check_whatsapp(settings), *check_telegram(settings), *check_timezone(settings, SystemClock()),
+            *check_council(settings), *check_wales(settings)]
 
 
 @click.command("check")

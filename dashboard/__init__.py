@@ -139,6 +139,10 @@ def _install_template_helpers(app: Flask, services) -> None:
         return f"{language.native_name} ({code})" if language else str(code or "")
 
     app.jinja_env.globals["may"] = may
+    # Every channel, for the results and message log filters (store.models.CHANNELS).
+    from store.models import CHANNELS
+
+    app.jinja_env.globals["channels"] = CHANNELS
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration

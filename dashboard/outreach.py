@@ -15,6 +15,7 @@ from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
 from engage import audience_languages, calendar, segments, unsolicited, updates
 from engage import broadcasts as broadcasting
+from engage import whatsapp as whatsapp_rules
 from engage.officers import record
 from engage.sms_cost import estimate_broadcast
 from flows.sms import count_segments
@@ -22,7 +23,7 @@ from locales import i18n
 from locales.languages import BASE_LANGUAGE, BY_CODE, CODES, long_date, number, supported_code
 from store.models.outreach import Broadcast, Segment, Update
 
-CHANNEL_WORDS = {"sms": "SMS", "telegram": "Telegram", "web": "web chat"}
+CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "phone call", "telegram": "Telegram", "web": "web chat"}
 
 
 def _segment_choices(s) -> list[dict]:
@@ -113,7 +114,10 @@ def broadcasts_new():
         reminder_size = segments.segment_size(s, reminder, now()) if reminder else None
         audience = _audience_languages(s, form, reminder)
     texts = {lang: form.get(f"text_{lang}", "") for lang in CODES}
+    with svc.db.session() as s:
+        whatsapp = _whatsapp_audience(svc, s, form, reminder, texts)
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
+                   whatsapp=whatsapp,
                    estimate=segment_estimate(texts), error=rules_error, cost=_broadcast_cost(svc, texts, audience),
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None,
@@ -132,6 +136,37 @@ def broadcasts_new():
         return render_template("dashboard/broadcast_new.html", **context), 422
     flash(_("Broadcast saved."), "success")
     return redirect(url_for("dashboard.broadcast_detail", broadcast_id=broadcast_id))
+
+
+def _whatsapp_templates(form) -> dict[str, str]:
+    """The approved WhatsApp templates the form names, per language (Content SIDs, checked when saved)."""
+    return {lang: form.get(f"whatsapp_template_{lang}", "").strip() for lang in CODES
+            if form.get(f"whatsapp_template_{lang}", "").strip()}
+
+
+def _whatsapp_audience(svc, s, form, reminder: dict | None, texts: dict[str, str]) -> dict:
+    """Who the broadcast would reach on WhatsApp outside its 24-hour window, and how many of them would be
+    skipped for lack of an approved template in their message's language."""
+    rules = reminder
+    if rules is None:
+        segment = s.get(Segment, form.get("segment_id", type=int) or 0) or s.scalar(
+            select(Segment).order_by(Segment.name).limit(1))
+        rules = segment.rules if segment is not None else None
+    flow = svc.registry.get(form.get("flow_id", "")) if form.get("content") == "flow" else None
+    templates = _whatsapp_templates(form)
+    if flow is not None:
+        languages, base = list(flow.languages), flow.base_language
+        templates = {**dict(getattr(flow, "whatsapp_templates", None) or {}), **templates}
+    else:
+        languages = [lang for lang, text in texts.items() if text.strip()] or [BASE_LANGUAGE]
+        base = BASE_LANGUAGE if BASE_LANGUAGE in languages else languages[0]
+    try:
+        counts = whatsapp_rules.outside_window(s, rules, now()) if rules is not None else {}
+    except segments.SegmentError:
+        counts = {}
+    return {"outside": sum(counts.values()), "templates": templates,
+            "flow_templates": dict(getattr(flow, "whatsapp_templates", None) or {}) if flow else {},
+            "skipped": whatsapp_rules.skipped_without_template(counts, templates, languages, base)}
 
 
 def _broadcast_cost(svc, texts: dict[str, str], audience: dict[str | None, int]):
@@ -201,7 +236,8 @@ def _create_broadcast(svc, form, texts: dict[str, str], reminder: dict | None) -
         broadcast = broadcasting.create_broadcast(
             s, name=name, segment=segment, now=when, tz=tz, texts=None if flow else texts, flow=flow,
             schedule=schedule, send_at=send_at, cron=form.get("cron") or None, created_by=g.officer.email,
-            council=svc.settings.council_name, message_class=form.get("message_class") or "service")
+            council=svc.settings.council_name, message_class=form.get("message_class") or "service",
+            whatsapp_templates=_whatsapp_templates(form))
         record(s, g.officer, "broadcast.created", when, target_type="broadcast", target_id=broadcast.id,
                detail={"segment_id": segment.id, "schedule": schedule, "flow_id": broadcast.flow_id,
                        "message_class": broadcast.message_class},

@@ -24,7 +24,8 @@ from store.models import Contact, ContactGroup
 
 # Contact fields offered as ticks, with the values contacts have (at most this many per field).
 MAX_VALUES = 60
-CHANNEL_NAMES = {"sms": "SMS", "telegram": "Telegram", "web": "Web chat", "assisted": "Assisted entry"}
+CHANNEL_NAMES = {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "Phone call", "telegram": "Telegram",
+                 "web": "Web chat", "assisted": "Assisted entry"}
 LANGUAGE_CODES = ("en", "cy", "pl", "ro", "pa", "ur", "bn", "pt", "ar", "so")
 
 
@@ -113,8 +114,8 @@ def segment_build():
     return render_template(
         "dashboard/segment_build.html", form=form, choices=choices, flows=flows, error=error, size=size,
         words=words, rules_json=json.dumps(rules, ensure_ascii=False, indent=1) if rules else None,
-        channels=[("sms", "SMS"), ("telegram", "Telegram"), ("web", _("Web chat")),
-                  ("assisted", _("Assisted entry"))], field_labels=_field_labels(),
+        channels=[("sms", "SMS"), ("whatsapp", "WhatsApp"), ("voice", _("Phone call")), ("telegram", "Telegram"),
+                  ("web", _("Web chat")), ("assisted", _("Assisted entry"))], field_labels=_field_labels(),
         languages=[(c, BY_CODE[c].native_name if c in BY_CODE else c) for c in LANGUAGE_CODES],
         special=set(segments.SPECIAL_CATEGORY_FIELDS)), (422 if error else 200)
 

@@ -29,6 +29,7 @@ from engage.outbox import PRIORITY_BULK, bulk_validity, insert_ignoring_duplicat
 from engage.quiet_hours import next_allowed_time
 from engage.results import counted_runs
 from engage.unsolicited import whole_message_problem, with_stop_line
+from engage.whatsapp import TEMPLATE_KEY, valid_templates, with_template
 from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage, Run
 from store.models.outreach import Broadcast, BroadcastOccurrence, Segment
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 SCHEDULES = ("now", "once", "cron")
 # Channels a broadcast can reach: an assisted contact is phoned by an officer, not messaged.
-BROADCAST_CHANNELS = ("sms", "telegram", "web")
+BROADCAST_CHANNELS = ("sms", "telegram", "web", "whatsapp")
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
              "sat": "Saturday", "sun": "Sunday", "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
              "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday"}
@@ -56,14 +57,20 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
                      texts: dict[str, str] | None = None, flow=None, schedule: str = "now",
                      send_at: datetime | None = None, cron: str | None = None,
                      created_by: str | None = None, council: str | None = None,
-                     message_class: str = SERVICE) -> Broadcast:
+                     message_class: str = SERVICE, whatsapp_templates: dict[str, str] | None = None) -> Broadcast:
     """Check and save a broadcast of `texts` (per language) or of a flow start.
 
     With `council` (the name residents see), a message that would pass the SMS limit once the line
     saying who it is from and how to stop is added is refused. `message_class` is "service" (about a
     consultation or a service the resident uses) or "promotional" (events, paid services); it goes only
-    to residents with a recorded basis for it.
+    to residents with a recorded basis for it. `whatsapp_templates` ({lang: ContentSid}) are the approved
+    WhatsApp templates for residents outside WhatsApp's 24-hour window (a flow start falls back on the
+    flow's own); without one for their language such residents are skipped.
     """
+    try:
+        whatsapp_templates = valid_templates(whatsapp_templates)
+    except ValueError as exc:
+        raise BroadcastError(str(exc)) from None
     if schedule not in SCHEDULES:
         raise BroadcastError(f"schedule must be one of {', '.join(SCHEDULES)}")
     if message_class not in MESSAGE_CLASSES:
@@ -91,7 +98,7 @@ def create_broadcast(session: Session, *, name: str, segment: Segment, now: date
         flow_id=flow.id if flow is not None else None, texts=texts or {},
         base_language=(next(iter(texts)) if texts else flow.languages[0]),
         schedule=schedule, send_at=send_at, cron=cron, status="scheduled", created_at=now, created_by=created_by,
-        message_class=message_class,
+        message_class=message_class, whatsapp_templates=whatsapp_templates,
     )
     session.add(broadcast)
     session.flush()
@@ -257,9 +264,13 @@ def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None
         occurrence = occurrence or occurrence_for(broadcast, now, settings.timezone)
         content, texts, base = broadcast.content, dict(broadcast.texts), broadcast.base_language
         flow_id, message_class = broadcast.flow_id, broadcast.message_class or SERVICE
+        whatsapp_templates = dict(broadcast.whatsapp_templates or {})
     flow = services.registry.get(flow_id) if content == "flow" else None
     if content == "flow" and flow is None:
         raise BroadcastError(f"flow '{flow_id}' is not published")
+    if flow is not None:
+        # The broadcast's own templates first, then those the flow's file names.
+        whatsapp_templates = {**dict(getattr(flow, "whatsapp_templates", None) or {}), **whatsapp_templates}
 
     result = FiringResult(broadcast_id, occurrence)
     result.not_before = next_allowed_time(now, settings.timezone, settings.quiet_start, settings.quiet_end)
@@ -274,7 +285,7 @@ def fire_broadcast(services, broadcast_id: int, *, occurrence: str | None = None
         for ids in segments.contact_id_batches(services.db, rules, now, batch_size):
             with services.db.session() as s:
                 _queue_batch(services, s, broadcast_id, occurrence, ids, texts, base, flow, now, result,
-                             message_class)
+                             message_class, whatsapp_templates)
 
     with services.db.session() as s:
         _store_occurrence(s, result, now)
@@ -301,7 +312,7 @@ def _window_problem(flow, now: datetime, tz: str) -> str | None:
 
 def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: list[int],
                  texts: dict[str, str], base: str, flow, now: datetime, result: FiringResult,
-                 message_class: str = SERVICE) -> None:
+                 message_class: str = SERVICE, whatsapp_templates: dict[str, str] | None = None) -> None:
     settings = services.settings
     result.in_segment += len(ids)
     keys = {cid: dedupe_key(broadcast_id, occurrence, cid) for cid in ids}
@@ -341,6 +352,8 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
 
     rows: list[dict[str, Any]] = []
     starts: list[tuple[int, int]] = []
+    # The approved WhatsApp template each flow start's first question goes as (outside the window).
+    start_templates: dict[int, str] = {}
     validity = bulk_validity(settings)
     languages = flow.languages if flow is not None else list(texts)
     for cid in ids:
@@ -365,14 +378,22 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
             reason = "already_in_flow"
         if reason is None and cid in chatting:
             reason = "in_conversation"
+        # WhatsApp outside its 24-hour window (when the message is due to leave): an approved template only.
+        sending_at = result.not_before or now
+        if reason is None and flow is not None:
+            run_lang = contact.language if contact.language in languages else base
+            template, reason = with_template({}, address.channel, address.last_inbound_at, sending_at,
+                                             whatsapp_templates, run_lang, base)
         if reason is not None:
             result.skipped[reason] += 1
             continue
-        result.eligible += 1
-        if contact.language and contact.language not in languages:
-            result.language_fallbacks += 1
         if flow is not None:
+            result.eligible += 1
+            if contact.language and contact.language not in languages:
+                result.language_fallbacks += 1
             starts.append((cid, address.id))
+            if template:
+                start_templates[cid] = template[TEMPLATE_KEY]
             continue
         # Their language, else the base; in Wales mode Welsh then English when we do not know theirs.
         which, body = choose_text(texts, contact.language, settings, base)
@@ -380,6 +401,14 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         # Who is speaking and how to stop: the resident did not ask for this message.
         body = with_stop_line(body, which, settings.council_name)
         payload = {"type": "text", "text": body, "lang": lang, "broadcast_id": broadcast_id}
+        payload, reason = with_template(payload, address.channel, address.last_inbound_at, sending_at,
+                                        whatsapp_templates, lang, base)
+        if reason is not None:
+            result.skipped[reason] += 1
+            continue
+        result.eligible += 1
+        if contact.language and contact.language not in languages:
+            result.language_fallbacks += 1
         if contact.language and contact.language != which:
             payload["fallback_from"] = contact.language
         rows.append(dict(
@@ -395,7 +424,7 @@ def _queue_batch(services, s: Session, broadcast_id: int, occurrence: str, ids: 
         result.queued += inserted
         result.newly_queued += inserted
     if starts:
-        _start_runs(services, s, broadcast_id, starts, keys, flow, result)
+        _start_runs(services, s, broadcast_id, starts, keys, flow, result, start_templates)
 
 
 def _batch(column, ids: list[int]):
@@ -418,7 +447,7 @@ def _insert_ignoring_keys(s: Session):
 
 
 def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int, int]], keys: dict[int, str],
-                flow, result: FiringResult) -> None:
+                flow, result: FiringResult, templates: dict[int, str] | None = None) -> None:
     """Start the flow for each chosen resident through the conversation service (first question queued)."""
     contacts = {c.id: c for c in s.scalars(select(Contact).where(Contact.id.in_([c for c, _ in starts]))
                                            .options(selectinload(Contact.groups)))}
@@ -430,6 +459,11 @@ def _start_runs(services, s: Session, broadcast_id: int, starts: list[tuple[int,
         if run is not None:
             result.queued += 1
             result.newly_queued += 1
+            if templates and cid in templates:
+                # A WhatsApp resident: the first question goes as the approved template if the window is shut.
+                for row in s.scalars(select(OutboxMessage).where(OutboxMessage.run_id == run.id,
+                                                                 OutboxMessage.status == "queued")):
+                    row.payload = {**(row.payload or {}), TEMPLATE_KEY: templates[cid]}
         else:
             result.skipped["not_started"] += 1
             result.eligible -= 1

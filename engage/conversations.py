@@ -25,6 +25,7 @@ from engage.keyboards import clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
 from engage.unsolicited import stop_line
+from engage.whatsapp import phone_owner
 from flows import engine
 from flows.events import (
     AnswerRecorded,
@@ -130,6 +131,9 @@ class ConversationService:
         self.word_handlers: list[Callable[[Session, "Turn"], bool]] = []
         # Asked before a contact field is stored; False drops it (special-category data without consent).
         self.field_guard: Callable[[Session, Contact, str], bool] | None = None
+        # The contact a new address belongs to when one already has it on another channel (the SMS and
+        # WhatsApp addresses of one phone number are one contact); None makes a new contact.
+        self.address_owner: Callable[[Session, str, str], int | None] | None = phone_owner
 
     # ----- inbound rows -------------------------------------------------------
 
@@ -278,10 +282,13 @@ class ConversationService:
                 .where(Address.channel == channel, Address.address == value).with_for_update(of=Address))
         address = s.scalar(stmt)
         if address is None:
-            contact = Contact(fields={}, created_at=self.clock.now(), updated_at=self.clock.now())
-            s.add(contact)
-            s.flush()
-            address = Address(contact_id=contact.id, channel=channel, address=value, preferred=True,
+            owner = self.address_owner(s, channel, value) if self.address_owner else None
+            if owner is None:
+                contact = Contact(fields={}, created_at=self.clock.now(), updated_at=self.clock.now())
+                s.add(contact)
+                s.flush()
+                owner = contact.id
+            address = Address(contact_id=owner, channel=channel, address=value, preferred=True,
                               created_at=self.clock.now())
             s.add(address)
             s.flush()

@@ -18,6 +18,7 @@ from engage.outbox import enqueue
 from engage.quiet_hours import next_allowed_time
 from engage.results import PREVIEW_STARTED_BY
 from engage.unsolicited import stop_line
+from engage.whatsapp import with_template
 from flows import engine
 from store.models import Address, Contact, OutboxMessage, Run
 
@@ -125,6 +126,11 @@ def _queue_reminder(s: Session, flow, run: Run, now: datetime, not_before: datet
         return "fatigue"
     payload = reminder_payload(flow, run, council)
     lang = payload["lang"]
+    # WhatsApp outside its 24-hour window: only as the flow's approved template for the language.
+    payload, closed = with_template(payload, address.channel, address.last_inbound_at, not_before or now,
+                                    getattr(flow, "whatsapp_templates", None), lang, flow.base_language)
+    if closed is not None:
+        return closed
     row, reason = enqueue(s, contact=contact, address=address, kind="reminder", payload=payload, now=now,
                           language=lang, run_id=run.id, dedupe_key=reminder_key(run.id), not_before=not_before)
     return None if row is not None else reason

@@ -304,7 +304,8 @@ def _describe(rules: dict[str, Any]) -> str:
 
 
 def _channel_words(channel: str) -> str:
-    return {"sms": "SMS", "telegram": "Telegram", "web": "web chat", "assisted": "assisted calls"}.get(channel, channel)
+    return {"sms": "SMS", "whatsapp": "WhatsApp", "voice": "phone calls", "telegram": "Telegram", "web": "web chat",
+            "assisted": "assisted calls"}.get(channel, channel)
 
 
 def _join(parts: list[str], word: str) -> str:

@@ -25,6 +25,7 @@ from engage.outbox import PRIORITY_BULK, insert_ignoring_duplicates
 from engage.quiet_hours import next_allowed_time
 from engage.sms_cost import MAX_SEGMENTS, message_cost
 from engage.unsolicited import MORE, with_stop_line
+from engage.whatsapp import with_template
 from locales import i18n, languages
 from store.models import Address, Answer, Contact, OutboxMessage, Run
 from store.models.outreach import Consultation, Update
@@ -298,12 +299,18 @@ def _queue_batch(s: Session, update: Update, flow, runs: list[Run], now: datetim
             counts[reason] += 1
             continue
         lang = run.language if run.language in update.texts else flow.base_language
+        payload = {"type": "text", "text": resident_text(update, flow, lang, council), "lang": lang,
+                   "update_id": update.id, "flow_id": flow.id}
+        # WhatsApp outside its 24-hour window: only as the flow's approved template for the language.
+        payload, reason = with_template(payload, address.channel, address.last_inbound_at, not_before or now,
+                                        getattr(flow, "whatsapp_templates", None), lang, flow.base_language)
+        if reason is not None:
+            counts[reason] += 1
+            continue
         rows.append(dict(
             contact_id=contact.id, address_id=address.id, channel=address.channel, kind="update",
             priority=PRIORITY_BULK,
-            payload={"type": "text", "text": resident_text(update, flow, lang, council), "lang": lang,
-                     "update_id": update.id,
-                     "flow_id": flow.id},
+            payload=payload,
             language=lang, status="queued", created_at=now, updated_at=now, not_before=not_before,
             dedupe_key=keys[run.contact_id], attempts=0,
         ))

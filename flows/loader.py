@@ -34,11 +34,13 @@ from .model import (
     _to_utc,
 )
 
+# A Twilio Content SID (an approved WhatsApp template).
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
 Pos = tuple[int, int]  # 0-based (line, column), as ruamel gives them
 
 FLOW_KEYS = ("id", "title", "description", "languages", "keywords", "consultation", "expires_after",
              "restart_after_days", "allow_change", "reminder", "keep_free_text", "max_attempts", "skip_words",
-             "steps", "public", "public_results")
+             "steps", "public", "public_results", "whatsapp_templates")
 FLOW_REQUIRED = ("id", "title", "languages", "steps")
 STEP_KEYS = ("id", "ask", "say", "easy_read", "choices", "multiple", "min", "max", "yes_no", "number", "scale",
              "text", "next", "optional", "max_attempts", "save_to", "skip_words", "special_category", "consent_for",
@@ -381,6 +383,8 @@ class _Reader:
         max_attempts = self.integer(data, "max_attempts", 1) or DEFAULT_MAX_ATTEMPTS
         skip_words = self.words_per_language(data, "skip_words") if data.get("skip_words") is not None else {}
         description = self.string(data, "description", "'description'") or ""
+        whatsapp_templates = (self.read_whatsapp_templates(data) if data.get("whatsapp_templates") is not None
+                              else {})
         steps = self.read_steps(data, max_attempts)
         self.check_references(steps)
         self.check_graph(steps)
@@ -392,8 +396,28 @@ class _Reader:
             consultation=consultation, expires_after=expires_after, restart_after_days=restart_after_days,
             allow_change=allow_change, reminder=reminder, keep_free_text=keep_free_text, max_attempts=max_attempts,
             skip_words=skip_words, description=description, source=self.text, path=self.path, public=public,
-            public_results=public_results,
+            public_results=public_results, whatsapp_templates=whatsapp_templates,
         )
+
+    def read_whatsapp_templates(self, data: CommentedMap) -> dict[str, str]:
+        """Read the approved WhatsApp template per language (a Twilio Content SID, HX and 32 hex digits): what
+        reaches a WhatsApp resident outside the 24-hour window (a broadcast, a reminder, an update)."""
+        value = data["whatsapp_templates"]
+        if not isinstance(value, CommentedMap):
+            self.error(data.lc.value("whatsapp_templates"),
+                       "'whatsapp_templates' should give a template per language, e.g. whatsapp_templates: {en: HX...}")
+            return {}
+        result = {}
+        for lang, sid in value.items():
+            if lang not in self.langs:
+                self.undeclared(str(lang), value.lc.key(lang))
+                continue
+            if not isinstance(sid, str) or not _CONTENT_SID.match(sid.strip()):
+                self.error(value.lc.value(lang), f"the WhatsApp template in {language_name(lang)} should be a "
+                                                 f"Content SID: HX and 32 hex digits, not '{sid}'")
+                continue
+            result[str(lang)] = sid.strip()
+        return result
 
     def read_title(self, data: CommentedMap) -> tuple[str | None, dict[str, str]]:
         """Read the title: one text (shown in every language), or one per language, checked like any text."""

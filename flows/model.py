@@ -153,6 +153,9 @@ class Flow:
     public: bool = False
     # Headline results published at /results/<id> while the consultation is still open.
     public_results: bool = False
+    # The approved WhatsApp template (Twilio Content SID) per language, for messages that reach a WhatsApp
+    # resident outside the 24-hour window (broadcasts, reminders, "you said, we did").
+    whatsapp_templates: Mapping[str, str] = field(default_factory=dict)
     source: str = field(default="", repr=False)
     path: str | None = None
     version: str = field(init=False, compare=False)

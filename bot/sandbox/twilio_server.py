@@ -8,6 +8,11 @@ It speaks Twilio's wire format (`POST /2010-04-01/Accounts/{sid}/Messages.json`
 with a form body and HTTP basic auth in, Twilio-shaped JSON out, including its
 error bodies `{"code", "message", "more_info", "status"}`), so the real
 `twilio.rest.Client` can be pointed at it with `client.api.base_url = server.url`.
+It also takes WhatsApp sends (`From`/`To` as `whatsapp:+44...`, `ContentSid` with
+`ContentVariables`), makes Content API resources (`POST /v1/Content`), and keeps
+WhatsApp's 24-hour window: a free-form message to a number that has not written in
+the last 24 hours (`whatsapp_inbound`) gets Twilio's error 63016, as an approved
+template (`add_template`) does not.
 It records every message it accepted, per phone number, and can be told to
 fail the way Twilio does (429, 500, a given error code, a slow answer, a
 dropped connection).
@@ -32,6 +37,11 @@ from bot.sandbox.local_server import LocalHandler, LocalServer
 SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
 SANDBOX_AUTH_TOKEN = "5a4db0c0ffee" + "0" * 20
 SANDBOX_FROM = "+447700900000"
+# The council's WhatsApp sender on the sandbox.
+SANDBOX_WHATSAPP_FROM = "whatsapp:+447700900000"
+WHATSAPP_PREFIX = "whatsapp:"
+# WhatsApp's customer service window: free-form messages only this long after the resident's last message.
+WHATSAPP_WINDOW_SECONDS = 24 * 3600
 
 API_VERSION = "2010-04-01"
 
@@ -50,6 +60,10 @@ ERROR_MESSAGES = {
     30004: "Message blocked",
     30005: "Unknown destination handset",
     30006: "Landline or unreachable carrier",
+    21654: "ContentSid Required",
+    21655: "The ContentSid is Invalid",
+    63016: ("Failed to send freeform message because you are outside the allowed window. "
+            "If you are using WhatsApp, please use a Message Template."),
 }
 
 
@@ -65,6 +79,15 @@ class SentMessage:
     status_callback: str | None
     num_segments: int
     at: float = field(default_factory=time.time)
+    # WhatsApp: the Content template sent (ContentSid), its variables, and the buttons or list items the
+    # resident sees as (title, id) once the variables are filled in.
+    content_sid: str | None = None
+    content_variables: dict[str, str] = field(default_factory=dict)
+    buttons: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def whatsapp(self) -> bool:
+        return self.to.startswith(WHATSAPP_PREFIX)
 
 
 @dataclass
@@ -122,6 +145,10 @@ class FakeTwilio:
         # The account and the phone numbers it owns, as `python app.py check` reads them.
         self.account: dict[str, Any] = {"friendly_name": "Outreach test account", "status": "active", "type": "Full"}
         self.phone_numbers: list[dict[str, Any]] = []
+        # Content API resources (HX sids): {"types", "variables", "approved"}; WhatsApp approves templates.
+        self.contents: dict[str, dict[str, Any]] = {}
+        # When each WhatsApp number last wrote to the council (opens WhatsApp's 24-hour window).
+        self.whatsapp_last_inbound: dict[str, float] = {}
 
     # ----- what tests and the sandbox tell it ---------------------------------------------
 
@@ -154,6 +181,72 @@ class FakeTwilio:
             self.requests.clear()
             self._failures.clear()
             self._permanent.clear()
+            self.whatsapp_last_inbound.clear()
+
+    # ----- WhatsApp ----------------------------------------------------------------------------------
+
+    def whatsapp_inbound(self, number: str, at: float | None = None) -> None:
+        """Note that a WhatsApp user wrote in (Twilio sees every inbound message): their window opens."""
+        with self._lock:
+            self.whatsapp_last_inbound[_whatsapp(number)] = time.time() if at is None else at
+
+    def whatsapp_window_open(self, number: str) -> bool:
+        last = self.whatsapp_last_inbound.get(_whatsapp(number))
+        return last is not None and time.time() - last < WHATSAPP_WINDOW_SECONDS
+
+    def add_template(self, body: str, *, approved: bool = True, language: str = "en",
+                     actions: list[dict[str, str]] | None = None) -> str:
+        """Create an approved WhatsApp template (as a council would in Twilio's console); return its sid."""
+        types: dict[str, Any] = {"twilio/text": {"body": body}}
+        if actions:
+            types = {"twilio/quick-reply": {"body": body, "actions": actions}}
+        return self._store_content({"friendly_name": "template", "language": language, "types": types,
+                                    "variables": {}}, approved)["sid"]
+
+    def _store_content(self, request: dict[str, Any], approved: bool = False) -> dict[str, Any]:
+        with self._lock:
+            sid = "HX" + uuid.UUID(int=len(self.contents) + 1 + 0x5a000000).hex
+            now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+            resource = {"sid": sid, "account_sid": self.account_sid, "friendly_name": request.get("friendly_name"),
+                        "language": request.get("language") or "en", "variables": request.get("variables") or {},
+                        "types": request.get("types") or {}, "url": f"https://content.twilio.com/v1/Content/{sid}",
+                        "date_created": now, "date_updated": now, "links": {}}
+            self.contents[sid] = {**resource, "approved": approved}
+            return resource
+
+    def create_content(self, auth: str | None, body: bytes) -> tuple[int, dict[str, Any]]:
+        """POST /v1/Content (Twilio's Content API): store a content template, not approved for WhatsApp."""
+        if not self._authorised(auth):
+            return 401, error_body(20003, 401)
+        try:
+            request = json.loads(body.decode("utf-8") or "{}")
+        except (ValueError, UnicodeDecodeError):
+            return 400, error_body(20001, 400, "Invalid JSON")
+        types = request.get("types") or {}
+        if not isinstance(types, dict) or not types:
+            return 400, error_body(20001, 400, "Types is required")
+        return 201, self._store_content(request)
+
+    def _render_content(self, sid: str, variables: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
+        """Return the text and (title, id) buttons a resident sees for a Content template."""
+        content = self.contents[sid]
+        values = {**(content.get("variables") or {}), **variables}
+
+        def fill(text: Any) -> str:
+            text = str(text or "")
+            for key, value in values.items():
+                text = text.replace("{{" + str(key) + "}}", str(value))
+            return text
+
+        types = content["types"]
+        for kind in ("twilio/quick-reply", "twilio/list-picker"):
+            if kind in types:
+                part = types[kind]
+                options = part.get("actions") or part.get("items") or []
+                return fill(part.get("body")), [(fill(o.get("title") or o.get("item")), fill(o.get("id")))
+                                                 for o in options]
+        part = types.get("twilio/text") or next(iter(types.values()), {})
+        return fill(part.get("body")), []
 
     def add_number(self, phone_number: str, sms_url: str = "", sms_method: str = "POST") -> dict[str, Any]:
         """Give the account a phone number whose incoming SMS go to `sms_url` (an IncomingPhoneNumber)."""
@@ -238,20 +331,40 @@ class FakeTwilio:
                 return 400, error_body(21604, 400), 0.0, {}
             if not form.get("From") and not form.get("MessagingServiceSid"):
                 return 400, error_body(21603, 400), 0.0, {}
-            if not form.get("Body"):
+            content_sid = form.get("ContentSid")
+            if form.get("ContentVariables") and not content_sid:
+                return 400, error_body(21654, 400), 0.0, {}
+            if not form.get("Body") and not content_sid:
                 return 400, error_body(21602, 400), 0.0, {}
-            if not to.startswith("+") or not to[1:].isdigit() or not 8 <= len(to) <= 16:
+            number = to[len(WHATSAPP_PREFIX):] if to.startswith(WHATSAPP_PREFIX) else to
+            if not number.startswith("+") or not number[1:].isdigit() or not 8 <= len(number) <= 16:
                 return 400, error_body(21211, 400, f"The 'To' number {to} is not a valid phone number."), 0.0, {}
             if to in self._permanent:
                 return 400, error_body(self._permanent[to], 400), 0.0, {}
+            body, buttons, variables = form.get("Body") or "", [], {}
+            if content_sid:
+                if content_sid not in self.contents:
+                    return 400, error_body(21655, 400), 0.0, {}
+                try:
+                    variables = json.loads(form.get("ContentVariables") or "{}")
+                except ValueError:
+                    return 400, error_body(21656, 400, "The ContentVariables Parameter is invalid"), 0.0, {}
+                body, buttons = self._render_content(content_sid, {str(k): str(v) for k, v in variables.items()})
+            if to.startswith(WHATSAPP_PREFIX) and not self.whatsapp_window_open(to) and not (
+                    content_sid and self.contents[content_sid].get("approved")):
+                # WhatsApp: outside the 24-hour window only an approved template may go.
+                return 400, error_body(63016, 400), 0.0, {}
             message = SentMessage(
                 sid="SM" + uuid.UUID(int=next(self._sids)).hex,
                 to=to,
-                body=form["Body"],
+                body=body,
                 from_=form.get("From"),
                 messaging_service_sid=form.get("MessagingServiceSid"),
                 status_callback=form.get("StatusCallback"),
-                num_segments=count_parts(form["Body"]),
+                num_segments=1 if to.startswith(WHATSAPP_PREFIX) else count_parts(body),
+                content_sid=content_sid,
+                content_variables=variables,
+                buttons=buttons,
             )
             self.messages.append(message)
         delay = failure.delay if failure is not None else 0.0
@@ -284,6 +397,10 @@ class FakeTwilio:
         }
 
 
+def _whatsapp(number: str) -> str:
+    return number if number.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + number
+
+
 class _Handler(LocalHandler):
     server: "TwilioServer"
 
@@ -291,6 +408,11 @@ class _Handler(LocalHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         parts = self.path.split("?", 1)[0].strip("/").split("/")
+        if parts == ["v1", "Content"]:
+            # Twilio's Content API (content.twilio.com), which the SDK reaches at this server's address.
+            status, reply = self.server.fake.create_content(self.headers.get("Authorization"), body)
+            self._answer(status, reply, {})
+            return
         if len(parts) != 4 or parts[0] != API_VERSION or parts[1] != "Accounts" or parts[3] != "Messages.json":
             self._answer(404, error_body(20404, 404), {})
             return

@@ -21,7 +21,9 @@ from store.models.base import Base
 from store.types import utcnow
 
 # Channels a resident can be reached on or answer through.
-CHANNELS = ("sms", "telegram", "web", "assisted")
+# Every channel a resident can answer on, in the order pages list them: the one list results filters,
+# segment rules and the message log read.
+CHANNELS = ("sms", "whatsapp", "voice", "telegram", "web", "assisted")
 
 # Consent states of one address. Only "opted_in" may be messaged.
 CONSENT_UNKNOWN = "unknown"

@@ -42,6 +42,9 @@ class Broadcast(Base):
     # "service" (about a consultation or a service the resident uses) or "promotional" (events, paid
     # services): each goes only to residents with a recorded basis for it (engage.consent.BASES).
     message_class: Mapped[str] = mapped_column(String(16), default="service", server_default="service")
+    # {"en": "HX...", "cy": "HX..."}: the approved WhatsApp template (Twilio Content SID) per language that
+    # reaches a WhatsApp resident outside the 24-hour window; without one such a resident is skipped.
+    whatsapp_templates: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # "now", "once" (at send_at) or "cron" (recurring, `cron` in crontab form, council time zone).
     schedule: Mapped[str] = mapped_column(String(16), default="now")
     send_at: Mapped[datetime | None] = mapped_column()

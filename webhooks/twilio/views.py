@@ -1,4 +1,7 @@
-"""POST /webhooks/twilio/sms and /webhooks/twilio/status: check Twilio's signature, store, answer, then act."""
+"""POST /webhooks/twilio/sms and /webhooks/twilio/status: check Twilio's signature, store, answer, then act.
+
+WhatsApp messages arrive on the same Messaging webhook (From=whatsapp:+44...) and are stored on channel
+`whatsapp`; their status callbacks come to the same status URL."""
 from __future__ import annotations
 
 import logging
@@ -12,8 +15,11 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channel import SendResult
+from bot.render import parse_callback_data
 from bot.sender import mark_address
 from bot.twilio_sms import classify_error, webhook_auth_token
+from engage.whatsapp import CHANNEL as WHATSAPP
+from engage.whatsapp import PREFIX as WHATSAPP_PREFIX
 from store.models import OUTBOX_ORDER, Address, OutboxMessage
 from webhooks.availability import store_in_time
 
@@ -89,7 +95,37 @@ def accept_sms(services, form: dict[str, Any]) -> tuple[int | None, bool]:
     if not form.get("From"):
         raise ValueError("From is missing")
     payload = {k: v for k, v in form.items()}
+    if is_whatsapp(form):
+        return accept_whatsapp(services, sid, form, payload)
     return services.conversations.store_inbound("sms", sid, e164(form.get("From")), form.get("Body", ""), payload)
+
+
+def is_whatsapp(form: dict[str, Any]) -> bool:
+    """Return True for a WhatsApp message (Twilio posts it to the same URL, From=whatsapp:+44...)."""
+    return str(form.get("From") or "").lower().startswith(WHATSAPP_PREFIX)
+
+
+def accept_whatsapp(services, sid: str, form: dict[str, Any], payload: dict[str, Any]) -> tuple[int | None, bool]:
+    """Store one inbound WhatsApp message on channel `whatsapp`, its address the number in E.164 (the
+    same as the number's SMS address, so both are one contact).
+
+    A quick-reply button or list item our own messages carry (`ButtonPayload`, `ListId`: the run, step
+    and option number) is the same answer as typing the option's number; a press on an earlier
+    question's button is refused like a stale Telegram button. Any other button (an approved template's)
+    is taken as the words on it (`ButtonText`)."""
+    number = e164(str(form["From"])[len(WHATSAPP_PREFIX):])
+    text = form.get("Body", "")
+    pressed = form.get("ButtonPayload") or form.get("ListId")
+    answer = parse_callback_data(pressed) if pressed else None
+    if answer is not None:
+        given = answer.as_inbound()
+        text = given["text"]
+        if given["choice"] is not None:
+            payload["choice"] = given["choice"]
+        payload.update(button_run_id=answer.run_id, button_step=answer.step)
+    elif pressed or form.get("ButtonText") or form.get("ListTitle"):
+        text = form.get("ButtonText") or form.get("ListTitle") or text
+    return services.conversations.store_inbound(WHATSAPP, sid, number, text, payload)
 
 
 @bp.post("/webhooks/twilio/sms")

@@ -153,6 +153,8 @@ class Flow:
     public: bool = False
     # Headline results published at /results/<id> while the consultation is still open.
     public_results: bool = False
+    # The council phone number (E.164 or UK national) whose inbound calls start this flow (docs/voice.md).
+    voice_number: str | None = None
     source: str = field(default="", repr=False)
     path: str | None = None
     version: str = field(init=False, compare=False)

@@ -68,6 +68,7 @@ KEY_CHOICE_HASH = _("Key in the number of your answer, then press the hash key."
 SAY_ANSWER = _("Please say your answer after the question, then wait.")
 COMMANDS = _("Press 9 to hear this again, 0 for the menu. To stop these calls, press 8.")
 COMMANDS_STAR = _("Press star 9 to hear this again, star 0 for the menu. To stop these calls, press star 8.")
+STOP_HINT = _("To stop these calls, press 8.")
 NO_SPEECH = _("This question needs an answer in words, which we cannot take by phone in this language.")
 OFFER_TEXT = _("Press 1 to get this question by text message, or 2 to go on without answering it.")
 TEXT_SENT = _("We have sent you this question by text message. Please reply to it. Goodbye.")

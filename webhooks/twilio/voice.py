@@ -329,7 +329,15 @@ class Call:
             settings = self.services.settings
             callback = settings.voice_callback_number or settings.twilio_voice_from or settings.twilio_from
             return tv.voicemail_twiml(settings.council_name, callback, lang, self.voices)
-        return self.speak([(payload, lang, "broadcast")])
+        if payload.get("type") == "question":
+            return self.speak([(payload, lang, "broadcast")])
+        # A message (a broadcast, "you said, we did"): said once, then the way to stop these calls.
+        gather = self.response.gather(input="dtmf", num_digits=1, timeout=tv.GATHER_TIMEOUT,
+                                      action=self.url("q"), method="POST")
+        tv.say(gather, str(payload.get("text") or ""), lang, self.voices)
+        tv.say(gather, i18n.gettext(lang, tv.STOP_HINT), lang, self.voices)
+        self.response.hangup()
+        return self.response
 
     # ----- storing, acting and speaking ---------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from store.models import Address, Answer, ConsentRecord, Contact, InboundMessage, OutboxMessage, Run
-from tests.support.twilio_fake import app_config_with_fake_twilio, fake_twilio, post_signed, sender  # noqa: F401  (fixtures)
+from tests.support.twilio_fake import post_signed
 from tests.support.voice_phone import VOICE, Phone
 
 CALLER = "+447400123456"  # a mobile

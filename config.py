@@ -51,6 +51,15 @@ class Settings:
     # The council's WhatsApp sender on Twilio (+447700900000, or whatsapp:+447700900000): with the Twilio
     # account settings above it turns the WhatsApp channel on.
     twilio_whatsapp_from: str = ""
+    # Phone calls (docs/voice.md): the number calls come from (default: OUTREACH_TWILIO_FROM), the number
+    # a voicemail asks residents to call back (default: the calling number), the hours calls may be placed
+    # (council time; never on Sunday), and per-language voices / speech recognition
+    # ("cy=Polly.Gwyneth:cy-GB,pl=Polly.Ola-Neural:pl-PL"; "so=" turns one off).
+    twilio_voice_from: str = ""
+    voice_callback_number: str = ""
+    calling_hours: str = "10:00-19:00"
+    voice_voices: str = ""
+    voice_speech_languages: str = ""
     # Telegram
     telegram_token: str = ""
     telegram_secret: str = ""

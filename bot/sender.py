@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.channel import SendResult
 from bot.ratelimit import RateLimiter, limits_from_settings
+from engage.calling_hours import next_calling_time
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
 from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
 from engage.quiet_hours import next_allowed_time
@@ -87,16 +88,22 @@ class QuietHours:
     start: str = "20:00"
     end: str = "09:00"
     timezone: str = "Europe/London"
+    # Phone calls keep to stricter hours (engage.calling_hours: never on a Sunday).
+    calling_hours: str = "10:00-19:00"
 
     @classmethod
     def from_settings(cls, settings) -> "QuietHours":
-        return cls(settings.quiet_start, settings.quiet_end, settings.timezone)
+        return cls(settings.quiet_start, settings.quiet_end, settings.timezone,
+                   getattr(settings, "calling_hours", "") or "10:00-19:00")
 
 
 def _lock_due(s: Session, stmt):
     if s.get_bind().dialect.name == "postgresql":
         return stmt.with_for_update(skip_locked=True, of=OutboxMessage)
     return stmt
+
+
+VOICE = "voice"
 
 
 def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *,
@@ -121,7 +128,10 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                    OutboxMessage.broadcast_id, OutboxMessage.expires_at)
             .where(OutboxMessage.status == "queued",
                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
-                   OutboxMessage.channel.in_(channels))
+                   OutboxMessage.channel.in_(channels),
+                   # On the phone only bulk messages place a call; a caller's replies are spoken in the
+                   # call itself by the voice webhook (webhooks/twilio/voice.py).
+                   or_(OutboxMessage.channel != VOICE, OutboxMessage.kind.in_(sorted(BULK_KINDS))))
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
         )
@@ -136,6 +146,8 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
         release = None
         refused: dict[str | None, list[int]] = {}
         deferred: list[int] = []
+        calls_deferred: list[int] = []
+        call_release = None
         for row in rows:
             if row.expires_at is not None and row.expires_at <= now:
                 # Queued past its validity (quiet hours, a stopped worker): it would arrive too late.
@@ -156,6 +168,12 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                 continue
             if closed:
                 payload[CLOSED_KEY] = True
+            if row.kind in BULK_KINDS and row.channel == VOICE:
+                if call_release is None:
+                    call_release = next_calling_time(now, quiet.timezone, quiet.calling_hours)
+                if call_release > now:
+                    calls_deferred.append(row.id)
+                    continue
             if row.kind in BULK_KINDS:
                 if release is None:
                     release = next_allowed_time(now, quiet.timezone, quiet.start, quiet.end)
@@ -173,6 +191,9 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
         if deferred:
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(deferred))
                       .values(not_before=release, updated_at=now))
+        if calls_deferred:
+            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_(calls_deferred))
+                      .values(not_before=call_release, updated_at=now))
         if claimed:
             s.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in claimed]))
                       .values(status="sending", sending_at=now, updated_at=now))

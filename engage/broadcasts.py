@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 SCHEDULES = ("now", "once", "cron")
 # Channels a broadcast can reach: an assisted contact is phoned by an officer, not messaged.
-BROADCAST_CHANNELS = ("sms", "telegram", "web", "whatsapp")
+# Phone calls (bot/twilio_voice.py) reach contacts whose preferred way is a call, landlines above all.
+BROADCAST_CHANNELS = ("sms", "telegram", "web", "whatsapp", "voice")
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday", "fri": "Friday",
              "sat": "Saturday", "sun": "Sunday", "0": "Sunday", "1": "Monday", "2": "Tuesday", "3": "Wednesday",
              "4": "Thursday", "5": "Friday", "6": "Saturday", "7": "Sunday"}

@@ -243,7 +243,11 @@ def _check_row(line: int, values: dict[str, str], now: datetime, region: str,
         try:
             row.phone = normalise_phone(values["phone"], region=region)
         except ContactError as exc:
-            problems.append(Problem(line, "phone", f"{exc.message}: '{values['phone']}'"))
+            if exc.code == "landline":
+                # A landline takes calls, not texts: it is imported as a voice address (phone_channel).
+                row.phone = normalise_phone(values["phone"], region=region, for_sms=False)
+            else:
+                problems.append(Problem(line, "phone", f"{exc.message}: '{values['phone']}'"))
     if values.get("telegram_id"):
         try:
             row.telegram_id = normalise_telegram_id(values["telegram_id"])
@@ -313,6 +317,19 @@ class _Existing:
     consent: str
 
 
+def phone_channel(number: str | None) -> str:
+    """The channel a phone number is reached on: "voice" for a landline (phonenumbers says FIXED_LINE), else "sms"."""
+    import phonenumbers
+
+    if not number:
+        return "sms"
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(number, "GB"))
+    except phonenumbers.NumberParseException:
+        return "sms"
+    return "voice" if kind == phonenumbers.PhoneNumberType.FIXED_LINE else "sms"
+
+
 def _existing_addresses(session: Session, channel: str, values: list[str]) -> dict[str, _Existing]:
     found: dict[str, _Existing] = {}
     for start in range(0, len(values), BATCH):
@@ -327,7 +344,9 @@ def _existing_addresses(session: Session, channel: str, values: list[str]) -> di
 
 def _match(session: Session, rows: list[ImportRow]) -> tuple[dict[str, _Existing], dict[str, _Existing],
                                                               list[Problem]]:
-    phones = _existing_addresses(session, "sms", [r.phone for r in rows if r.phone])
+    numbers = [r.phone for r in rows if r.phone]
+    # A landline is imported as a voice address (it cannot take a text), so either may be known already.
+    phones = {**_existing_addresses(session, "voice", numbers), **_existing_addresses(session, "sms", numbers)}
     chats = _existing_addresses(session, "telegram", [r.telegram_id for r in rows if r.telegram_id])
     problems = []
     for row in rows:
@@ -430,7 +449,8 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     is_new = {id(r) for r in new_rows}
     for contact_id, row in contact_of:
         first = id(row) in is_new
-        for channel, value, known in (("sms", row.phone, phones), ("telegram", row.telegram_id, chats)):
+        for channel, value, known in ((phone_channel(row.phone), row.phone, phones),
+                                      ("telegram", row.telegram_id, chats)):
             if not value:
                 continue
             existing = known.get(value)
@@ -456,7 +476,7 @@ def _import_batch(s: Session, rows: list[ImportRow], phones: dict[str, _Existing
     if new_addresses:
         address_ids = bulk_insert(s, Address, new_addresses)
         for address_id, values, (row, channel) in zip(address_ids, new_addresses, new_address_rows, strict=True):
-            known = phones if channel == "sms" else chats
+            known = phones if channel in ("sms", "voice") else chats
             known[values["address"]].address_id = address_id
             if row.consent_source:
                 consent_rows.append(_consent(values["contact_id"], address_id, channel, row, now))

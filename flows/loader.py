@@ -36,11 +36,13 @@ from .model import (
 
 # A Twilio Content SID (an approved WhatsApp template).
 _CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+# A phone number as a flow may give it: +44..., or a UK number starting with 0.
+_PHONE = re.compile(r"^(\+[1-9]\d{7,14}|0\d{9,10})$")
 Pos = tuple[int, int]  # 0-based (line, column), as ruamel gives them
 
 FLOW_KEYS = ("id", "title", "description", "languages", "keywords", "consultation", "expires_after",
              "restart_after_days", "allow_change", "reminder", "keep_free_text", "max_attempts", "skip_words",
-             "steps", "public", "public_results", "whatsapp_templates")
+             "steps", "public", "public_results", "whatsapp_templates", "voice_number")
 FLOW_REQUIRED = ("id", "title", "languages", "steps")
 STEP_KEYS = ("id", "ask", "say", "easy_read", "choices", "multiple", "min", "max", "yes_no", "number", "scale",
              "text", "next", "optional", "max_attempts", "save_to", "skip_words", "special_category", "consent_for",
@@ -385,6 +387,11 @@ class _Reader:
         description = self.string(data, "description", "'description'") or ""
         whatsapp_templates = (self.read_whatsapp_templates(data) if data.get("whatsapp_templates") is not None
                               else {})
+        voice_number = self.string(data, "voice_number", "'voice_number'")
+        if voice_number is not None and not _PHONE.match(voice_number.replace(" ", "")):
+            self.error(data.lc.value("voice_number"),
+                       f"'voice_number' should be a phone number such as +441279446000, not '{voice_number}'")
+            voice_number = None
         steps = self.read_steps(data, max_attempts)
         self.check_references(steps)
         self.check_graph(steps)
@@ -397,6 +404,7 @@ class _Reader:
             allow_change=allow_change, reminder=reminder, keep_free_text=keep_free_text, max_attempts=max_attempts,
             skip_words=skip_words, description=description, source=self.text, path=self.path, public=public,
             public_results=public_results, whatsapp_templates=whatsapp_templates,
+            voice_number=voice_number.replace(" ", "") if voice_number else None,
         )
 
     def read_whatsapp_templates(self, data: CommentedMap) -> dict[str, str]:

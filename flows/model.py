@@ -156,6 +156,8 @@ class Flow:
     # The approved WhatsApp template (Twilio Content SID) per language, for messages that reach a WhatsApp
     # resident outside the 24-hour window (broadcasts, reminders, "you said, we did").
     whatsapp_templates: Mapping[str, str] = field(default_factory=dict)
+    # The council phone number (E.164 or UK national) whose inbound calls start this flow (docs/voice.md).
+    voice_number: str | None = None
     source: str = field(default="", repr=False)
     path: str | None = None
     version: str = field(init=False, compare=False)

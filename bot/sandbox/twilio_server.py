@@ -2,7 +2,9 @@
 
 Besides Messages it answers the two read calls a deployment check makes: the account
 (`GET /2010-04-01/Accounts/{sid}.json`) and its phone numbers
-(`GET .../IncomingPhoneNumbers.json?PhoneNumber=...`).
+(`GET .../IncomingPhoneNumbers.json?PhoneNumber=...`), and the Calls API's create
+(`POST .../Calls.json`): calls are recorded, never rung; the call simulator on `/sandbox/`
+answers them by posting signed voice webhooks.
 
 It speaks Twilio's wire format (`POST /2010-04-01/Accounts/{sid}/Messages.json`
 with a form body and HTTP basic auth in, Twilio-shaped JSON out, including its
@@ -64,7 +66,26 @@ ERROR_MESSAGES = {
     21655: "The ContentSid is Invalid",
     63016: ("Failed to send freeform message because you are outside the allowed window. "
             "If you are using WhatsApp, please use a Message Template."),
+    # Calls API
+    21201: "No 'To' number is specified",
+    21205: "Url parameter is required",
+    21213: "No 'From' number is specified",
+    21215: "Geo Permission configuration is not permitting call",
 }
+
+
+@dataclass
+class PlacedCall:
+    """One call the fake accepted through the Calls API (`Calls.json`), as Twilio would hold it."""
+
+    sid: str
+    to: str
+    from_: str
+    url: str
+    method: str
+    machine_detection: str | None
+    status_callback: str | None
+    at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -149,6 +170,8 @@ class FakeTwilio:
         self.contents: dict[str, dict[str, Any]] = {}
         # When each WhatsApp number last wrote to the council (opens WhatsApp's 24-hour window).
         self.whatsapp_last_inbound: dict[str, float] = {}
+        # Calls placed through the Calls API, oldest first (the call simulator answers them).
+        self.calls: list[PlacedCall] = []
 
     # ----- what tests and the sandbox tell it ---------------------------------------------
 
@@ -175,8 +198,14 @@ class FakeTwilio:
         with self._lock:
             return list(dict.fromkeys(m.to for m in self.messages))
 
+    def calls_to(self, number: str) -> list[PlacedCall]:
+        """Return the calls placed to one phone number, oldest first."""
+        with self._lock:
+            return [c for c in self.calls if c.to == number]
+
     def clear(self) -> None:
         with self._lock:
+            self.calls.clear()
             self.messages.clear()
             self.requests.clear()
             self._failures.clear()
@@ -370,6 +399,51 @@ class FakeTwilio:
         delay = failure.delay if failure is not None else 0.0
         return 201, self._resource(message), delay, {}
 
+    def create_call(self, account_sid: str, auth: str | None,
+                    form: dict[str, str]) -> tuple[int, dict[str, Any] | None, float, dict[str, str]]:
+        """POST /2010-04-01/Accounts/{sid}/Calls.json: place a call (nothing rings; the simulator answers it)."""
+        if account_sid != self.account_sid or not self._authorised(auth):
+            return 401, error_body(20003, 401), 0.0, {}
+        to = form.get("To")
+        with self._lock:
+            self.requests.append(dict(form))
+            failure = self._take_failure(to)
+            if failure is not None and failure.mode == "reset":
+                return 0, None, 0.0, {}
+            if failure is not None and failure.mode == "reply":
+                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+                return failure.status, error_body(failure.code or 20500, failure.status), 0.0, headers
+            if not to:
+                return 400, error_body(21201, 400), 0.0, {}
+            if not form.get("From"):
+                return 400, error_body(21213, 400), 0.0, {}
+            if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+                return 400, error_body(21205, 400), 0.0, {}
+            if not to.startswith("+") or not to[1:].isdigit() or not 8 <= len(to) <= 16:
+                return 400, error_body(21211, 400, f"Invalid 'To' Phone Number: {to}"), 0.0, {}
+            if to in self._permanent:
+                return 400, error_body(self._permanent[to], 400), 0.0, {}
+            call = PlacedCall(sid="CA" + uuid.UUID(int=next(self._sids)).hex, to=to, from_=form["From"],
+                              url=form.get("Url", ""), method=form.get("Method", "POST"),
+                              machine_detection=form.get("MachineDetection"),
+                              status_callback=form.get("StatusCallback"))
+            self.calls.append(call)
+        delay = failure.delay if failure is not None else 0.0
+        return 201, self._call_resource(call), delay, {}
+
+    def _call_resource(self, c: PlacedCall) -> dict[str, Any]:
+        now = format_datetime(datetime.now(timezone.utc), usegmt=False)
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls/{c.sid}.json"
+        return {
+            "account_sid": self.account_sid, "annotation": None, "answered_by": None, "api_version": API_VERSION,
+            "caller_name": None, "date_created": now, "date_updated": now, "direction": "outbound-api",
+            "duration": None, "end_time": None, "forwarded_from": None, "from": c.from_, "from_formatted": c.from_,
+            "group_sid": None, "parent_call_sid": None, "phone_number_sid": None, "price": None,
+            "price_unit": "GBP", "queue_time": "0", "sid": c.sid, "start_time": None, "status": "queued",
+            "subresource_uris": {"recordings": uri.replace(".json", "/Recordings.json")},
+            "to": c.to, "to_formatted": c.to, "trunk_sid": None, "uri": uri,
+        }
+
     def _resource(self, m: SentMessage) -> dict[str, Any]:
         now = format_datetime(datetime.now(timezone.utc), usegmt=False)
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{m.sid}.json"
@@ -413,12 +487,13 @@ class _Handler(LocalHandler):
             status, reply = self.server.fake.create_content(self.headers.get("Authorization"), body)
             self._answer(status, reply, {})
             return
-        if len(parts) != 4 or parts[0] != API_VERSION or parts[1] != "Accounts" or parts[3] != "Messages.json":
+        if (len(parts) != 4 or parts[0] != API_VERSION or parts[1] != "Accounts"
+                or parts[3] not in ("Messages.json", "Calls.json")):
             self._answer(404, error_body(20404, 404), {})
             return
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        status, reply, delay, headers = self.server.fake.create_message(
-            parts[2], self.headers.get("Authorization"), form)
+        create = self.server.fake.create_call if parts[3] == "Calls.json" else self.server.fake.create_message
+        status, reply, delay, headers = create(parts[2], self.headers.get("Authorization"), form)
         if reply is None:
             # Hang up without answering: the caller cannot know whether it worked.
             self.close_connection = True

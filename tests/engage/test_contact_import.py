@@ -26,7 +26,7 @@ def test_every_kind_of_bad_row_is_reported_at_its_line_and_nothing_is_imported(d
     rows = [
         [mobile(1), "", "Good Row", "en", "Old Harlow", "tenants", "", "", "", "", ""],          # line 2: fine
         ["12345", "", "", "", "", "", "", "", "", "", ""],                                      # 3 invalid number
-        ["020 7946 0018", "", "", "", "", "", "", "", "", "", ""],                              # 4 landline
+        ["020 7946 0018", "", "", "", "", "", "", "", "", "", ""],                              # 4 landline: a call
         [mobile(4), "", "", "xx", "", "", "", "", "", "", ""],                                  # 5 language
         [mobile(5), "", "", "", "", "", "Paper form", "31/02/2025", "", "", ""],                # 6 bad date
         [mobile(1), "", "", "", "", "", "", "", "", "", ""],                                    # 7 duplicate
@@ -41,12 +41,11 @@ def test_every_kind_of_bad_row_is_reported_at_its_line_and_nothing_is_imported(d
     report = import_contacts(db, csv_text(HEADER, rows), clock.now(), commit=True)
     found = {(p.line, p.column) for p in report.problems}
     assert found == {
-        (3, "phone"), (4, "phone"), (5, "language"), (6, "consent_at"), (7, "phone"), (8, "phone"),
+        (3, "phone"), (5, "language"), (6, "consent_at"), (7, "phone"), (8, "phone"),
         (9, "telegram_id"), (10, "consent_at"), (11, "consent_at"), (12, None), (13, "telegram_id"), (14, "groups"),
     }
     reasons = {(p.line): p.reason for p in report.problems}
     assert "invalid phone number" in reasons[3]
-    assert "landline" in reasons[4]
     assert "unknown language 'xx'" in reasons[5]
     assert "not a date" in reasons[6]
     assert reasons[7] == "duplicate of line 2"

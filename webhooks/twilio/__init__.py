@@ -3,6 +3,8 @@
 
 def init_app(app, services) -> None:
     """Register the webhooks' blueprint."""
+    from webhooks.twilio import voice
     from webhooks.twilio.views import bp
 
     app.register_blueprint(bp)
+    voice.init_app(app, services)

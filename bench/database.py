@@ -6,7 +6,7 @@ import os
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from store.db import Database, normalise_url
+from store.db import Database, alembic_config, normalise_url
 from store.models import Base
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/bench"
@@ -34,5 +34,26 @@ def fresh_database(url: str | None = None) -> Database:
     with db.engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
-    Base.metadata.create_all(db.engine)
+    _build_schema(db)
     return db
+
+
+def fresh_sqlite(name: str) -> Database:
+    """A new SQLite database file in the temporary directory, with the schema built."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.gettempdir()) / f"bench-{name}.sqlite3"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = Database(f"sqlite:///{path}")
+    _build_schema(db)
+    return db
+
+
+def _build_schema(db: Database) -> None:
+    """Build the tables from the models and mark them as at the newest migration (the health check asks)."""
+    from alembic import command
+
+    Base.metadata.create_all(db.engine)
+    command.stamp(alembic_config(db.url, db.engine), "head")

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.database import bench_url, fresh_database
-from bench.inbound import measure, report, service_env
+from bench.inbound import fresh, measure, measure_floor, report, service_env, statements_per_answer
 from bench.load import Request, free_port
 from store.models import Address, Run
 
@@ -54,7 +53,7 @@ def _request(update: dict, key: int) -> Request:
 
 
 def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000,
-        processing: str = "worker", inbound_workers: int = 2) -> dict:
+        processing: str = "worker", inbound_workers: int = 2, database: str = "postgresql") -> dict:
     port_out = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_fake_telegram, args=(port_out,), daemon=True)
     fake.start()
@@ -62,9 +61,9 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
     ids = itertools.count(1)
     chats = [7_000_000_000 + i for i in range(residents)]
     rounds = max(2, int(max(rate, 2000) * seconds / residents) + 2)
-    db = fresh_database()
+    db, url = fresh(database)
     port = free_port()
-    env = service_env(bench_url(), f"http://127.0.0.1:{port}", processing)
+    env = service_env(url, f"http://127.0.0.1:{port}", processing)
     env.update({"OUTREACH_TELEGRAM_TOKEN": TOKEN, "OUTREACH_TELEGRAM_SECRET": SECRET,
                 "OUTREACH_TELEGRAM_API_URL": api_url, "OUTREACH_TELEGRAM_BOT_USERNAME": "bench_bot"})
     log = Path(tempfile.gettempdir()) / "bench-inbound-telegram.log"
@@ -93,13 +92,18 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
     try:
         bare_max, bare_fixed = measure("bench.bare_app:create_app()", env, port, workers, make, seconds,
                                        concurrency, rate, log, warm())
-        db = fresh_database()
+        floor_max, floor_fixed = measure_floor(database, env, port, workers, make, seconds, concurrency, rate,
+                                               log, warm())
+        db, url = fresh(database)
         app_max, app_fixed = measure("app:create_app()", env, port, workers, make, seconds, concurrency, rate,
                                      log, warm(), db=db, inbound_workers=inbound_workers)
     finally:
         fake.terminate()
-    return report("inbound-telegram", "updates", db, app_max, app_fixed, bare_max, bare_fixed, rate=rate,
-                  workers=workers, concurrency=concurrency, processing=processing, inbound_workers=inbound_workers,
-                  command=f"python -m bench inbound --channel=telegram --processing={processing} "
+    statements = statements_per_answer(database, "telegram")
+    return report("inbound-telegram", "updates", db, app_max, app_fixed, bare_max, bare_fixed, floor_max,
+                  floor_fixed, statements, rate=rate, workers=workers, concurrency=concurrency,
+                  processing=processing, inbound_workers=inbound_workers, database=database,
+                  command=f"python -m bench inbound --channel=telegram --database={database} "
+                          f"--processing={processing} "
                           f"--workers={workers} --inbound-workers={inbound_workers} --seconds={seconds} "
                           f"--concurrency={concurrency} --rate={rate}")

@@ -6,6 +6,7 @@ import os
 import signal
 import statistics
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = Path("/work/venv/bin")
+# The Python running the benchmark: its gunicorn and its interpreter serve the apps under test.
+VENV_BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Gunicorn:
                         return self
             except OSError:
                 time.sleep(0.2)
+        self.__exit__(None, None, None)
         raise TimeoutError(f"gunicorn {self.argv[-1]} did not start; see {self.log}")
 
     def __exit__(self, *exc) -> None:

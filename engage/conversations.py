@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
@@ -196,7 +196,7 @@ class ConversationService:
                     return True
                 if skip_busy and self.db.is_postgres and not s.scalar(
                         text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
-                        {"key": f"inbound:{row.channel}:{row.address}"}):
+                        {"key": _resident_key(row.channel, row.address)}):
                     # Another worker is on this resident's messages; it takes this one too, or we do later.
                     return False
                 address = self._lock_address(s, row.channel, row.address)
@@ -257,11 +257,25 @@ class ConversationService:
         return len(ids)
 
     def process_waiting(self, limit: int = 100) -> int:
-        """Act on messages the web stored for workers (scaled mode); return how many were taken.
+        """Act on messages the web stored for workers (scaled mode); return how many were acted on.
 
-        Several workers walk the same pending rows; each resident's messages are taken by
-        one worker at a time and in order, and a worker skips residents another is on.
+        Several workers walk the same pending rows; each resident's messages are taken by one worker
+        at a time and in order, and a worker skips residents another is on. A worker acts on a batch
+        of residents' turns in one transaction, so they share its commit; when one turn fails the
+        batch is rolled back and its messages are acted on one at a time, each in its own
+        transaction, so the failing one is counted (and in the end given up) and the others are
+        not lost.
         """
+        try:
+            return self._process_batch(limit)
+        except IntegrityError:
+            # Another process created the same contact or answer first: the one-by-one path retries.
+            self.registry.forget_versions()
+        except Exception:
+            log.exception("acting on a batch of inbound messages failed; acting on them one at a time")
+        return self._process_one_by_one(limit)
+
+    def _process_one_by_one(self, limit: int) -> int:
         with self.db.session() as s:
             ids = list(s.scalars(
                 select(InboundMessage.id).where(InboundMessage.status == "pending")
@@ -272,7 +286,94 @@ class ConversationService:
         random.shuffle(ids)
         return sum(1 for inbound_id in ids if self.process_inbound(inbound_id, skip_busy=True))
 
+    def _process_batch(self, limit: int) -> int:
+        """Act on the waiting messages of up to `limit` oldest rows' residents in one transaction."""
+        inbound = InboundMessage.__table__
+        pg = self.db.is_postgres
+        with self.db.session() as s:
+            if pg:
+                # As in _process_inbound: a lost commit leaves the rows pending, to be acted on again.
+                s.execute(text("SET LOCAL synchronous_commit = off"))
+            claim = (select(inbound.c.id, inbound.c.channel, inbound.c.address)
+                     .where(inbound.c.status == "pending").order_by(inbound.c.id).limit(limit))
+            if pg:
+                # Rows another worker's batch holds are left to it; the next worker takes the next rows.
+                claim = claim.with_for_update(skip_locked=True)
+            claimed = s.execute(claim).all()
+            if not claimed:
+                return 0
+            residents = list(dict.fromkeys((row.channel, row.address) for row in claimed if row.address is not None))
+            if pg and residents:
+                # The same per-resident lock as process_inbound(skip_busy=True), all taken in one statement;
+                # a resident another worker is on is left for later.
+                keys = [_resident_key(channel, value) for channel, value in residents]
+                locked = set(s.scalars(_TRY_LOCKS, {"keys": keys}))
+                residents = [r for r, key in zip(residents, keys, strict=True) if key in locked]
+            addresses = self._lock_addresses(s, residents)
+            waiting = s.execute(
+                select(inbound.c.id, inbound.c.channel, inbound.c.address, inbound.c.text, inbound.c.payload)
+                .where(inbound.c.status == "pending", inbound.c.address.in_({value for _c, value in residents}))
+                .order_by(inbound.c.received_at, inbound.c.id)
+                .with_for_update()
+            ).all()
+            s.info["active_runs"] = self._active_runs(s, addresses.values())
+            done: list[dict[str, Any]] = []
+            for row in waiting:
+                key = (row.channel, row.address)
+                address = addresses.get(key)
+                if address is None:
+                    continue  # the same number on a channel this batch did not lock
+                if _gone(address):
+                    # The turn before erased this resident (FORGET): their next message meets a new contact.
+                    address = addresses[key] = self._lock_address(s, row.channel, row.address)
+                payload = row.payload or {}
+                self.handle(s, Incoming(
+                    channel=row.channel, address=row.address, text=row.text,
+                    choice=payload.get("choice"), start_flow=payload.get("start_flow"),
+                    language_hint=payload.get("language_hint"), start_lang=payload.get("start_lang"),
+                    start_lang_assumed=bool(payload.get("start_lang_assumed")),
+                    inbound_id=row.id, preview=bool(payload.get("preview")),
+                ), address=address)
+                done.append({"row_id": row.id, "at": self.clock.now(),
+                             "contact": None if _gone(address) else address.contact_id})
+            s.info.pop("active_runs", None)
+            if done:
+                s.execute(_MARK_PROCESSED, done)
+        # Rows without an address are acted on alone (their failure is counted there).
+        for row in claimed:
+            if row.address is None:
+                self.process_inbound(row.id)
+        return len(done)
+
     # ----- contacts ----------------------------------------------------------------
+
+    def _lock_addresses(self, s: Session, residents: list[tuple[str, str]]) -> dict[tuple[str, str], Address]:
+        """Lock the addresses of a batch's residents (with their contacts) in one statement, in id order;
+        create the missing ones."""
+        found: dict[tuple[str, str], Address] = {}
+        if residents:
+            wanted = set(residents)
+            stmt = (select(Address).join(Address.contact).options(contains_eager(Address.contact))
+                    .where(Address.address.in_({value for _c, value in residents}))
+                    .order_by(Address.id).with_for_update(of=Address))
+            for address in s.scalars(stmt):
+                if (address.channel, address.address) in wanted:
+                    found[(address.channel, address.address)] = address
+        for channel, value in residents:
+            if (channel, value) not in found:
+                found[(channel, value)] = self._lock_address(s, channel, value)
+        return found
+
+    @staticmethod
+    def _active_runs(s: Session, addresses) -> dict[int, Run | None]:
+        """Each contact's newest active run, in one statement for a batch (Turn.active_run takes it once)."""
+        contact_ids = {address.contact_id for address in addresses}
+        runs: dict[int, Run | None] = dict.fromkeys(contact_ids)
+        if contact_ids:
+            for run in s.scalars(select(Run).where(Run.contact_id.in_(contact_ids), Run.status == "active")
+                                 .order_by(Run.id)):
+                runs[run.contact_id] = run
+        return runs
 
     def _lock_address(self, s: Session, channel: str, value: str | None) -> Address | None:
         if value is None:
@@ -477,10 +578,18 @@ class Turn:
     # ----- runs ----------------------------------------------------------------------
 
     def active_run(self) -> Run | None:
-        run = self.s.scalar(
-            select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")
-            .order_by(Run.id.desc()).limit(1)
-        )
+        # A batch of turns loads its contacts' active runs in one statement; each contact's first turn in
+        # the batch takes its own (a later turn of the same contact asks again, as its runs may have moved).
+        prefetched = self.s.info.get("active_runs")
+        if prefetched is not None and self.contact.id in prefetched:
+            run = prefetched.pop(self.contact.id)
+            if run is not None and run.status != "active":
+                run = None
+        else:
+            run = self.s.scalar(
+                select(Run).where(Run.contact_id == self.contact.id, Run.status == "active")
+                .order_by(Run.id.desc()).limit(1)
+            )
         if run is None:
             return None
         flow = self.service.registry.flow_for_version(self.s, run.flow_version_id)
@@ -732,6 +841,27 @@ class Turn:
 
 
 _ANSWER_UPSERTS: dict[str, Any] = {}
+
+# Try each resident's lock of a batch at once; the keys whose lock this transaction now holds come back.
+_TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")
+# A batch's acted-on rows, marked in one executemany; counted with the outcome as in _process_inbound.
+_MARK_PROCESSED = (
+    update(InboundMessage.__table__)
+    .where(InboundMessage.__table__.c.id == bindparam("row_id"))
+    .values(status="processed", attempts=InboundMessage.__table__.c.attempts + 1,
+            processed_at=bindparam("at"), contact_id=bindparam("contact"))
+)
+
+
+def _resident_key(channel: str, address: str | None) -> str:
+    """The advisory lock key of one resident's messages (PostgreSQL)."""
+    return f"inbound:{channel}:{address}"
+
+
+def _gone(address: Address) -> bool:
+    """True when this turn deleted the address (an erasure) or it left the session."""
+    state = inspect(address)
+    return state.deleted or state.was_deleted or state.detached
 
 
 def _answer_upsert(session: Session):

@@ -70,6 +70,9 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
 
     init_availability(app)
     _register_rooms(app, services)
+    from engage import metrics
+
+    metrics.init_app(app, services)
     return app
 
 

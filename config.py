@@ -93,6 +93,12 @@ class Settings:
     webhook_timeout: float = 8.0
     # /healthz answers within this, whatever the database does.
     health_timeout: float = 1.5
+    # GET /metrics (engage/metrics.py): a bearer token, and/or the admin networks allowed without one
+    # (`127.0.0.1/32,10.0.0.0/8`). With neither, only a laptop setup answers it; elsewhere it is 404.
+    metrics_token: str = ""
+    metrics_allow: str = ""
+    # Log lines as text (default) or one JSON object a line (`json`).
+    log_format: str = "text"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.channel import SendResult
 from bot.ratelimit import RateLimiter, limits_from_settings
+from engage import metrics
 from engage.calling_hours import next_calling_time
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
 from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
@@ -76,6 +77,7 @@ class ClaimedMessage:
     # What the check just before the provider call reads again (bot.sender.OutboxSender.refusal).
     address_id: int | None = None
     contact_id: int | None = None
+    queued_at: datetime | None = None
 
 
 def validity(kind: str, policy: "SenderPolicy") -> timedelta:
@@ -125,7 +127,7 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
         stmt = (
             select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.address_id, OutboxMessage.contact_id,
                    OutboxMessage.kind, OutboxMessage.payload, OutboxMessage.language, OutboxMessage.attempts,
-                   OutboxMessage.broadcast_id, OutboxMessage.expires_at)
+                   OutboxMessage.broadcast_id, OutboxMessage.expires_at, OutboxMessage.created_at)
             .where(OutboxMessage.status == "queued",
                    or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= now),
                    OutboxMessage.channel.in_(channels),
@@ -159,12 +161,14 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                                        bases=bases.get(row.contact_id, ()))
             if not allowed:
                 refused.setdefault(reason, []).append(row.id)
+                metrics.send_refused(row.channel, reason)
                 continue
             payload = dict(row.payload or {})
             closed, reason = closed_window_check(row.channel, address.last_inbound_at, now, payload)
             if reason is not None:
                 # WhatsApp outside its 24-hour window, and no approved template: never sent free-form.
                 refused.setdefault(reason, []).append(row.id)
+                metrics.send_refused(row.channel, reason)
                 continue
             if closed:
                 payload[CLOSED_KEY] = True
@@ -181,7 +185,8 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                     deferred.append(row.id)
                     continue
             claimed.append(ClaimedMessage(row.id, row.channel, address.address, payload,
-                                          row.language, row.kind, row.attempts, row.address_id, row.contact_id))
+                                          row.language, row.kind, row.attempts, row.address_id, row.contact_id,
+                                          row.created_at))
         # A few set-based statements rather than one UPDATE a row: the rows are locked (or, on SQLite,
         # the database is) until this transaction ends.
         for reason, ids in refused.items():
@@ -463,6 +468,7 @@ class OutboxSender:
                     break
                 if (message.channel, message.address) in refused_to:
                     refused.setdefault(refused_to[(message.channel, message.address)], []).append(message.id)
+                    metrics.send_refused(message.channel, refused_to[(message.channel, message.address)])
                     continue
                 if (message.channel, message.address) in closed:
                     # The address opted out or proved unusable earlier in this batch: the next claim skips it.
@@ -480,9 +486,11 @@ class OutboxSender:
                     # A STOP, an erasure or an objection committed since the claim: never sent.
                     refused.setdefault(reason, []).append(message.id)
                     refused_to[(message.channel, message.address)] = reason
+                    metrics.send_refused(message.channel, reason)
                     continue
                 result = self._call(message)
                 outcomes.append(Outcome(message.id, result, self.clock.now()))
+                metrics.send_result(message.channel, message.kind, result, message.queued_at, outcomes[-1].at)
                 if result.opted_out or result.address_unusable:
                     closed.add((message.channel, message.address))
                     # Rare: write it now, so other workers' claims skip this address from now on.

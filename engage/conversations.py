@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
+from engage import metrics
 from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.field_values import GROUPS, join_groups
 from engage.keyboards import clear_answered_keyboards
@@ -227,6 +228,8 @@ class ConversationService:
                 oldest.processed_at = self.clock.now()
                 oldest.contact_id = address.contact_id if address else None
                 done = oldest.id == inbound_id
+                acted = (oldest.channel, oldest.received_at, oldest.processed_at)
+            metrics.inbound_acted_on(*acted)
             if done:
                 return True
 

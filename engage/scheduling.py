@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection
 
+from engage import metrics
 from store.models import Run
 from store.models.outreach import Broadcast
 
@@ -251,6 +252,7 @@ def scheduler_loop(services, stop: threading.Event, retry_seconds: float = 10.0,
             stop.wait(retry_seconds)
             continue
         log.info("this process is the scheduler")
+        metrics.scheduler_leader(True)
         scheduler = start_scheduler(services)
         try:
             while not stop.wait(check_seconds):
@@ -261,6 +263,7 @@ def scheduler_loop(services, stop: threading.Event, retry_seconds: float = 10.0,
             scheduler.shutdown(wait=False)
             services.extras.pop("scheduler", None)
             leadership.release()
+            metrics.scheduler_leader(False)
 
 
 def init_app(app, services) -> None:

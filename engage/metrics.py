@@ -1,0 +1,310 @@
+"""What the service is doing, for operators: Prometheus metrics at `GET /metrics`, and the figures the
+dashboard's "Service health" page shows.
+
+Counts and latencies are kept in-process by `prometheus_client` (the web counts messages received, the
+workers what they acted on and sent, the scheduler its leadership). Under gunicorn, or with workers on
+one machine, set `PROMETHEUS_MULTIPROC_DIR` to an empty folder the processes share (before they start):
+each process then writes its figures there and a scrape of any web process adds them up. The outbox's
+depth and age are read from the database at scrape time, one grouped query over queued rows (the
+partial index the sender's claim uses), so every process reports the same queue.
+
+`/metrics` is for operators only: a bearer token (`OUTREACH_METRICS_TOKEN`) or an admin network
+(`OUTREACH_METRICS_ALLOW`, CIDR list) opens it. With neither it answers only on a laptop setup (nothing
+exposed, asked from this machine); anywhere else it is 404.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from sqlalchemy import and_, func, select
+
+from store.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+# Seconds: fast answers are the point, so the small end is finely cut; a backlog shows at the top.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
+# The delivery target: a reply leaves within this many seconds.
+REPLY_TARGET_SECONDS = 10.0
+# A row `sending` longer than this has lost its worker (bot.sender.SenderPolicy.stuck_after).
+STUCK_AFTER = timedelta(minutes=5)
+REPLY_BUCKETS = (0.5, 1.0, 2.0, 5.0, REPLY_TARGET_SECONDS, 30.0, 60.0, 300.0)
+
+INBOUND_RECEIVED = Counter(
+    "outreach_inbound_received", "Residents' messages stored (a provider's repeat is not counted), by channel",
+    ["channel"])
+INBOUND_ACTED_ON = Counter(
+    "outreach_inbound_acted_on", "Residents' messages acted on (answer stored, next message queued), by channel",
+    ["channel"])
+INBOUND_LATENCY = Histogram(
+    "outreach_inbound_acted_on_seconds", "From a resident's message stored to acted on, by channel",
+    ["channel"], buckets=LATENCY_BUCKETS)
+SENDS = Counter(
+    "outreach_sends", "Provider calls by outcome (sent, retry, failed, unknown) and provider error code",
+    ["channel", "outcome", "error_code"])
+RETRIES = Counter(
+    "outreach_send_retries", "Provider calls that will be tried again (throttled, server errors), by error code",
+    ["channel", "error_code"])
+REFUSALS = Counter(
+    "outreach_send_refusals", "Messages the consent check refused at send time (STOP, erasure, objection...)",
+    ["channel", "reason"])
+REPLY_SEND = Histogram(
+    "outreach_reply_send_seconds", "From a live reply queued (the answer acted on) to the provider accepting it",
+    ["channel"], buckets=REPLY_BUCKETS)
+# livesum: across the processes alive, how many hold the scheduler lock (1 is right; 0 or 2 is not).
+SCHEDULER_LEADER = Gauge(
+    "outreach_scheduler_leader", "1 while this process is the elected scheduler", multiprocess_mode="livesum")
+
+
+# ----- recording (one call at each place something happens) -----------------------------------------
+
+
+def inbound_received(channel: str) -> None:
+    INBOUND_RECEIVED.labels(channel).inc()
+
+
+def inbound_acted_on(channel: str, received_at: datetime | None, acted_at: datetime | None) -> None:
+    """Count a message acted on, and how long it waited since it was stored."""
+    INBOUND_ACTED_ON.labels(channel).inc()
+    if received_at is not None and acted_at is not None:
+        INBOUND_LATENCY.labels(channel).observe(max(0.0, (acted_at - received_at).total_seconds()))
+
+
+def send_result(channel: str, kind: str, result, queued_at: datetime | None = None,
+                at: datetime | None = None) -> None:
+    """Count one provider call by its outcome; a live reply's wait since it was queued is timed."""
+    code = str(result.error_code or "none")
+    SENDS.labels(channel, result.status, code).inc()
+    if result.status == "retry":
+        RETRIES.labels(channel, code).inc()
+    if result.status == "sent" and kind == "reply" and queued_at is not None and at is not None:
+        REPLY_SEND.labels(channel).observe(max(0.0, (at - queued_at).total_seconds()))
+
+
+def send_refused(channel: str, reason: str | None, count: int = 1) -> None:
+    if count:
+        REFUSALS.labels(channel, str(reason or "refused")).inc(count)
+
+
+def scheduler_leader(leading: bool) -> None:
+    SCHEDULER_LEADER.set(1 if leading else 0)
+
+
+def instrument_store(conversations) -> None:
+    """Count every message stored, whatever the channel (the webhooks all store through this one call)."""
+    store = conversations.store_inbound
+    if getattr(store, "_counted", False):
+        return
+
+    def store_inbound(channel, *args, **kwargs):
+        row_id, created = store(channel, *args, **kwargs)
+        if created:
+            inbound_received(channel)
+        return row_id, created
+
+    store_inbound._counted = True
+    conversations.store_inbound = store_inbound
+
+
+# ----- figures read from the database ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    channel: str
+    priority: int
+    queued: int
+    oldest_seconds: float
+
+
+def outbox_queue(db, now: datetime) -> list[QueueLine]:
+    """Queued rows per channel and priority, and the age of the oldest: one grouped query."""
+    with db.session() as s:
+        rows = s.execute(
+            select(OutboxMessage.channel, OutboxMessage.priority, func.count(), func.min(OutboxMessage.created_at))
+            .where(OutboxMessage.status == "queued")
+            .group_by(OutboxMessage.channel, OutboxMessage.priority)
+            .order_by(OutboxMessage.channel, OutboxMessage.priority)).all()
+    lines = []
+    for channel, priority, count, oldest in rows:
+        oldest = _aware(oldest)
+        lines.append(QueueLine(channel, int(priority or 0), int(count),
+                               max(0.0, (now - oldest).total_seconds()) if oldest else 0.0))
+    return lines
+
+
+def needs_attention_counts(db, now: datetime, stuck_after: timedelta) -> dict[tuple[str, str], int]:
+    """Rows an officer should look at, per (channel, state): `unknown`, and `sending` for too long ("stuck")."""
+    with db.session() as s:
+        rows = s.execute(
+            select(OutboxMessage.channel, OutboxMessage.status, func.count())
+            .where((OutboxMessage.status == "unknown")
+                   | and_(OutboxMessage.status == "sending", OutboxMessage.sending_at < now - stuck_after))
+            .group_by(OutboxMessage.channel, OutboxMessage.status)).all()
+    return {(channel, "stuck" if status == "sending" else status): int(n) for channel, status, n in rows}
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+class DatabaseCollector:
+    """The queue as it stands, read at scrape time."""
+
+    def __init__(self, services, stuck_after: timedelta):
+        self.services = services
+        self.stuck_after = stuck_after
+
+    def collect(self):
+        now = self.services.clock.now()
+        depth = GaugeMetricFamily("outreach_outbox_queued", "Messages waiting in the outbox, by channel and "
+                                  "priority (0 live replies, 10 bulk)", labels=["channel", "priority"])
+        age = GaugeMetricFamily("outreach_outbox_oldest_queued_seconds", "Age of the oldest queued message, by "
+                                "channel and priority", labels=["channel", "priority"])
+        attention = GaugeMetricFamily("outreach_outbox_needs_attention", "Messages whose sending is in doubt: "
+                                      "unknown, or stuck sending", labels=["channel", "state"])
+        try:
+            for line in outbox_queue(self.services.db, now):
+                depth.add_metric([line.channel, str(line.priority)], line.queued)
+                age.add_metric([line.channel, str(line.priority)], line.oldest_seconds)
+            for (channel, state), n in needs_attention_counts(self.services.db, now, self.stuck_after).items():
+                attention.add_metric([channel, state], n)
+        except Exception:  # a scrape still reports the process's own figures when the database is away
+            log.warning("metrics: could not read the outbox", exc_info=True)
+            return
+        yield depth
+        yield age
+        yield attention
+
+
+class ReplyShareCollector:
+    """The share of replies sent within the target, worked out from the reply histogram's buckets."""
+
+    def __init__(self, source):
+        self.source = source
+
+    def collect(self):
+        within: dict[str, float] = {}
+        total: dict[str, float] = {}
+        for family in self.source.collect():
+            if family.name != "outreach_reply_send_seconds":
+                continue
+            for sample in family.samples:
+                channel = sample.labels.get("channel", "")
+                if sample.name.endswith("_bucket") and float(sample.labels.get("le", "0")) == REPLY_TARGET_SECONDS:
+                    within[channel] = within.get(channel, 0.0) + sample.value
+                elif sample.name.endswith("_count"):
+                    total[channel] = total.get(channel, 0.0) + sample.value
+        share = GaugeMetricFamily("outreach_replies_within_10s_ratio", "Share of live replies the provider "
+                                  "accepted within 10 s of being queued, since the processes started",
+                                  labels=["channel"])
+        for channel, count in sorted(total.items()):
+            if count:
+                share.add_metric([channel], within.get(channel, 0.0) / count)
+        yield share
+
+
+def process_source():
+    """Where the in-process figures come from: this process, or every process's files (multiprocess mode)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    if not folder:
+        return REGISTRY
+    from prometheus_client import multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=folder)
+    return registry
+
+
+def render(services, stuck_after: timedelta) -> bytes:
+    """The text a scrape gets: every process's figures, the reply share, and the queue from the database."""
+    source = process_source()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Forward(source))
+    registry.register(ReplyShareCollector(source))
+    registry.register(DatabaseCollector(services, stuck_after))
+    return generate_latest(registry)
+
+
+class _Forward:
+    def __init__(self, source):
+        self.source = source
+
+    def collect(self):
+        yield from self.source.collect()
+
+
+# ----- who may read it -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    token: str = ""
+    networks: tuple = field(default_factory=tuple)
+    laptop: bool = False
+
+    def allows(self, authorization: str | None, client: str | None) -> bool:
+        if self.token and authorization:
+            scheme, _, presented = authorization.partition(" ")
+            if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), self.token.encode()):
+                return True
+        address = _address(client)
+        if address is not None and any(address in network for network in self.networks):
+            return True
+        # Nothing configured: a developer's own machine only.
+        return self.laptop and not self.token and not self.networks and address is not None and address.is_loopback
+
+
+def _address(client: str | None):
+    try:
+        return ipaddress.ip_address((client or "").strip())
+    except ValueError:
+        return None
+
+
+def parse_networks(value: str) -> tuple:
+    """Read `10.0.0.0/8, 127.0.0.1/32` into networks; raise ValueError naming a bad entry."""
+    networks = []
+    for part in (value or "").replace(";", ",").split(","):
+        part = part.strip()
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError as exc:
+                raise ValueError(f"OUTREACH_METRICS_ALLOW: {part!r} is not an address or network") from exc
+    return tuple(networks)
+
+
+def access_from_settings(settings) -> Access:
+    import security
+
+    return Access(token=settings.metrics_token or "", networks=parse_networks(settings.metrics_allow),
+                  laptop=not security.exposure_reasons(settings))
+
+
+def init_app(app, services) -> None:
+    """Serve `GET /metrics` to operators; count what every channel stores."""
+    from flask import Response, abort, request
+
+    instrument_store(services.conversations)
+    access = access_from_settings(services.settings)
+    stuck_after = STUCK_AFTER
+
+    @app.get("/metrics")
+    def metrics():
+        if not access.allows(request.headers.get("Authorization"), request.remote_addr):
+            abort(404)
+        response = Response(render(services, stuck_after), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -73,6 +73,9 @@ class Settings:
     min_consultation_days: int = 14
     welsh_first: bool = False
     sms_price_per_segment: float = 0.04
+    # Representativeness compares age with people of this age or over (they can answer); empty: the
+    # census file's `min_age`, else 16; 0: everyone.
+    census_min_age: str = ""
     # Sender rate limits per worker (0 lifts one): SMS segments/s per sending number, Telegram msgs/s.
     sms_rate: float = 10.0
     telegram_rate: float = 30.0

@@ -14,7 +14,7 @@ FIELD_NAMES = {
     "ward": _("Ward"), "estate": _("Estate"), "postcode_district": _("Postcode district"), "parish": _("Parish"),
     "age_band": _("Age band"), "gender": _("Gender"), "tenure": _("Tenure"), "ethnicity": _("Ethnicity"),
     "disability": _("Disability"), "religion": _("Religion"), "health": _("Health"),
-    "sexual_orientation": _("Sexual orientation"), "language": _("Language"),
+    "sexual_orientation": _("Sexual orientation"), "language": _("Language"), "channel": _("Channel"),
 }
 
 
@@ -68,6 +68,17 @@ def init_app(app: Flask, services) -> None:
     app.register_blueprint(bp)
     # Other rooms' officer-only pages (the sandbox) ask the dashboard who is signed in.
     app.extensions["outreach_signed_in_officer"] = signed_in_officer
+
+
+def officer_value_labels(services):
+    """Labels for stored codes from the census file and the published flows (engage.labels)."""
+    from engage import labels, representativeness
+
+    try:
+        baseline = representativeness.load_baseline(services.settings.extra.get("census_path"))
+    except (OSError, ValueError):
+        baseline = None
+    return labels.value_labels(services.registry.all(), baseline)
 
 
 def _install_template_helpers(app: Flask, services) -> None:
@@ -138,11 +149,34 @@ def _install_template_helpers(app: Flask, services) -> None:
         language = BY_CODE.get(str(code or ""))
         return f"{language.native_name} ({code})" if language else str(code or "")
 
+    def value_label(code, field_name=None, default=None) -> str:
+        """Show a stored code as words in the officer's language (bush_fair -> Bush Fair, 18_64 -> 18 to 64):
+        the census file's labels, the flows' choice texts, else the code made readable."""
+        from flask import g as request_globals
+
+        from dashboard.i18n import _gettext as _
+        from dashboard.i18n import dashboard_language
+        from engage.results import UNKNOWN
+
+        if code is None or code == UNKNOWN:
+            return _("not given")
+        if field_name == "language":
+            return language_name(code)
+        if field_name == "channel":
+            return channel_name(code)
+        labels = getattr(request_globals, "_value_labels", None)
+        if labels is None:
+            labels = request_globals._value_labels = officer_value_labels(services)
+        if default is None and str(code) in ("true", "false"):
+            default = _("Yes") if str(code) == "true" else _("No")
+        return labels.label(field_name, code, dashboard_language(), default)
+
     app.jinja_env.globals["may"] = may
     # Every channel, for the results and message log filters (store.models.CHANNELS).
     from store.models import CHANNELS
 
     app.jinja_env.globals["channels"] = CHANNELS
+    app.jinja_env.filters["value_label"] = value_label
     app.jinja_env.filters["language_name"] = language_name
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["duration"] = duration

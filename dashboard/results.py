@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Response, abort, g, render_template, request, url_for
 from sqlalchemy import select
 
+from dashboard import officer_value_labels
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
+from dashboard.i18n import dashboard_language
 from engage import disclosure, exports, representativeness, results
 from store.models import FlowVersion
 from store.models.outreach import Broadcast
@@ -95,10 +97,13 @@ def results_export(flow_id: str, file_format: str):
     _flow, steps = _steps_for(flow_id)
     svc = services()
     with svc.db.session() as s:
-        dimensions = (representativeness.compare(s, representativeness.load_baseline(), flow_id)
+        baseline = representativeness.load_baseline(svc.settings.extra.get("census_path"))
+        youngest = representativeness.min_age(baseline, svc.settings.census_min_age)
+        dimensions = (representativeness.compare(s, baseline, flow_id, youngest=youngest or 0)
                       if file_format == "xlsx" else None)
         body, media = exports.export_results(s, flow_id, steps, g.officer, file_format, now=now(), ip=client_ip(),
-                                             dimensions=dimensions, tz=svc.settings.timezone)
+                                             dimensions=dimensions, tz=svc.settings.timezone,
+                                             labels=officer_value_labels(svc), lang=dashboard_language())
     stamp = now().strftime("%Y%m%d-%H%M")
     return Response(body, content_type=media, headers={
         "Content-Disposition": f'attachment; filename="{flow_id}-results-{stamp}.{file_format}"'})
@@ -119,7 +124,9 @@ def results_special_export(flow_id: str):
             with services().db.session() as s:
                 body, media = exports.export_special_results(s, flow_id, steps, g.officer, file_format,
                                                              purpose=purpose, now=now(), ip=client_ip(),
-                                                             tz=services().settings.timezone)
+                                                             tz=services().settings.timezone,
+                                                             labels=officer_value_labels(services()),
+                                                             lang=dashboard_language())
         except ValueError:
             error = _("Say what this export is for, in at least %(n)s characters.", n=exports.MIN_PURPOSE)
         else:
@@ -140,8 +147,9 @@ def representativeness_page():
     flows = svc.registry.all()
     weighted = []
     with svc.db.session() as s:
-        dimensions = representativeness.compare(s, baseline, flow_id)
-        weights = representativeness.weighting(s, baseline, flow_id)
+        youngest = representativeness.min_age(baseline, svc.settings.census_min_age)
+        dimensions = representativeness.compare(s, baseline, flow_id, youngest=youngest or 0)
+        weights = representativeness.weighting(s, baseline, flow_id, youngest=youngest or 0)
         if flow_id:
             _flow, steps = _steps_for(flow_id)
             weighted = [(st, representativeness.weighted_question(s, flow_id, st, weights))
@@ -168,8 +176,12 @@ def representativeness_export(file_format: str):
     svc = services()
     flow_id = request.args.get("flow") or None
     baseline = representativeness.load_baseline(svc.settings.extra.get("census_path"))
+    youngest = representativeness.min_age(baseline, svc.settings.census_min_age)
+    labels = officer_value_labels(svc)
     with svc.db.session() as s:
-        header, rows = exports.representativeness_rows(representativeness.compare(s, baseline, flow_id))
+        header, rows = exports.representativeness_rows(
+            representativeness.compare(s, baseline, flow_id, youngest=youngest or 0),
+            label=lambda field_name, code: labels.label(field_name, code, dashboard_language()))
         body, media = exports.export_table(s, g.officer, "representativeness", header, rows, file_format, now=now(),
                                            flow_id=flow_id, ip=client_ip(), tz=svc.settings.timezone)
     return Response(body, content_type=media, headers={

@@ -16,6 +16,7 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engage.labels import ValueLabels, humanise
 from engage.officers import may, record
 from engage.results import SPECIAL_CATEGORY_FIELDS, StepInfo, counted_runs, special_steps
 from store.models import Answer, Contact, Run
@@ -51,6 +52,13 @@ def visible_fields(officer: Officer, *, special: bool = False) -> list[str]:
     return []
 
 
+def _code(value: Any) -> str:
+    """An answer's stored value as the code its labels are kept under (True -> "true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def _cell_text(value: Any) -> Any:
     if isinstance(value, list):
         return "; ".join(str(v) for v in value)
@@ -60,11 +68,15 @@ def _cell_text(value: Any) -> Any:
 
 
 def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, *,
-                special: bool = False) -> tuple[list[str], Iterator[list]]:
+                special: bool = False, labels: ValueLabels | None = None,
+                lang: str = "en") -> tuple[list[str], Iterator[list]]:
     """Return the header and a generator of rows: one per run, one column per question.
 
     Special-category questions are left out (they leave the service as counts only), unless
     `special` is set for an admin's export with a stated purpose (export_special_results).
+    Answers and place fields are written as their codes; after every other column come their
+    labels (`<column>_label`: the census file's and the flows' words, in `lang` where given), so
+    that readers of the code columns find them where they were.
     """
     if special and not may(officer, "admin"):
         raise PermissionError("only an admin may export special-category answers row by row")
@@ -72,7 +84,20 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
                                      | {step for _f, step in special_steps(s, [flow_id])})
     questions = [step.id for step in steps if step.is_question and step.id not in hidden]
     fields = visible_fields(officer, special=special)
-    header = RUN_COLUMNS + fields + questions
+    labels = labels if labels is not None else ValueLabels()
+    by_id = {step.id: step for step in steps}
+    labelled_fields = [f for f in fields if f != "contact_id"]
+    labelled_questions = [q for q in questions if by_id[q].kind in ("choice", "multiple", "yes_no")]
+    header = (RUN_COLUMNS + fields + questions + [f"{f}_label" for f in labelled_fields]
+              + [f"{q}_label" for q in labelled_questions])
+
+    def answer_label(step_id: str, value: Any) -> Any:
+        if value is None or value == "(skipped)":
+            return value
+        defaults = dict(by_id[step_id].choices)
+        codes = value if isinstance(value, list) else [value]
+        words = [labels.label(f"{flow_id}:{step_id}", _code(v), lang, defaults.get(_code(v))) for v in codes]
+        return "; ".join(words)
 
     def rows() -> Iterator[list]:
         runs = s.execute(
@@ -94,15 +119,20 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
         for run in runs:
             by_step: dict[str, Any] = {}
             # Both cursors are ordered by run id: walk them together instead of holding every answer.
+            raw: dict[str, Any] = {}
             while pending is not None and pending.run_id <= run.id:
                 if pending.run_id == run.id:
                     value = pending.value if pending.value is not None else pending.raw_text
                     by_step[pending.step_id] = "(skipped)" if pending.skipped else _cell_text(value)
+                    raw[pending.step_id] = "(skipped)" if pending.skipped else value
                 pending = next(answers, None)
             contact_fields = run.fields or {}
             extra = [run.contact_id if f == "contact_id" else contact_fields.get(f) for f in fields]
+            field_words = [None if contact_fields.get(f) is None else labels.label(f, contact_fields.get(f), lang)
+                           for f in labelled_fields]
             yield [run.id, run.started_at, run.finished_at, run.status, run.channel, run.language,
-                   run.channel == "assisted", *extra, *(by_step.get(q) for q in questions)]
+                   run.channel == "assisted", *extra, *(by_step.get(q) for q in questions), *field_words,
+                   *(answer_label(q, raw.get(q)) for q in labelled_questions)]
 
     return header, rows()
 
@@ -151,19 +181,28 @@ def _xlsx_value(value: Any, zone: ZoneInfo) -> Any:
     return safe_cell(value)
 
 
-def representativeness_rows(dimensions) -> tuple[list[str], list[list]]:
-    """Turn compared dimensions into a table: group, respondents, share, expected, ratio, flag."""
-    header = ["dimension", "group", "respondents", "share_percent", "expected_percent", "ratio", "flag"]
+def representativeness_rows(dimensions, label=None) -> tuple[list[str], list[list]]:
+    """Turn compared dimensions into a table: group, respondents, share, expected, ratio, flag, and the group's
+    label (`label(field, code)`; engage.labels names codes by default). Codes keep their column; the label
+    comes last so that readers of the older columns read them where they were."""
+    if label is None:
+        def label(_field, code):
+            return humanise(code)
+    header = ["dimension", "group", "respondents", "share_percent", "expected_percent", "ratio", "flag",
+              "group_label"]
     rows = []
     for dim in dimensions:
         for g in dim.groups:
             flag = "under-reached" if g.under_reached else ("over-reached" if g.over_reached else "")
             rows.append([dim.name, g.key, HIDDEN if g.respondents is None else g.respondents,
-                         None if g.share is None else round(100 * g.share, 1), round(100 * g.expected, 1),
-                         None if g.ratio is None else round(g.ratio, 2), flag])
+                         None if g.share is None else round(100 * g.share, 1),
+                         None if g.expected is None else round(100 * g.expected, 1),
+                         None if g.ratio is None else round(g.ratio, 2), flag, label(dim.field, g.key)])
         if dim.protected:
-            rows.append([dim.name, "(other)", HIDDEN if dim.other is None else dim.other, None, None, None, ""])
-        rows.append([dim.name, "(not given)", HIDDEN if dim.unknown is None else dim.unknown, None, None, None, ""])
+            rows.append([dim.name, "(other)", HIDDEN if dim.other is None else dim.other, None, None, None, "",
+                         "other"])
+        rows.append([dim.name, "(not given)", HIDDEN if dim.unknown is None else dim.unknown, None, None, None, "",
+                     "not given"])
     return header, rows
 
 
@@ -176,9 +215,10 @@ def audit_export(s: Session, officer: Officer, what: str, *, flow_id: str | None
 
 
 def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
-                   now: datetime, ip: str | None = None, dimensions=None, tz: str = DEFAULT_TZ) -> tuple[bytes, str]:
+                   now: datetime, ip: str | None = None, dimensions=None, tz: str = DEFAULT_TZ,
+                   labels: ValueLabels | None = None, lang: str = "en") -> tuple[bytes, str]:
     """Build the results export of a flow in CSV or XLSX and audit it; return (bytes, media type)."""
-    header, rows = result_rows(s, flow_id, steps, officer)
+    header, rows = result_rows(s, flow_id, steps, officer, labels=labels, lang=lang)
     materialised = list(rows)
     if file_format == "csv":
         body = to_csv(header, materialised).encode("utf-8-sig")
@@ -186,7 +226,8 @@ def export_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Off
     elif file_format == "xlsx":
         sheets = [("Results", header, materialised)]
         if dimensions is not None:
-            rep_header, rep_rows = representativeness_rows(dimensions)
+            rep_header, rep_rows = representativeness_rows(
+                dimensions, None if labels is None else (lambda f, code: labels.label(f, code, lang)))
             sheets.append(("Representativeness", rep_header, rep_rows))
         body = to_xlsx(sheets, tz)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -202,14 +243,15 @@ MIN_PURPOSE = 20
 
 def export_special_results(s: Session, flow_id: str, steps: list[StepInfo], officer: Officer, file_format: str, *,
                            purpose: str, now: datetime, ip: str | None = None,
-                           tz: str = DEFAULT_TZ) -> tuple[bytes, str]:
+                           tz: str = DEFAULT_TZ, labels: ValueLabels | None = None,
+                           lang: str = "en") -> tuple[bytes, str]:
     """An admin's row-level export including special-category answers, for a stated purpose; audit-logged with it."""
     if not may(officer, "admin"):
         raise PermissionError("only an admin may export special-category answers row by row")
     purpose = " ".join((purpose or "").split())
     if len(purpose) < MIN_PURPOSE:
         raise ValueError(f"say what the export is for (at least {MIN_PURPOSE} characters)")
-    header, rows = result_rows(s, flow_id, steps, officer, special=True)
+    header, rows = result_rows(s, flow_id, steps, officer, special=True, labels=labels, lang=lang)
     materialised = list(rows)
     if file_format == "csv":
         body, media = to_csv(header, materialised).encode("utf-8-sig"), "text/csv; charset=utf-8"

@@ -43,7 +43,7 @@ class GroupShare:
     key: str
     respondents: int | None  # None where the small-number rule hides it
     share: float | None  # of respondents whose value is known, 0-1
-    expected: float  # census share, 0-1
+    expected: float | None  # census share, 0-1 (None: the census file gives no figure for this dimension)
     ratio: float | None  # share / expected
     # The group is flagged under-reached though its figures are hidden (a flag says "fewer than
     # expected", never how many): the reminder to it must still be offered.
@@ -63,6 +63,18 @@ class GroupShare:
 
 
 @dataclass
+class Base:
+    """The population a dimension's census shares are taken from, stated under its table."""
+
+    min_age: int | None = None  # only people of this age or over (they can answer); None: everyone
+    population: float | None = None  # people in the base, where the census file gives counts
+    # Groups partly under the minimum age, counted from it by spreading the group's people evenly over its years.
+    estimated: list[str] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)  # groups wholly under the minimum age
+    year: Any = None
+
+
+@dataclass
 class Dimension:
     name: str
     field: str
@@ -73,6 +85,12 @@ class Dimension:
     other: int | None = 0  # answers the census has no group for ("prefer not to say")
     # A special-category field (ethnicity, disability): counts pass the small-number rule.
     protected: bool = False
+    # What the census shares are shares of (see Base); None for a dimension with no census figures.
+    base: Base | None = None
+
+    @property
+    def has_census(self) -> bool:
+        return self.base is not None
 
     @property
     def under_reached(self) -> list[GroupShare]:
@@ -89,13 +107,75 @@ def load_baseline(path: str | Path | None = None) -> dict[str, Any]:
     return data
 
 
-def _expected_shares(spec: dict[str, Any]) -> dict[str, float]:
-    shares = {str(k): float(v) for k, v in (spec.get("shares") or {}).items()}
-    total = sum(shares.values())
+DEFAULT_MIN_AGE = 16
+
+
+def min_age(baseline: dict[str, Any], setting: Any = None) -> int | None:
+    """The youngest age that can answer: the setting (OUTREACH_CENSUS_MIN_AGE), else the census file's
+    `min_age`, else 16. 0 compares against everyone."""
+    for value in (setting, baseline.get("min_age")):
+        if value not in (None, ""):
+            return int(value) or None
+    return DEFAULT_MIN_AGE
+
+
+def has_figures(spec: dict[str, Any]) -> bool:
+    """The census file gives this dimension's population (shares or counts)."""
+    return bool(spec.get("shares") or spec.get("counts"))
+
+
+def _expected_shares(spec: dict[str, Any], youngest: int | None = None) -> dict[str, float]:
+    return _population(spec, youngest)[0]
+
+
+def _population(spec: dict[str, Any], youngest: int | None = None) -> tuple[dict[str, float], Base]:
+    """The census shares of a dimension (summing to 1) and what they are shares of.
+
+    Counts are used where the file gives them, shares otherwise. A dimension whose groups
+    give `ages` ([lowest, highest], highest empty for "and over") is compared with people aged
+    `youngest` or over: a group wholly younger is left out, and a group that straddles the age
+    keeps its people from that age on, spread evenly over its years unless the file gives the
+    figure itself (`counts_from_min_age`).
+    """
+    base = Base(year=spec.get("year"))
+    # Published shares where the file gives them, else counts; counts (when given) also say how many people.
+    figures = _adjusted(spec, spec.get("shares") or spec.get("counts") or {}, youngest, base)
+    if spec.get("counts"):
+        base.population = sum(_adjusted(spec, spec["counts"], youngest, Base()).values())
+    total = sum(figures.values())
     if total <= 0:
-        raise ValueError("a census dimension needs positive shares")
+        raise ValueError("a census dimension needs positive shares or counts")
     # Published percentages rarely add to exactly 100; normalise so expected shares sum to 1.
-    return {k: v / total for k, v in shares.items()}
+    return {k: v / total for k, v in figures.items()}, base
+
+
+def _adjusted(spec: dict[str, Any], raw: dict[str, Any], youngest: int | None, base: Base) -> dict[str, float]:
+    """A dimension's figures limited to people aged `youngest` or over (where its groups give `ages`)."""
+    figures = {str(k): float(v) for k, v in raw.items()}
+    ages = {str(k): v for k, v in (spec.get("ages") or {}).items()}
+    if not (ages and youngest):
+        return figures
+    base.min_age = youngest
+    counts = {str(k): float(v) for k, v in (spec.get("counts") or {}).items()}
+    given = {str(k): float(v) for k, v in (spec.get("counts_from_min_age") or {}).items()}
+    for key in list(figures):
+        lowest, highest = (list(ages.get(key) or []) + [None, None])[:2]
+        if lowest is None or int(lowest) >= youngest:
+            continue
+        if highest is not None and int(highest) < youngest:
+            base.left_out.append(key)
+            del figures[key]
+        elif key in given and counts.get(key):
+            # The file's own count of the group from that age: keep that part of the group.
+            figures[key] *= given[key] / counts[key]
+        elif highest is not None:
+            base.estimated.append(key)
+            figures[key] *= (int(highest) - youngest + 1) / (int(highest) - int(lowest) + 1)
+    return figures
+
+
+def _label_keys(spec: dict[str, Any]) -> list[str]:
+    return [str(k) for k in (spec.get("labels") or {})]
 
 
 def respondents_where(flow_id: str | None):
@@ -151,31 +231,59 @@ def anonymous_profiles(session: Session, fields: list[str], flow_id: str | None)
     return out
 
 
-def compare(session: Session, baseline: dict[str, Any], flow_id: str | None = None) -> list[Dimension]:
+def compare(session: Session, baseline: dict[str, Any], flow_id: str | None = None, *,
+            youngest: int | None = None) -> list[Dimension]:
     """Compare respondents' shares with the census for each dimension of the baseline.
 
     Special-category dimensions (ethnicity, disability...) are shown only as the small-number
     rule (`engage.disclosure`) allows: groups, "other" and "not given" are one table whose total
-    (all respondents) is shown.
+    (all respondents) is shown. A dimension the census file gives no figures for (wards, until
+    the council adds them) shows respondents by group only. Dimensions with `ages` compare with
+    the people who can answer: `youngest` or over (`min_age()`; 16 by default).
     """
+    youngest = min_age(baseline) if youngest is None else (youngest or None)
     out = []
     for name, spec in baseline["dimensions"].items():
         field_name = spec.get("field", name)
-        expected = _expected_shares(spec)
         counts = field_counts(session, field_name, flow_id)
+        if not has_figures(spec):
+            out.append(_respondents_only(name, field_name, spec, counts))
+            continue
+        expected, base = _population(spec, youngest)
         if is_special_category(field_name):
-            out.append(_protected_dimension(name, field_name, spec, expected, counts))
+            dim = _protected_dimension(name, field_name, spec, expected, counts)
+            dim.base = base
+            out.append(dim)
             continue
         known = sum(n for k, n in counts.items() if k in expected)
         dim = Dimension(name=name, field=field_name, source=str(spec.get("source", "")).strip(), known=known,
                         unknown=counts.get(UNKNOWN, 0),
-                        other=sum(n for k, n in counts.items() if k not in expected and k != UNKNOWN))
+                        other=sum(n for k, n in counts.items() if k not in expected and k != UNKNOWN), base=base)
         for key, exp in expected.items():
             n = counts.get(key, 0)
             share = n / known if known else None
             dim.groups.append(GroupShare(key, n, share, exp, (share / exp) if share is not None and exp else None))
         out.append(dim)
     return out
+
+
+def _respondents_only(name: str, field_name: str, spec: dict[str, Any], counts: dict[str, int]) -> Dimension:
+    """Respondents by group where the census file has no population figures: no shares to compare."""
+    keys = _label_keys(spec)
+    keys += sorted(k for k in counts if k not in keys and k != UNKNOWN)
+    known = sum(counts.get(k, 0) for k in keys)
+    shown = [counts.get(k, 0) for k in keys]
+    if is_special_category(field_name):
+        protected = disclosure.protect_counts(shown + [counts.get(UNKNOWN, 0)])
+        shown, unknown = protected[:-1], protected[-1]
+        known_shown = known if None not in protected else None
+    else:
+        unknown, known_shown = counts.get(UNKNOWN, 0), known
+    dim = Dimension(name=name, field=field_name, source=str(spec.get("source", "")).strip(), known=known_shown,
+                    unknown=unknown, other=0, protected=is_special_category(field_name))
+    for key, n in zip(keys, shown, strict=True):
+        dim.groups.append(GroupShare(key, n, (n / known) if known and n is not None else None, None, None))
+    return dim
 
 
 # ----- raking ----------------------------------------------------------------------------
@@ -238,9 +346,14 @@ class Weighting:
         return self.respondents / self.effective_n if self.effective_n else None
 
 
-def weighting(session: Session, baseline: dict[str, Any], flow_id: str | None = None) -> Weighting:
-    """Rake respondents to the census margins; one weight per combination of their values."""
-    names = list(baseline["dimensions"])
+def weighting(session: Session, baseline: dict[str, Any], flow_id: str | None = None, *,
+              youngest: int | None = None) -> Weighting:
+    """Rake respondents to the census margins; one weight per combination of their values.
+
+    Only dimensions the census file gives figures for take part; age against those who can answer.
+    """
+    youngest = min_age(baseline) if youngest is None else (youngest or None)
+    names = [n for n, spec in baseline["dimensions"].items() if has_figures(spec)]
     fields = [baseline["dimensions"][n].get("field", n) for n in names]
     columns = [func.coalesce(Contact.fields[f].as_string(), literal(UNKNOWN)) for f in fields]
     rows = session.execute(
@@ -249,7 +362,7 @@ def weighting(session: Session, baseline: dict[str, Any], flow_id: str | None = 
     cells = {tuple(str(v) for v in row[:-1]): float(row[-1]) for row in rows}
     for profile in anonymous_profiles(session, fields, flow_id):
         cells[profile] = cells.get(profile, 0.0) + 1.0
-    margins = [_expected_shares(baseline["dimensions"][n]) for n in names]
+    margins = [_expected_shares(baseline["dimensions"][n], youngest) for n in names]
     weights = rake(cells, margins)
     return Weighting(names, fields, cells, weights, int(sum(cells.values())), effective_sample_size(cells, weights))
 

@@ -51,15 +51,16 @@ def test_results_page_shows_counts_breakdown_free_text_and_funnel(client, as_rol
     assert counts == {"safe": "1", "unsafe": "2", "unsure": "0"}
     assert 'id="count-started">3<' in html
     assert "Market Street" in html and "The underpass" in html
-    assert "By age_band" in html
+    assert "By Age band" in html and "By age_band" not in html
     searched = client.get("/dashboard/results/street-safety?q=market").get_data(as_text=True)
     assert "Market Street" in searched and "The underpass" not in searched
 
 
 def test_representativeness_table_matches_a_hand_computed_example(client, as_role, services):
-    # 1 under 18, 7 aged 18-64, 2 aged 65+: shares 10%, 70%, 20% against 25.0, 59.6, 15.4 (sum 100).
-    rows = [({"age_band": "under_18"}, {"feel_safe": "safe"})]
-    rows += [({"age_band": "18_64"}, {"feel_safe": "safe"})] * 7
+    # None under 18, 8 aged 18-64, 2 aged 65+: shares 0%, 80%, 20%, against the people aged 16 or over
+    # (who can answer): under 18 counted from 16 (2 of its 18 years), 25.0 * 2/18 = 2.78, 59.6, 15.4
+    # (sum 77.78): 3.6%, 76.6%, 19.8%.
+    rows = [({"age_band": "18_64"}, {"feel_safe": "safe"})] * 8
     rows += [({"age_band": "65_plus"}, {"feel_safe": "unsafe"})] * 2
     _answers(services, rows)
     as_role("officer")
@@ -68,9 +69,9 @@ def test_representativeness_table_matches_a_hand_computed_example(client, as_rol
     table = table[:table.index("</table>")]
     cells = {key: re.findall(r'<td class="num">([^<]+)</td>', row)
              for key, row in re.findall(r'<tr data-group="(\w+)"[^>]*>(.*?)</tr>', table, re.S)}
-    assert cells["under_18"] == ["1", "10.0%", "25.0%", "0.40"]
-    assert cells["18_64"] == ["7", "70.0%", "59.6%", "1.17"]
-    assert cells["65_plus"] == ["2", "20.0%", "15.4%", "1.30"]
+    assert cells["under_18"] == ["0", "0.0%", "3.6%", "0.00"]
+    assert cells["18_64"] == ["8", "80.0%", "76.6%", "1.04"]
+    assert cells["65_plus"] == ["2", "20.0%", "19.8%", "1.01"]
     assert re.search(r'<tr data-group="under_18" class="flagged">', table)
     assert "Under-reached" in table and table.count("Under-reached") == 1
     assert "Send a reminder to this group" in table
@@ -164,10 +165,13 @@ def test_results_export_xlsx_one_row_per_run_and_audited(client, as_role, servic
     header = rows[0]
     assert header[:7] == ("run_id", "started_at (Europe/London)", "finished_at (Europe/London)", "status", "channel",
                           "language", "assisted")
-    assert header[7:] == ("contact_id", "ward", "age_band", "tenure", "feel_safe", "where", "age")
+    assert header[7:14] == ("contact_id", "ward", "age_band", "tenure", "feel_safe", "where", "age")
+    # Codes stay where they were; their labels follow (the census file's and the flow's words).
+    assert header[14:] == ("ward_label", "age_band_label", "tenure_label", "feel_safe_label", "age_label")
     assert len(rows) == 3
     by_ward = {r[8]: r for r in rows[1:]}
-    assert by_ward["mark_hall"][11:] == ("safe", None, "18_64")
+    assert by_ward["mark_hall"][11:14] == ("safe", None, "18_64")
+    assert by_ward["mark_hall"][14:] == ("Mark Hall", None, None, "Safe", "18 to 64")
     # A formula typed by a resident stays text.
     assert by_ward["toddbrook"][12] == "'=HYPERLINK(\"x\")"
     # Officers do not see special-category fields; admins would.
@@ -236,8 +240,9 @@ def test_results_export_csv_for_a_viewer_has_answers_only(client, as_role, servi
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"  # the charset said once
     body = response.data.decode("utf-8-sig")
     header, row = body.strip().splitlines()
-    assert header == "run_id,started_at,finished_at,status,channel,language,assisted,feel_safe,where,age"
-    assert row.split(",")[7] == "safe"
+    assert header == ("run_id,started_at,finished_at,status,channel,language,assisted,feel_safe,where,age,"
+                      "feel_safe_label,age_label")
+    assert row.split(",")[7] == "safe" and row.split(",")[10] == "Safe"
 
 
 def test_representativeness_export_csv_is_audited(client, as_role, services):
@@ -246,13 +251,16 @@ def test_representativeness_export_csv_is_audited(client, as_role, services):
     response = client.get("/dashboard/representativeness/export.csv")
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     body = response.data.decode("utf-8-sig")
-    assert body.splitlines()[0] == "dimension,group,respondents,share_percent,expected_percent,ratio,flag"
-    assert "age_band,under_18,0,0.0,25.0,0.0,under-reached" in body
+    assert body.splitlines()[0] == ("dimension,group,respondents,share_percent,expected_percent,ratio,flag,"
+                                    "group_label")
+    # Age against the people aged 16 or over; the group's code kept, its label beside it.
+    assert "age_band,under_18,0,0.0,3.6,0.0,under-reached,Under 18" in body
     with services.db.session() as s:
         details = [a.detail for a in s.scalars(select(AuditLog).where(AuditLog.action == "export.downloaded"))]
     # Every group of the census file and of the answers, "(not given)" included: the audit counts what left.
     assert details == [{"what": "representativeness", "format": "csv", "rows": len(body.splitlines()) - 1}]
-    assert len(body.splitlines()) - 1 == 11
+    # Age (3 groups and not given), ethnicity (5, other and not given), ward (11 wards and not given).
+    assert len(body.splitlines()) - 1 == 23
 
 
 def test_assisted_entry_runs_a_flow_and_marks_answers_assisted(client, as_role, services):

@@ -23,7 +23,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest.content.v1.content import ContentList
 
 from bot.channel import SendResult
-from bot.render import render_sms, render_whatsapp
+from bot.render import parse_callback_data, render_sms, render_whatsapp
 from bot.twilio_sms import DEFAULT_TIMEOUT, TwilioSMS, _sent_before_failure
 from engage.whatsapp import CHANNEL, CLOSED_KEY, TEMPLATE_KEY, template_variables, whatsapp_address
 
@@ -153,6 +153,28 @@ def _texts(node: Any):
             yield from _texts(value)
     elif isinstance(node, str):
         yield node
+
+
+def inbound_message(form: dict[str, Any], number: str) -> tuple[str, dict[str, Any]]:
+    """Return (text, payload) for a WhatsApp message as Twilio posts it; `number` is its sender in E.164.
+
+    A quick-reply button or list item our own messages carry (`ButtonPayload`, `ListId`: the run, step
+    and option) is the same answer as typing the option's number (yes/no and scale points: their value);
+    its run and step come too, so a press on an earlier question is refused like a stale Telegram button.
+    Any other button (an approved template's) is taken as the words on it (`ButtonText`)."""
+    payload = dict(form)
+    text = form.get("Body", "") or ""
+    pressed = form.get("ButtonPayload") or form.get("ListId")
+    answer = parse_callback_data(pressed) if pressed else None
+    if answer is not None:
+        given = answer.as_inbound()
+        text = given["text"]
+        if given["choice"] is not None:
+            payload["choice"] = given["choice"]
+        payload.update(button_run_id=answer.run_id, button_step=answer.step)
+    elif pressed or form.get("ButtonText") or form.get("ListTitle"):
+        text = form.get("ButtonText") or form.get("ListTitle") or text
+    return text, payload
 
 
 def init_app(app, services) -> None:

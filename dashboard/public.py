@@ -19,7 +19,7 @@ _ = i18n.N_
 # Already in the catalogs (the dashboard uses it), so looked up rather than marked again here.
 PAGE_TITLE = "You said, we did"
 WAY_NAMES = {ways.WEBCHAT: _("Answer in your web browser"), ways.SMS: _("Send a text message"),
-             ways.TELEGRAM: _("Answer on Telegram")}
+             ways.WHATSAPP: _("Answer on WhatsApp"), ways.TELEGRAM: _("Answer on Telegram")}
 
 
 def _services():
@@ -83,7 +83,15 @@ def _ways(flow, lang: str) -> list[ways.Way]:
     settings = _services().settings
     chat_url = url_for("webchat.chat", flow_id=flow.id, lang=lang, _external=True)
     return ways.ways_to_take_part(flow, chat_url=chat_url, keyword=_keyword(flow, lang), sms_number=_sms_number(),
-                                  telegram_username=settings.telegram_bot_username)
+                                  telegram_username=settings.telegram_bot_username,
+                                  whatsapp_number=_whatsapp_number())
+
+
+def _whatsapp_number() -> str:
+    """The council's WhatsApp sender residents write to, when the WhatsApp channel is on."""
+    services = _services()
+    channel = (services.extras.get("channels") or {}).get("whatsapp")
+    return getattr(channel, "from_number", "") if channel is not None else ""
 
 
 def _purpose(flow, lang: str) -> str:

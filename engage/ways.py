@@ -1,4 +1,5 @@
-"""The ways a resident can take part in a flow: the web chat, an SMS keyword, a Telegram link, and their QR codes."""
+"""The ways a resident can take part in a flow: the web chat, an SMS keyword, a WhatsApp message, a Telegram link,
+and their QR codes."""
 from __future__ import annotations
 
 import re
@@ -10,13 +11,14 @@ import segno
 # Telegram's /start parameter: up to 64 of A-Z, a-z, 0-9, _ and -.
 _START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 WEBCHAT, SMS, TELEGRAM = "webchat", "sms", "telegram"
+WHATSAPP = "whatsapp"
 
 
 @dataclass(frozen=True)
 class Way:
     """One way to take part: what it is, the link that opens it, and what its QR code encodes."""
 
-    kind: str  # webchat | sms | telegram
+    kind: str  # webchat | sms | whatsapp | telegram
     link: str
     qr_content: str
     keyword: str | None = None
@@ -52,8 +54,16 @@ def dialled_number(number: str, region: str = "GB") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+def whatsapp_link(number: str, keyword: str) -> str:
+    """Return the wa.me link that opens a WhatsApp chat with the council's sender, the keyword already typed."""
+    from urllib.parse import quote
+
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"https://wa.me/{digits}?text={quote(keyword)}"
+
+
 def ways_to_take_part(flow, *, chat_url: str, keyword: str | None, sms_number: str = "",
-                      telegram_username: str = "") -> list[Way]:
+                      telegram_username: str = "", whatsapp_number: str = "") -> list[Way]:
     """Return every way to take part in a flow with the channels configured, web chat first.
 
     :param chat_url: the absolute web chat address of the flow, in the reader's language.
@@ -64,6 +74,10 @@ def ways_to_take_part(flow, *, chat_url: str, keyword: str | None, sms_number: s
         content = sms_qr_content(sms_number, keyword)
         ways.append(Way(SMS, f"sms:{sms_number}?body={keyword}", content, keyword=keyword,
                         number=dialled_number(sms_number)))
+    if whatsapp_number and keyword:
+        number = whatsapp_number[len("whatsapp:"):] if whatsapp_number.startswith("whatsapp:") else whatsapp_number
+        link = whatsapp_link(number, keyword)
+        ways.append(Way(WHATSAPP, link, link, keyword=keyword, number=dialled_number(number)))
     parameter = telegram_start_parameter(flow)
     if telegram_username and parameter:
         link = telegram_link(telegram_username, parameter)

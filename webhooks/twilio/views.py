@@ -15,9 +15,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channel import SendResult
-from bot.render import parse_callback_data
 from bot.sender import mark_address
 from bot.twilio_sms import classify_error, webhook_auth_token
+from bot.twilio_whatsapp import inbound_message
 from engage.whatsapp import CHANNEL as WHATSAPP
 from engage.whatsapp import PREFIX as WHATSAPP_PREFIX
 from store.models import OUTBOX_ORDER, Address, OutboxMessage
@@ -107,24 +107,10 @@ def is_whatsapp(form: dict[str, Any]) -> bool:
 
 def accept_whatsapp(services, sid: str, form: dict[str, Any], payload: dict[str, Any]) -> tuple[int | None, bool]:
     """Store one inbound WhatsApp message on channel `whatsapp`, its address the number in E.164 (the
-    same as the number's SMS address, so both are one contact).
-
-    A quick-reply button or list item our own messages carry (`ButtonPayload`, `ListId`: the run, step
-    and option number) is the same answer as typing the option's number; a press on an earlier
-    question's button is refused like a stale Telegram button. Any other button (an approved template's)
-    is taken as the words on it (`ButtonText`)."""
+    same as the number's SMS address, so both are one contact); a button press is read as the answer it
+    stands for (bot.twilio_whatsapp.inbound_message)."""
     number = e164(str(form["From"])[len(WHATSAPP_PREFIX):])
-    text = form.get("Body", "")
-    pressed = form.get("ButtonPayload") or form.get("ListId")
-    answer = parse_callback_data(pressed) if pressed else None
-    if answer is not None:
-        given = answer.as_inbound()
-        text = given["text"]
-        if given["choice"] is not None:
-            payload["choice"] = given["choice"]
-        payload.update(button_run_id=answer.run_id, button_step=answer.step)
-    elif pressed or form.get("ButtonText") or form.get("ListTitle"):
-        text = form.get("ButtonText") or form.get("ListTitle") or text
+    text, payload = inbound_message(payload, number)
     return services.conversations.store_inbound(WHATSAPP, sid, number, text, payload)
 
 

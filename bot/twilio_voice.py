@@ -428,7 +428,13 @@ class TwilioVoice:
 
 def init_app(app, services) -> None:
     """Build the voice channel on Twilio's settings, or on the sandbox's fake Twilio."""
+    from engage.calling_hours import parse_hours
+
     settings = services.settings
+    try:
+        parse_hours(settings.calling_hours)
+    except ValueError as exc:
+        raise ValueError(f"OUTREACH_CALLING_HOURS: {exc}") from None
     channels = services.extras.setdefault("channels", {})
     if settings.twilio_enabled and (settings.twilio_voice_from or settings.twilio_from):
         channels[CHANNEL] = TwilioVoice.from_settings(settings)

@@ -38,6 +38,9 @@ UNCHECKED = {
     # A developer's stand-in for Twilio: absent (404) wherever real credentials are set.
     "bot/sandbox/templates/sandbox/index.html",
     "bot/sandbox/templates/sandbox/_whatsapp.html",
+    "bot/sandbox/templates/sandbox/voice.html",
+    "bot/sandbox/templates/sandbox/voice_call.html",
+    "bot/sandbox/templates/sandbox/_voice_head.html",
     # The subject access report is produced in English for the officer who answers the request.
     "templates/privacy/subject_access.html",
 }

@@ -135,4 +135,7 @@ def init_app(app, services) -> None:
     """Show the sandbox page when the sandbox is on (a laptop setup: security.sandbox_enabled); else
     none of its routes exist."""
     if services.settings.sandbox:
+        from bot.sandbox import voice_views
+
         app.register_blueprint(bp)
+        voice_views.init_app(app, services)

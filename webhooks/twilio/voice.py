@@ -306,7 +306,7 @@ class Call:
         """An opted-out caller pressed 1: START, as if they had texted it, then the menu."""
         if self.digits != "1":
             return self.goodbye(self.lang())
-        rows = self.process(f"{self.call_sid}:{self.turn}", "START", {"voice": True})
+        rows = self.process(f"{self.call_sid}:{self.turn}:start", "START", {"voice": True})
         self.speak([r for r in rows if r[0].get("type") != "question"], hang_up=False)
         self.mode = ""
         return self.menu_or_flow(self.lang())

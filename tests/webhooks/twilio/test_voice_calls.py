@@ -152,3 +152,20 @@ def test_press_eight_opts_out_with_a_consent_record_and_nothing_is_sent_afterwar
     assert "You asked us to stop contacting you." in heard.text
     with db.session() as s:
         assert s.scalar(select(OutboxMessage).where(OutboxMessage.status == "queued")) is None
+
+
+def test_a_caller_who_had_opted_out_may_press_1_to_take_part_again(client, db):
+    phone = Phone(client, CALLER)
+    menu = phone.dial()
+    phone.press(menu_key(menu, "Feeling safe"))
+    phone.press("1")
+    phone.press("8")
+    again = Phone(client, CALLER)
+    assert "To take part again, press 1." in again.dial().text
+    back = again.press("1")
+    assert "Welcome back. You will get messages from Harlow Council again." in back.text
+    assert "For Feeling safe in your neighbourhood" in back.text
+    with db.session() as s:
+        assert s.scalar(select(Address).where(Address.channel == "voice")).consent == "opted_in"
+        assert [r.action for r in s.scalars(select(ConsentRecord).order_by(ConsentRecord.id))
+                if r.scope == "channel"] == ["opt_in", "opt_out", "opt_in"]

@@ -150,3 +150,13 @@ def test_the_fake_calls_api_answers_errors_as_twilio_does(fake_twilio):
     assert channel.send(LANDLINE, {"type": "text", "text": "x"}, "en", outbox_id=1).status == "retry"
     sent = channel.send(LANDLINE, {"type": "text", "text": "x"}, "en", outbox_id=1)
     assert sent.status == "sent" and sent.provider_id.startswith("CA")
+
+
+def test_the_fatigue_cap_applies_to_calls(client, db, services, fake_twilio, sender):
+    resident(services, language="en")
+    for n in range(services.settings.fatigue_cap):
+        broadcast(services, texts={"en": f"Message {n}."})
+    result = broadcast(services, texts={"en": "One too many."})
+    assert result.skipped["fatigue"] == 1
+    sender.drain()
+    assert len(fake_twilio.fake.calls) == services.settings.fatigue_cap

@@ -1,0 +1,114 @@
+"""Workers act on several residents' turns in one transaction, each resident still in order.
+
+`process_waiting` (a scaled-mode worker's loop) takes a batch of waiting messages, locks their
+residents and acts on every waiting message of each, oldest first, sharing one commit; a turn
+that fails rolls the batch back and the messages are acted on one at a time instead, so the
+failing one is counted (and in the end given up) and no other is lost.
+"""
+from __future__ import annotations
+
+import itertools
+
+from sqlalchemy import event, select
+
+from store.models import CONSENT_OPTED_OUT, Address, Answer, InboundMessage, OutboxMessage, Run
+
+SCRIPT = ["SAFE", "2", "Station Road by the underpass", "65 or over"]
+ANSWERS = {"feel_safe": "unsafe", "where": "Station Road by the underpass", "age": "65_plus"}
+_ids = itertools.count(1)
+
+
+def store(services, body, phone):
+    return services.conversations.store_inbound("sms", f"SMb{next(_ids):031d}", phone, body, {})[0]
+
+
+def store_scripts(services, residents):
+    """Each resident's script, interleaved across residents as they would arrive."""
+    for body in SCRIPT:
+        for phone in residents:
+            store(services, body, phone)
+
+
+def answers_by_phone(db):
+    with db.session() as s:
+        rows = s.execute(select(Address.address, Answer.step_id, Answer.value)
+                         .join(Run, Run.id == Answer.run_id).join(Address, Address.id == Run.address_id)).all()
+    out: dict[str, dict] = {}
+    for phone, step, value in rows:
+        out.setdefault(phone, {})[step] = value
+    return out
+
+
+def statuses(db):
+    with db.session() as s:
+        return {r.id: (r.status, r.attempts) for r in s.scalars(select(InboundMessage))}
+
+
+def test_one_batch_acts_on_several_residents_in_order_with_one_commit(services, db):
+    residents = [f"+4477009{n:05d}" for n in range(6)]
+    store_scripts(services, residents)
+    commits = []
+
+    def count(_conn):
+        commits.append(1)
+
+    event.listen(db.engine, "commit", count)
+    try:
+        assert services.conversations.process_waiting() == len(residents) * len(SCRIPT)
+    finally:
+        event.remove(db.engine, "commit", count)
+    # All 24 turns shared one transaction (a worker commits once per batch, not once per answer).
+    assert len(commits) == 1
+    assert set(statuses(db).values()) == {("processed", 1)}
+    # Any other order would have left other answers (the keyword first, then the script's answers).
+    assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}
+    with db.session() as s:
+        assert {r.status for r in s.scalars(select(Run))} == {"completed"}
+        assert len(s.scalars(select(OutboxMessage)).all()) == len(residents) * len(SCRIPT)
+    assert services.conversations.process_waiting() == 0
+
+
+def test_a_resident_is_acted_on_in_order_beyond_the_rows_a_batch_claims(services, db):
+    phone = "+447700900101"
+    for body in SCRIPT:
+        store(services, body, phone)
+    # The batch claims two rows, but locks the resident and takes all four of their waiting messages in order.
+    assert services.conversations.process_waiting(limit=2) == 4
+    assert answers_by_phone(db) == {phone: ANSWERS}
+
+
+def test_a_failing_turn_does_not_lose_the_rest_of_its_batch(services, db):
+    def breaks_on_boom(s, turn):
+        if turn.incoming.text == "BOOM":
+            raise RuntimeError("a bug in a word handler")
+        return False
+
+    services.conversations.word_handlers.append(breaks_on_boom)
+    residents = [f"+4477008{n:05d}" for n in range(4)]
+    unlucky = "+447700899999"
+    store(services, "SAFE", unlucky)
+    boom = store(services, "BOOM", unlucky)
+    stop = store(services, "STOP", unlucky)
+    store_scripts(services, residents)
+    conversations = services.conversations
+    # The batch fails on BOOM and rolls back; the messages are then acted on one at a time: everyone
+    # else's are acted on once, BOOM is counted as one failed try, and the STOP behind it waits.
+    conversations.process_waiting()
+    rows = statuses(db)
+    # (Counted once or twice: the one-by-one walk reaches it from itself and from the STOP behind it.)
+    assert rows[boom][0] == "pending" and rows[boom][1] >= 1
+    assert rows[stop] == ("pending", 0)
+    assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}
+    for _ in range(5):  # a worker's next rounds, until BOOM is given up
+        if statuses(db)[boom][0] == "failed":
+            break
+        conversations.process_waiting()
+    rows = statuses(db)
+    assert rows[boom] == ("failed", 5)
+    assert rows[stop][0] == "processed"
+    assert {status for row_id, (status, _n) in rows.items() if row_id != boom} == {"processed"}
+    with db.session() as s:
+        assert s.scalar(select(Address.consent).where(Address.address == unlucky)) == CONSENT_OPTED_OUT
+        # One reply per acted-on message, never two: 16 for the residents, SAFE's question and STOP's confirmation.
+        assert len(s.scalars(select(OutboxMessage)).all()) == len(residents) * len(SCRIPT) + 2
+    assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +37,9 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else Settings.from_env(overrides)
     # The sandboxes run only on a laptop: never with credentials, a public address or scaled mode.
     settings = replace(settings, sandbox=security.sandbox_enabled(settings))
+    from engage.logsetup import configure_from_settings
+
+    configure_from_settings(settings)
     if problems := branding.brand_problems(settings):
         raise branding.BrandingRefused("; ".join(problems))
 
@@ -125,11 +127,10 @@ class _Commands(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, host: str, port: int) -> None:
     """Outreach: ask residents short questions and tell them what happened next."""
-    logging.basicConfig(level=os.environ.get("OUTREACH_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL at INFO, and Bot API URLs carry the bot's token.
-    for noisy in ("httpx", "httpcore", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from engage.logsetup import configure_logging
+
+    # Text, or one JSON object a line with OUTREACH_LOG_FORMAT=json; phone numbers masked either way.
+    configure_logging()
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve, host=host, port=port)
 

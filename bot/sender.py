@@ -29,7 +29,7 @@ from bot.ratelimit import RateLimiter, limits_from_settings
 from engage import metrics
 from engage.calling_hours import next_calling_time
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, bases_of, may_send, opt_out_everywhere
-from engage.outbox import BULK_VALIDITY, REPLY_VALIDITY, bulk_validity, reply_validity
+from engage.outbox import BULK_VALIDITY, PRIORITY_BULK, REPLY_VALIDITY, bulk_validity, reply_validity
 from engage.quiet_hours import next_allowed_time
 from engage.whatsapp import CLOSED_KEY, closed_window_check
 from store.models import OUTBOX_ORDER, Address, Contact, OutboxMessage
@@ -61,6 +61,10 @@ class SenderPolicy:
     # Longer than a batch's time limit plus a provider timeout: a row older than this has lost its worker.
     stuck_after: timedelta = timedelta(minutes=5)
     idle_wait: float = 0.25
+    # While a batch of bulk rows goes out, how often (seconds) the sender looks for live replies queued
+    # since the claim; when there are, it hands the rest of the batch back so the next claim takes the
+    # replies first (a resident answering during a broadcast does not wait for the batch to end).
+    reply_check_seconds: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,14 @@ EXPIRED_UNSENT = "not sent before the end of its validity"
 _CONSENT_NOW = (select(Address.consent, Address.usable, Contact.erased_at, Contact.do_not_contact)
                 .join(Contact, Contact.id == Address.contact_id)
                 .where(Address.id == bindparam("address_id")))
+
+
+# A live reply (anything ahead of bulk) queued and due: the probe a bulk batch makes as it goes.
+_REPLY_DUE = (select(OutboxMessage.id)
+              .where(OutboxMessage.status == "queued", OutboxMessage.priority < bindparam("bulk"),
+                     or_(OutboxMessage.not_before.is_(None), OutboxMessage.not_before <= bindparam("now")),
+                     OutboxMessage.channel.in_(bindparam("channels", expanding=True)))
+              .limit(1))
 
 
 def _broadcast_classes(s: Session, rows) -> tuple[dict[int, str], dict[int, set[str]]]:
@@ -458,6 +470,7 @@ class OutboxSender:
         refused_to: dict[tuple[str, str], str] = {}
         closed: set[tuple[str, str]] = set()
         began = self.timer()
+        next_look = began + self.policy.reply_check_seconds
         stack = contextlib.ExitStack()
         check = None  # the connection the consent checks read on, opened at the first message
         try:
@@ -466,6 +479,14 @@ class OutboxSender:
                     # Slow going: hand the untried rows back for the next claim.
                     release.extend(m.id for m in claimed[position:])
                     break
+                if position and message.kind in BULK_KINDS and self.timer() >= next_look:
+                    next_look = self.timer() + self.policy.reply_check_seconds
+                    if check is None:
+                        check = stack.enter_context(self._check_connection())
+                    if self.replies_waiting(check):
+                        # Replies go ahead of bulk: the rest of this bulk batch waits for the next claim.
+                        release.extend(m.id for m in claimed[position:])
+                        break
                 if (message.channel, message.address) in refused_to:
                     refused.setdefault(refused_to[(message.channel, message.address)], []).append(message.id)
                     metrics.send_refused(message.channel, refused_to[(message.channel, message.address)])
@@ -520,6 +541,17 @@ class OutboxSender:
             conn.rollback()
         # One row carries both the address's and the contact's columns may_send reads.
         return may_send(now, now, message.kind)[1]
+
+    def replies_waiting(self, conn) -> bool:
+        """Return True when a message that goes ahead of bulk is queued and due on this sender's channels.
+
+        One probe of the queued rows' (priority, id) index, in its own short transaction like `refusal`.
+        """
+        try:
+            return conn.execute(_REPLY_DUE, {"bulk": PRIORITY_BULK, "now": self.clock.now(),
+                                             "channels": list(self.channels)}).first() is not None
+        finally:
+            conn.rollback()
 
     def _check_connection(self):
         """A connection for the consent checks: on PostgreSQL in autocommit (one round trip a check, no

@@ -45,6 +45,7 @@ def init_app(app: Flask, services) -> None:
         contact_admin,
         contacts,
         flows,
+        health,
         home,
         outreach,
         results,

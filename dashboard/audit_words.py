@@ -29,6 +29,8 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "officer.disabled": (N_("Disabled account %(target)s"), ()),
     "officer.signed_in": (N_("Signed in"), ()),
     "officer.signed_out": (N_("Signed out"), ()),
+    "outbox.marked_sent": (N_("Marked message %(target)s sent after checking the provider"), ()),
+    "outbox.marked_not_sent": (N_("Marked message %(target)s not sent after checking the provider"), ()),
     "segment.created": (N_("Saved segment %(target)s"), ()),
     "update.created": (N_("Wrote “you said, we did” update %(target)s"), ()),
     "update.sent": (N_("Sent “you said, we did” update %(target)s to %(queued)s residents"), ("queued",)),

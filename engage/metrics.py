@@ -24,9 +24,9 @@ from datetime import datetime, timedelta, timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 
-from store.models import OutboxMessage
+from store.models import InboundMessage, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +150,163 @@ def needs_attention_counts(db, now: datetime, stuck_after: timedelta) -> dict[tu
                    | and_(OutboxMessage.status == "sending", OutboxMessage.sending_at < now - stuck_after))
             .group_by(OutboxMessage.channel, OutboxMessage.status)).all()
     return {(channel, "stuck" if status == "sending" else status): int(n) for channel, status, n in rows}
+
+
+@dataclass
+class LastHour:
+    """What the service did in the hour before `now`, for the Service health page."""
+
+    now: datetime
+    # channel -> {"received", "acted_on", "waiting", "oldest_waiting_seconds"}
+    inbound: dict[str, dict[str, float]] = field(default_factory=dict)
+    # channel -> {state: messages whose state changed to it in the hour}
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (channel, error code) -> failed or retried messages in the hour
+    errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Live replies queued in the hour (up to 10 s ago) and how many left within 10 s.
+    replies: int = 0
+    replies_in_time: int = 0
+    # One bucket a minute, oldest first: (minutes ago, messages received, messages sent).
+    minutes: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @property
+    def reply_share(self) -> float | None:
+        return self.replies_in_time / self.replies if self.replies else None
+
+
+def _minute(s, column):
+    """A column truncated to its minute, as the database spells it (text on SQLite, a timestamp on PostgreSQL)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("minute", column)
+    return func.strftime("%Y-%m-%d %H:%M", column)
+
+
+def _seconds_between(s, start, end):
+    if s.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+def _minute_index(value, now: datetime) -> int | None:
+    """How many whole minutes before `now`'s minute a bucket is (0: this minute)."""
+    if isinstance(value, str):
+        value = datetime.strptime(value, "%Y-%m-%d %H:%M")
+    if value is None:
+        return None
+    value = _aware(value)
+    this_minute = now.replace(second=0, microsecond=0)
+    return int((this_minute - value).total_seconds() // 60)
+
+
+def last_hour(db, now: datetime) -> LastHour:
+    """Read the last hour's figures: a handful of grouped queries over the hour's rows."""
+    since = now - timedelta(hours=1)
+    figures = LastHour(now=now)
+    with db.session() as s:
+        for channel, count in s.execute(select(InboundMessage.channel, func.count())
+                                        .where(InboundMessage.received_at >= since)
+                                        .group_by(InboundMessage.channel)):
+            figures.inbound.setdefault(channel, {})["received"] = count
+        for channel, count in s.execute(select(InboundMessage.channel, func.count())
+                                        .where(InboundMessage.status == "processed",
+                                               InboundMessage.processed_at >= since)
+                                        .group_by(InboundMessage.channel)):
+            figures.inbound.setdefault(channel, {})["acted_on"] = count
+        for channel, count, oldest in s.execute(
+                select(InboundMessage.channel, func.count(), func.min(InboundMessage.received_at))
+                .where(InboundMessage.status == "pending").group_by(InboundMessage.channel)):
+            line = figures.inbound.setdefault(channel, {})
+            line["waiting"] = count
+            line["oldest_waiting_seconds"] = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest else 0.0
+        for channel, status, count in s.execute(
+                select(OutboxMessage.channel, OutboxMessage.status, func.count())
+                .where(OutboxMessage.updated_at >= since, OutboxMessage.status != "queued")
+                .group_by(OutboxMessage.channel, OutboxMessage.status)):
+            figures.outcomes.setdefault(channel, {})[status] = count
+        for channel, code, count in s.execute(
+                select(OutboxMessage.channel, OutboxMessage.error_code, func.count())
+                .where(OutboxMessage.updated_at >= since, OutboxMessage.error_code.is_not(None),
+                       OutboxMessage.status.in_(("failed", "undelivered", "queued", "unknown")))
+                .group_by(OutboxMessage.channel, OutboxMessage.error_code)):
+            figures.errors[(channel, code)] = count
+        waited = _seconds_between(s, OutboxMessage.created_at, OutboxMessage.sent_at)
+        replies, in_time = s.execute(
+            select(func.count(), func.count().filter(waited <= REPLY_TARGET_SECONDS))
+            .where(OutboxMessage.kind == "reply", OutboxMessage.created_at >= since,
+                   OutboxMessage.created_at <= now - timedelta(seconds=REPLY_TARGET_SECONDS))).one()
+        figures.replies, figures.replies_in_time = int(replies or 0), int(in_time or 0)
+        minute_in, minute_out = _minute(s, InboundMessage.received_at), _minute(s, OutboxMessage.sent_at)
+        received = dict(s.execute(select(minute_in, func.count())
+                                  .where(InboundMessage.received_at >= since).group_by(minute_in)).all())
+        sent = dict(s.execute(select(minute_out, func.count())
+                              .where(OutboxMessage.sent_at >= since).group_by(minute_out)).all())
+    per_minute_in = {_minute_index(k, now): v for k, v in received.items()}
+    per_minute_out = {_minute_index(k, now): v for k, v in sent.items()}
+    figures.minutes = [(ago, per_minute_in.get(ago, 0), per_minute_out.get(ago, 0)) for ago in range(59, -1, -1)]
+    return figures
+
+
+def scheduler_state(services) -> str:
+    """"elected" when a process holds the scheduler's lock (PostgreSQL) or runs it here (SQLite), else "none"."""
+    from engage.scheduling import LEADER_LOCK_KEY
+
+    if services.db.is_postgres:
+        with services.db.session() as s:
+            # A bigint advisory key is held as (classid = high 32 bits, objid = low 32 bits).
+            held = s.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :high AND objid = :low AND objsubid = 1"),
+                {"high": LEADER_LOCK_KEY >> 32, "low": LEADER_LOCK_KEY & 0xFFFFFFFF}).scalar()
+        return "elected" if held else "none"
+    return "elected" if services.extras.get("scheduler") is not None else "none"
+
+
+@dataclass(frozen=True)
+class Doubtful:
+    """An outbox row whose sending is in doubt."""
+
+    id: int
+    channel: str
+    kind: str
+    state: str  # "unknown", or "stuck" (sending too long)
+    since: datetime | None
+    attempts: int
+    error_code: str | None
+    contact_id: int | None
+
+
+def doubtful_messages(db, now: datetime, stuck_after: timedelta = STUCK_AFTER, limit: int = 100) -> list[Doubtful]:
+    """The newest rows that are `unknown` or stuck `sending`, for an officer to check with the provider."""
+    with db.session() as s:
+        rows = s.execute(
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.kind, OutboxMessage.status,
+                   OutboxMessage.sending_at, OutboxMessage.updated_at, OutboxMessage.attempts,
+                   OutboxMessage.error_code, OutboxMessage.contact_id)
+            .where((OutboxMessage.status == "unknown")
+                   | and_(OutboxMessage.status == "sending", OutboxMessage.sending_at < now - stuck_after))
+            .order_by(OutboxMessage.id.desc()).limit(limit)).all()
+    return [Doubtful(r.id, r.channel, r.kind, "stuck" if r.status == "sending" else "unknown",
+                     r.sending_at or r.updated_at, r.attempts, r.error_code, r.contact_id) for r in rows]
+
+
+def resolve_unknown(s, message_id: int, outcome: str, now: datetime) -> OutboxMessage | None:
+    """Record what an officer found in the provider's console for an `unknown` row: it went, or it did not.
+
+    Only an `unknown` row changes (a status callback may have settled it meanwhile); return it, or None.
+    """
+    if outcome not in ("sent", "failed"):
+        raise ValueError(outcome)
+    row = s.get(OutboxMessage, message_id, with_for_update=True)
+    if row is None or row.status != "unknown":
+        return None
+    row.status = outcome
+    row.updated_at = now
+    if outcome == "sent":
+        row.sent_at = row.sent_at or now
+        row.error_message = "marked sent by an officer after checking the provider"
+    else:
+        row.error_message = "marked not sent by an officer after checking the provider"
+    return row
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -1,16 +1,23 @@
 """Officer accounts (admins) and the audit log (everyone may read it; nobody may change it)."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from dashboard.audit_words import audit_words
+from dashboard.audit_words import ACTION_NAMES, action_name, audit_words
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
+from engage import exports
 from engage.officers import (
     MIN_PASSWORD_LENGTH,
     OfficerError,
+    audit_actions,
     audit_page,
+    audit_people,
+    audit_rows,
     check_password,
     create_officer,
     set_active,
@@ -22,16 +29,63 @@ from store.models.officers import ROLES, Officer
 PER_PAGE = 50
 
 
+def _audit_filters() -> tuple[dict, dict[str, str], str | None]:
+    """The audit log's filters from the query string: action, officer, and a date range (the council's days,
+    both ends included). Returns the filters, the form's values, and an error for a date that is not one."""
+    args = request.args
+    form = {"action": (args.get("action") or "").strip()[:64], "who": (args.get("who") or "").strip()[:200],
+            "since": (args.get("since") or "").strip()[:10], "until": (args.get("until") or "").strip()[:10]}
+    zone = ZoneInfo(services().settings.timezone)
+    error = None
+    bounds: dict[str, datetime | None] = {"since": None, "until": None}
+    for key in ("since", "until"):
+        if not form[key]:
+            continue
+        try:
+            day = date.fromisoformat(form[key])
+        except ValueError:
+            error = _("Give dates as year-month-day, e.g. 2026-12-01.")
+            continue
+        if key == "until":
+            day += timedelta(days=1)  # the whole of the last day
+        bounds[key] = datetime.combine(day, time(0, 0), tzinfo=zone).astimezone(timezone.utc)
+    return ({"action": form["action"] or None, "who": form["who"] or None, **bounds}, form, error)
+
+
 @bp.get("/audit")
 def audit_log():
-    """Read the audit log, newest first. There are no routes to change or remove a line."""
+    """Read the audit log, newest first, narrowed by action, officer and dates. There are no routes to change
+    or remove a line."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    action = (request.args.get("action") or "").strip()[:64] or None
+    filters, form, error = _audit_filters()
     with services().db.session() as s:
-        rows, total = audit_page(s, action=action, page=page, per_page=PER_PAGE)
-    return render_template("dashboard/audit.html", rows=rows, total=total, page=page, action=action or "",
-                           audit_words=audit_words,
-                           pages=max((total + PER_PAGE - 1) // PER_PAGE, 1))
+        rows, total = audit_page(s, page=page, per_page=PER_PAGE, **filters)
+        people, actions = audit_people(s), audit_actions(s)
+    actions = sorted(set(actions) | set(ACTION_NAMES), key=lambda a: action_name(a).lower())
+    return render_template("dashboard/audit.html", rows=rows, total=total, page=page, action=form["action"],
+                           form=form, error=error, people=people, actions=actions, action_name=action_name,
+                           audit_words=audit_words, query={k: v for k, v in form.items() if v},
+                           pages=max((total + PER_PAGE - 1) // PER_PAGE, 1)), (400 if error else 200)
+
+
+@bp.get("/audit/export.csv")
+def audit_export():
+    """Download the lines the filters select as CSV (times in the council's zone, with their offset); the
+    download is itself written to the log."""
+    filters, _form, error = _audit_filters()
+    if error:
+        abort(400)
+    zone = ZoneInfo(services().settings.timezone)
+    header = ["at", "who", "action", "action_name", "target_type", "target_id", "what"]
+    with services().db.session() as s:
+        rows = [[r.at.astimezone(zone).replace(microsecond=0), r.officer_email or r.actor or "system", r.action,
+                 action_name(r.action), r.target_type, r.target_id, audit_words(r)]
+                for r in audit_rows(s, **filters)]
+        body, media = exports.export_table(s, g.officer, "audit_log", header, rows, "csv", now=now(),
+                                           ip=client_ip())
+    stamp = now().strftime("%Y%m%d-%H%M")
+    return Response(body, content_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="audit-log-{stamp}.csv"'})
 
 
 @bp.route("/accounts", methods=["GET", "POST"])

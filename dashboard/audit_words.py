@@ -34,7 +34,62 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "segment.created": (N_("Saved segment %(target)s"), ()),
     "update.created": (N_("Wrote “you said, we did” update %(target)s"), ()),
     "update.sent": (N_("Sent “you said, we did” update %(target)s to %(queued)s residents"), ("queued",)),
+    "api_token.created": (N_("Created API token %(target)s “%(name)s” (%(scope)s)"), ("name", "scope")),
+    "api_token.revoked": (N_("Revoked API token %(target)s “%(name)s”"), ("name",)),
+    "consultation.changed": (N_("Changed consultation %(target)s"), ()),
+    "consultation.deleted": (N_("Took consultation %(target)s off the calendar"), ()),
+    "contact.objected": (N_("Recorded contact %(target)s's objection: no broadcasts, reminders or updates"), ()),
+    "contact.objection_withdrawn": (N_("Withdrew contact %(target)s's objection"), ()),
+    "contacts.imported": (N_("Imported %(rows)s contact rows: %(created)s new, %(merged)s merged"),
+                          ("rows", "created", "merged")),
+    "export.special_category": (N_("Exported results with special-category answers for %(target)s "
+                                   "(%(format)s, %(rows)s rows)"), ("format", "rows")),
+    "officer.password_reset": (N_("Reset the password of account %(target)s"), ()),
 }
+
+# action -> its name in plain words, for the page's Action column and its filter.
+ACTION_NAMES: dict[str, str] = {
+    "api_token.created": N_("API token created"),
+    "api_token.revoked": N_("API token revoked"),
+    "assisted.started": N_("Assisted answers started"),
+    "broadcast.cancelled": N_("Broadcast cancelled"),
+    "broadcast.created": N_("Broadcast created"),
+    "broadcast.sent": N_("Broadcast sent"),
+    "consultation.changed": N_("Consultation changed"),
+    "consultation.created": N_("Consultation planned"),
+    "consultation.deleted": N_("Consultation taken off the calendar"),
+    "contact.created": N_("Contact added"),
+    "contact.erased": N_("Contact erased"),
+    "contact.objected": N_("Contact objected"),
+    "contact.objection_withdrawn": N_("Contact's objection withdrawn"),
+    "contact.subject_access": N_("Subject access copy"),
+    "contact.updated": N_("Contact changed"),
+    "contacts.imported": N_("Contacts imported"),
+    "export.downloaded": N_("Export downloaded"),
+    "export.special_category": N_("Special-category export"),
+    "flow.published": N_("Flow published"),
+    "officer.created": N_("Account created"),
+    "officer.disabled": N_("Account disabled"),
+    "officer.enabled": N_("Account enabled"),
+    "officer.password_changed": N_("Password changed"),
+    "officer.password_reset": N_("Password reset"),
+    "officer.role_changed": N_("Role changed"),
+    "officer.signed_in": N_("Signed in"),
+    "officer.signed_out": N_("Signed out"),
+    "segment.created": N_("Segment saved"),
+    "update.created": N_("Update written"),
+    "update.sent": N_("Update sent"),
+}
+
+
+def action_name(action: str | None) -> str:
+    """An action's name in plain words in the officer's language; an action this table does not know,
+    made readable from its code (contact.merged -> Contact merged)."""
+    if not action:
+        return ""
+    if action in ACTION_NAMES:
+        return _(ACTION_NAMES[action])
+    return action.replace(".", " ").replace("_", " ").capitalize()
 
 
 def audit_words(row: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from store.models.officers import ROLE_RANK, ROLES, AuditLog, LoginAttempt, Officer
@@ -272,14 +272,46 @@ def record(s: Session, officer: Officer | None, action: str, now: datetime, *, t
     return row
 
 
-def audit_page(s: Session, *, action: str | None = None, page: int = 1,
-               per_page: int = 50) -> tuple[list[AuditLog], int]:
-    """Return one page of the audit log, newest first, and the total count."""
-    stmt = select(AuditLog)
-    count = select(func.count(AuditLog.id))
+def audit_conditions(*, action: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                     who: str | None = None) -> list:
+    """The audit log's filters as conditions: an action (exact, or a prefix such as "export"), a time window
+    (`since` included, `until` excluded, both aware) and who acted (an officer's e-mail or an actor's name)."""
+    conditions = []
     if action:
-        stmt = stmt.where(AuditLog.action.like(f"{action}%"))
-        count = count.where(AuditLog.action.like(f"{action}%"))
+        conditions.append(AuditLog.action.like(f"{action}%"))
+    if since is not None:
+        conditions.append(AuditLog.at >= since)
+    if until is not None:
+        conditions.append(AuditLog.at < until)
+    if who:
+        conditions.append(or_(AuditLog.officer_email == who, AuditLog.actor == who))
+    return conditions
+
+
+def audit_page(s: Session, *, action: str | None = None, page: int = 1, per_page: int = 50,
+               since: datetime | None = None, until: datetime | None = None,
+               who: str | None = None) -> tuple[list[AuditLog], int]:
+    """Return one page of the audit log, newest first, and the total count (narrowed by audit_conditions)."""
+    conditions = audit_conditions(action=action, since=since, until=until, who=who)
+    stmt = select(AuditLog).where(*conditions)
+    count = select(func.count(AuditLog.id)).where(*conditions)
     rows = s.scalars(stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())
                      .limit(per_page).offset(max(page - 1, 0) * per_page)).all()
     return list(rows), s.scalar(count) or 0
+
+
+def audit_rows(s: Session, **filters) -> list[AuditLog]:
+    """Every line the filters (audit_conditions) select, newest first: for the CSV download."""
+    return list(s.scalars(select(AuditLog).where(*audit_conditions(**filters))
+                          .order_by(AuditLog.at.desc(), AuditLog.id.desc())))
+
+
+def audit_people(s: Session) -> list[str]:
+    """Everyone who appears in the log (officers' e-mails and other actors), for the page's filter."""
+    who = func.coalesce(AuditLog.officer_email, AuditLog.actor)
+    return [w for w in s.scalars(select(who).where(who.isnot(None)).distinct().order_by(who)) if w]
+
+
+def audit_actions(s: Session) -> list[str]:
+    """Every action the log holds, for the page's filter."""
+    return list(s.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)))

@@ -9,6 +9,10 @@ from dashboard.i18n import _gettext as _
 from dashboard.results import _steps_for
 from engage import disclosure
 from engage.themes import service
+from locales.i18n import N_
+
+# The stored name of the group of new answers that fit no theme, put in the officer's language.
+TO_LOOK_AT = N_("To look at")
 
 
 def _text_step(flow_id: str, step_id: str):
@@ -21,7 +25,7 @@ def _text_step(flow_id: str, step_id: str):
 
 def theme_label(view) -> str:
     """The label an officer reads: the group of new answers is named in their language."""
-    return _(service.TO_LOOK_AT) if view.origin == "new" and not view.renamed else view.label
+    return _(TO_LOOK_AT) if view.origin == "new" and not view.renamed else view.label
 
 
 @bp.get("/results/<flow_id>/themes/<step_id>")

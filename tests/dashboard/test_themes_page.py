@@ -109,5 +109,7 @@ def test_the_page_in_welsh(client, as_role, services, clock):
     _answers(services, clock)
     token = as_role("officer")
     client.post(PAGE + "/analyse", data={"csrf_token": token})
-    html = client.get(PAGE + "?lang=cy").get_data(as_text=True)
-    assert "Themâu" in html or "themâu" in html
+    html = client.get(PAGE, headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert "Themâu:" in html and "Pwy ddywedodd beth" in html and "Soniodd" in html
+    assert "Themâu yn yr atebion hyn" in client.get(f"/dashboard/results/{FLOW}",
+                                                     headers={"Accept-Language": "cy"}).get_data(as_text=True)

@@ -245,6 +245,9 @@ def _add_command_groups() -> None:
     from commands.check import check
 
     cli.add_command(check)
+    from commands.results import results
+
+    cli.add_command(results)
 
 
 _add_command_groups()

@@ -50,6 +50,7 @@ def init_app(app: Flask, services) -> None:
         outreach,
         results,
         segment_builder,
+        themes,
     )
     from dashboard.blueprint import bp, login_bp, signed_in_officer
     from dashboard.i18n import install_jinja_i18n

@@ -1,5 +1,5 @@
 """All models; importing this package registers every table on Base.metadata."""
-from store.models import contacts, officers, outreach  # noqa: F401  (register tables)
+from store.models import contacts, officers, outreach, themes  # noqa: F401  (register tables)
 from store.models.base import Base
 from store.models.core import (
     CHANNELS,

@@ -174,6 +174,9 @@ def inbound_message(form: dict[str, Any], number: str) -> tuple[str, dict[str, A
         payload.update(button_run_id=answer.run_id, button_step=answer.step)
     elif pressed or form.get("ButtonText") or form.get("ListTitle"):
         text = form.get("ButtonText") or form.get("ListTitle") or text
+    elif not text.strip() and str(form.get("NumMedia") or "0") not in ("", "0"):
+        # A voice note, photo or sticker without words: asked to type, as on Telegram.
+        payload["non_text"] = True
     return text, payload
 
 

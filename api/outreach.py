@@ -44,7 +44,8 @@ def broadcast_as_dict(b: Broadcast) -> dict[str, Any]:
     return {"id": b.id, "name": b.name, "segment_id": b.segment_id, "content": b.content, "flow_id": b.flow_id,
             "texts": dict(b.texts or {}), "schedule": b.schedule, "send_at": _iso(b.send_at), "cron": b.cron,
             "status": b.status, "created_at": _iso(b.created_at), "last_fired_at": _iso(b.last_fired_at),
-            "cancelled_at": _iso(b.cancelled_at), "message_class": b.message_class}
+            "cancelled_at": _iso(b.cancelled_at), "message_class": b.message_class,
+            "whatsapp_templates": dict(b.whatsapp_templates or {})}
 
 
 def update_as_dict(u: Update) -> dict[str, Any]:
@@ -105,7 +106,8 @@ def get_broadcast(broadcast_id: int):
 def create_broadcast_view():
     body = json_body()
     for key in body:
-        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron", "message_class"):
+        if key not in ("name", "segment_id", "texts", "flow_id", "schedule", "send_at", "cron", "message_class",
+                       "whatsapp_templates"):
             raise invalid(key, f"unknown property '{key}'")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200 or "\x00" in name:
@@ -141,6 +143,10 @@ def create_broadcast_view():
     message_class = body.get("message_class", SERVICE)
     if message_class not in MESSAGE_CLASSES:
         raise invalid("message_class", f"message_class must be {' or '.join(MESSAGE_CLASSES)}")
+    whatsapp_templates = body.get("whatsapp_templates")
+    if whatsapp_templates is not None and (not isinstance(whatsapp_templates, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in whatsapp_templates.items())):
+        raise invalid("whatsapp_templates", "whatsapp_templates must map a language code to a Content SID (HX...)")
     svc = services()
     with svc.db.session() as s:
         segment = s.get(Segment, segment_id) if 1 <= segment_id <= MAX_ID else None
@@ -150,7 +156,7 @@ def create_broadcast_view():
             broadcast = create_broadcast(s, name=name.strip(), segment=segment, now=now(), tz=svc.settings.timezone,
                                          texts=texts, flow=flow, schedule=schedule, send_at=send_at, cron=cron,
                                          created_by="api", council=svc.settings.council_name,
-                                         message_class=message_class)
+                                         message_class=message_class, whatsapp_templates=whatsapp_templates)
         except (BroadcastError, ValueError) as exc:
             raise ApiError(422, "invalid", str(exc), _field_of(str(exc))) from None
         audit(s, "broadcast.created", target_type="broadcast", target_id=broadcast.id,
@@ -202,6 +208,10 @@ def get_update(update_id: int):
 
 _NULLABLE = {"type": ["string", "null"]}
 _WHEN = {"type": ["string", "null"], "format": "date-time"}
+_WHATSAPP_TEMPLATES = {"type": "object", "additionalProperties": {"type": "string", "pattern": "^HX[0-9a-fA-F]{32}$"},
+                       "description": "Approved WhatsApp template (Twilio Content SID) per language: how a WhatsApp "
+                                      "resident outside the 24-hour window is reached; without one they are "
+                                      "skipped (whatsapp_no_template)."}
 _DAY = {"type": "string", "format": "date"}
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
 _PAGING = [
@@ -243,6 +253,7 @@ SPEC_SCHEMAS = {
                        "cron": _NULLABLE, "status": {"type": "string"}, "created_at": _WHEN,
                        "last_fired_at": _WHEN, "cancelled_at": _WHEN,
                        "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES)},
+                       "whatsapp_templates": _WHATSAPP_TEMPLATES,
                        "report": {"type": "object", "properties": {
                            "occurrences": {"type": "array", "items": {"type": "object"}},
                            "delivery": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -259,7 +270,8 @@ SPEC_SCHEMAS = {
                        "message_class": {"type": "string", "enum": list(MESSAGE_CLASSES), "default": "service",
                                          "description": "service: about a consultation or a service residents "
                                                         "use; promotional: events, paid services. Each reaches "
-                                                        "only residents with a recorded basis for it."}}},
+                                                        "only residents with a recorded basis for it."},
+                       "whatsapp_templates": _WHATSAPP_TEMPLATES}},
     "Update": {
         "type": "object", "required": ["id", "flow_id", "status", "texts"],
         "properties": {"id": _ID, "flow_id": {"type": "string"}, "consultation_id": {"type": ["integer", "null"]},

@@ -1,13 +1,14 @@
 """The WhatsApp channel: Twilio's Messages API from the council's WhatsApp sender.
 
 Inside WhatsApp's 24-hour window a question goes with its options as quick-reply buttons (up to 3)
-or a list picker (up to 10): a Twilio Content resource made once per question wording through the
-Content API, the option ids passed as its variables. Where the options do not fit, or the Content
-API refuses, the numbered text goes instead, as by SMS. Outside the window the sender hands over the
-message marked `whatsapp_window_closed` only when it carries an approved template
-(`whatsapp_template`, a ContentSid): that template is sent with the message's text (for a question,
-with its numbered options) on one line as its variable {{1}}; anything else was skipped before it got
-here (engage.whatsapp).
+or a list picker (up to 10): a Twilio Content resource made once per question wording and language
+(per sending process) through the Content API, the option ids passed as its variables. Where the
+options do not fit, or the Content API refuses, the numbered text goes instead, as by SMS.
+
+Outside the window the sender hands over a message (marked `whatsapp_window_closed`) only when it
+carries an approved template (`whatsapp_template`, a ContentSid). That template is sent with the
+message's text on one line as its variable {{1}} (a question with its numbered options); anything
+else was skipped before it got here (engage.whatsapp).
 """
 from __future__ import annotations
 
@@ -95,7 +96,7 @@ class TwilioWhatsApp(TwilioSMS):
                                                      ensure_ascii=False)
         else:
             text, content = render_whatsapp(payload, lang)
-            sid, variables = self._content_for(content) if content else (None, {})
+            sid, variables = self._content_for(content, lang or payload.get("lang") or "en") if content else (None, {})
             if sid:
                 params["content_sid"] = sid
                 params["content_variables"] = json.dumps(variables, ensure_ascii=False)
@@ -114,7 +115,7 @@ class TwilioWhatsApp(TwilioSMS):
             return SendResult("unknown", error_code="bad_reply", error_message=str(exc)[:200])
         return SendResult("sent", provider_id=message.sid, segments=1)
 
-    def _content_for(self, content: dict[str, Any]) -> tuple[str | None, dict[str, str]]:
+    def _content_for(self, content: dict[str, Any], lang: str = "en") -> tuple[str | None, dict[str, str]]:
         """Return (ContentSid, variables) for rendered buttons, making the Content resource once; (None, {})
         when the Content API is off or refuses (the numbered text goes instead)."""
         if not self.content_api:
@@ -124,13 +125,13 @@ class TwilioWhatsApp(TwilioSMS):
                if not re.fullmatch(r"\{\{\d+\}\}", str(v))):
             # A resident-facing text that itself contains "{{" would be read as a variable.
             return None, {}
-        digest = hashlib.sha256(json.dumps(template, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps([lang, template], sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         with self._contents_lock:
             sid = self._contents.get(digest)
         if sid is None:
             try:
                 made = self.client.content.v1.contents.create(ContentList.ContentCreateRequest({
-                    "friendly_name": f"outreach_{digest[:24]}", "language": "en",
+                    "friendly_name": f"outreach_{digest[:24]}", "language": lang,
                     "variables": dict(variables), "types": template}))
             except (TwilioException, requests.exceptions.RequestException) as exc:
                 # Nothing was sent to the resident yet: numbered text still answers the question.
@@ -174,6 +175,9 @@ def inbound_message(form: dict[str, Any], number: str) -> tuple[str, dict[str, A
         payload.update(button_run_id=answer.run_id, button_step=answer.step)
     elif pressed or form.get("ButtonText") or form.get("ListTitle"):
         text = form.get("ButtonText") or form.get("ListTitle") or text
+    elif not text.strip() and str(form.get("NumMedia") or "0") not in ("", "0"):
+        # A voice note, photo or sticker without words: asked to type, as on Telegram.
+        payload["non_text"] = True
     return text, payload
 
 

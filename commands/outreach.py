@@ -167,7 +167,12 @@ def broadcasts() -> None:
               metavar="CLASS", show_default=True,
               help="service: about a consultation or a service residents use; promotional: events, paid "
                    "services. Each reaches only residents with a recorded basis for it.")
-def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by, message_class) -> None:
+@click.option("--whatsapp", "whatsapp_templates", multiple=True, metavar="L=SID",
+              help="The approved WhatsApp template (Twilio Content SID) for a language, e.g. "
+                   "--whatsapp en=HX0123...: how WhatsApp residents who have not written in 24 hours are "
+                   "reached; without one they are skipped.")
+def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, created_by, message_class,
+                      whatsapp_templates=()) -> None:
     """Create a broadcast called NAME.
 
     \b
@@ -193,6 +198,12 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
             if not sep or not lang.strip():
                 raise click.BadParameter(f"'{item}' should look like en=Your message", param_hint="--text")
             message[lang.strip()] = body
+    templates = {}
+    for item in whatsapp_templates:
+        lang, sep, sid = item.partition("=")
+        if not sep or not lang.strip():
+            raise click.BadParameter(f"'{item}' should look like en=HX0123...", param_hint="--whatsapp")
+        templates[lang.strip()] = sid.strip()
     flow = None
     if flow_id:
         flow = services.registry.get(flow_id)
@@ -208,7 +219,7 @@ def broadcasts_create(name, segment, texts, flow_id, send_at, cron, send_now, cr
             broadcast = create_broadcast(s, name=name, segment=target, now=services.clock.now(), tz=tz,
                                          texts=message, flow=flow, schedule=schedule, send_at=when, cron=cron,
                                          created_by=created_by, council=services.settings.council_name,
-                                         message_class=message_class)
+                                         message_class=message_class, whatsapp_templates=templates)
             broadcast_id = broadcast.id
             words = describe_schedule(broadcast, tz)
     except BroadcastError as exc:

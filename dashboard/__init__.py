@@ -29,6 +29,7 @@ STATUS_WORDS = {
     "objected": _("objected"), "fatigue": _("contacted too often"), "recently_answered": _("answered recently"),
     "already_in_flow": _("already in the flow"), "in_conversation": _("in a conversation"),
     "consultation_closed": _("consultation closed"), "erased": _("erased"), "no_address": _("no address"),
+    "whatsapp_no_template": _("no approved WhatsApp template"),
     # Kinds of message.
     "reply": _("reply"), "system": _("system"), "stop_confirmation": _("stop confirmation"),
     "broadcast": _("broadcast"), "reminder": _("reminder"), "update": _("update"),

@@ -34,6 +34,8 @@ PROVIDER_ERRORS = {
     ("sms", "30006"): N_("The number is a landline or cannot receive texts."),
     ("sms", "30007"): N_("The carrier filtered the message as possible spam."),
     ("sms", "30008"): N_("The carrier could not deliver the message for an unknown reason."),
+    ("whatsapp", "63016"): N_("WhatsApp refused a message outside the 24 hours after the resident's last "
+                              "message; only an approved template may go then."),
     ("telegram", "403"): N_("The resident blocked the bot."),
     ("telegram", "400"): N_("Telegram refused the message: the chat may have been deleted."),
     ("telegram", "401"): N_("The bot's token was refused: check the Telegram settings."),
@@ -55,6 +57,8 @@ NOT_SENT_REASONS = {
     "no_service_basis": N_("No recorded basis for service messages (an import with a consent source, the "
                            "citizens' panel, or a yes to future messages); not sent."),
     "no_promotional_basis": N_("No recorded basis for promotional messages; not sent."),
+    "whatsapp_no_template": N_("The resident had not written on WhatsApp in the last 24 hours and there was no "
+                               "approved template for their language; not sent."),
 }
 
 

@@ -121,3 +121,19 @@ def test_inside_the_window_the_sender_claims_a_whatsapp_row_as_it_is(db, clock):
 def test_the_deployment_check_reports_the_whatsapp_sender(values, status, words):
     [line] = check_whatsapp(Settings(**values))
     assert line.status == status and words in line.detail
+
+
+def test_a_server_error_may_be_retried_and_a_dropped_connection_is_unknown(channel, fake_twilio):
+    fake_twilio.fake.whatsapp_inbound(PHONE)
+    fake_twilio.fake.fail(status=500)
+    assert channel.send(PHONE, TEXT, "en").status == "retry"
+    fake_twilio.fake.fail("reset")
+    assert channel.send(PHONE, TEXT, "en").status == "unknown"
+
+
+def test_a_number_twilio_refuses_for_good_fails_and_is_marked_unusable(channel, fake_twilio):
+    fake_twilio.fake.whatsapp_inbound(PHONE)
+    fake_twilio.fake.reject_number(f"whatsapp:{PHONE}", 21211)
+    result = channel.send(PHONE, TEXT, "en")
+    assert (result.status, result.error_code, result.address_unusable) == ("failed", "21211", True)
+    assert channel.name == "whatsapp" and channel.cost(QUESTION, "en") == 1

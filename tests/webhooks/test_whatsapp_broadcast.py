@@ -120,3 +120,31 @@ def test_a_flow_broadcast_reaches_a_resident_outside_the_window_by_template_and_
 def test_a_broadcast_refuses_a_template_that_is_not_a_content_sid(services, db):
     with pytest.raises(BroadcastError, match="the WhatsApp template for en should be a Content SID"):
         broadcast(services, texts={"en": "News"}, whatsapp_templates={"en": "my-template"})
+
+
+def test_the_api_and_the_command_line_take_a_broadcasts_whatsapp_templates(client, services, runner):
+    from api.tokens import create_api_token
+    from app import cli
+
+    with services.db.session() as s:
+        _row, token = create_api_token(s, "writer", "write", services.clock.now())
+        segment_id = create_segment(s, "all", {"all": []}, services.clock.now()).id
+    sid = "HX" + "12" * 16
+    headers = {"Authorization": f"Bearer {token}"}
+    made = client.post("/api/v1/broadcasts", headers=headers, json={
+        "name": "Bins", "segment_id": segment_id, "texts": {"en": "Bins on Tuesday."}, "schedule": "once",
+        "send_at": "2026-12-09T10:00:00Z", "whatsapp_templates": {"en": sid}})
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["whatsapp_templates"] == {"en": sid}
+    refused = client.post("/api/v1/broadcasts", headers=headers, json={
+        "name": "Bins", "segment_id": segment_id, "texts": {"en": "Bins on Tuesday."},
+        "whatsapp_templates": {"en": "bins"}})
+    assert refused.status_code == 422 and "Content SID" in refused.get_json()["error"]["message"]
+
+    result = runner.invoke(cli, ["broadcasts", "create", "Library", "--segment", str(segment_id), "--text",
+                                 "en=The library opens late.", "--whatsapp", f"cy={sid}", "--at", "2026-12-09T10:00"])
+    assert result.exit_code == 0, result.output
+    with services.db.session() as s:
+        from store.models.outreach import Broadcast
+
+        assert s.scalar(select(Broadcast.whatsapp_templates).where(Broadcast.name == "Library")) == {"cy": sid}

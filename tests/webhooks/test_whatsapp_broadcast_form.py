@@ -86,3 +86,16 @@ def test_the_form_saves_the_templates_and_refuses_one_that_is_not_a_content_sid(
     with services.db.session() as s:
         [broadcast] = s.scalars(select(Broadcast)).all()
         assert broadcast.whatsapp_templates == {"en": SID}
+
+
+def test_the_broadcast_page_counts_who_was_skipped_for_lack_of_a_template(client, officer_token, segment_id,
+                                                                         services):
+    from engage.broadcasts import fire_broadcast
+
+    form = {"csrf_token": officer_token, "name": "Bins", "segment_id": segment_id, "content": "message",
+            "schedule": "once", "send_at": "2026-12-09T10:00", "text_en": "Bins go out on Tuesday."}
+    saved = client.post("/dashboard/broadcasts/new", data=form)
+    broadcast_id = int(saved.headers["Location"].rstrip("/").split("/")[-1])
+    fire_broadcast(services, broadcast_id)
+    page = client.get(saved.headers["Location"]).get_data(as_text=True)
+    assert "no approved WhatsApp template: 3" in page

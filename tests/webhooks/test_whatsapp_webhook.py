@@ -130,3 +130,16 @@ def test_whatsapp_status_callbacks_including_read_move_the_state_forward_only(cl
         row = s.get(OutboxMessage, outbox_id)
         assert (row.status, row.channel) == ("delivered", "whatsapp")
         assert row.delivered_at is not None
+
+
+def test_a_voice_note_without_words_is_asked_to_be_typed_and_is_no_answer(client, db, fake_twilio, sender):
+    whatsapp_in(client, fake_twilio, PHONE, "SAFE")
+    sender.drain()
+    whatsapp_in(client, fake_twilio, PHONE, "", NumMedia="1", MediaContentType0="audio/ogg", MessageType="audio",
+                MediaUrl0="https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME")
+    sender.drain()
+    assert received(fake_twilio, PHONE)[-1].body == "Sorry, we can only read text messages. Please type your answer."
+    with db.session() as s:
+        from store.models import Answer
+
+        assert s.scalars(select(Answer)).all() == []

@@ -61,6 +61,7 @@ def test_a_flow_broadcast_calls_a_landline_and_the_resident_answers_by_keypad(cl
     phone = answer(client, call)
     first = phone.dial()
     assert "How safe do you feel walking in your area after dark?" in first.text
+    assert "Reply STOP" not in first.text and "To stop these calls, press 8." in first.text
     phone.press("2")  # Unsafe: the next question wants words
     where = phone.last
     assert "Which street or place feels least safe?" in where.text
@@ -127,7 +128,7 @@ def test_a_spoken_broadcast_offers_8_to_stop_and_after_it_nothing_is_called(clie
     phone = answer(client, call)
     heard = phone.dial()
     assert "The park consultation closes on Friday." in heard.text
-    assert "To stop these calls, press 8." in heard.text
+    assert "To stop these calls, press 8." in heard.text and "Reply STOP" not in heard.text
     stopped = phone.press("8")
     assert "You will get no more calls or messages from Harlow Council." in stopped.text
     with db.session() as s:
@@ -160,3 +161,22 @@ def test_the_fatigue_cap_applies_to_calls(client, db, services, fake_twilio, sen
     assert result.skipped["fatigue"] == 1
     sender.drain()
     assert len(fake_twilio.fake.calls) == services.settings.fatigue_cap
+
+
+@pytest.mark.parametrize("call_status, state", [("completed", "delivered"), ("no-answer", "undelivered"),
+                                                 ("busy", "undelivered"), ("failed", "failed")])
+def test_the_calls_status_callback_moves_its_message_forward(client, db, services, fake_twilio, sender,
+                                                             call_status, state):
+    resident(services, language="en")
+    broadcast(services, texts={"en": "The park consultation closes on Friday."})
+    sender.drain()
+    [call] = fake_twilio.fake.calls_to(LANDLINE)
+    path = call.status_callback.removeprefix(PUBLIC_URL)
+    phone = answer(client, call)
+    phone.post(path, phone.form(CallStatus=call_status))
+    with db.session() as s:
+        assert s.scalar(select(OutboxMessage)).status == state
+    # A late "completed" after a final state moves nothing back.
+    phone.post(path, phone.form(CallStatus="busy"))
+    with db.session() as s:
+        assert s.scalar(select(OutboxMessage)).status == state

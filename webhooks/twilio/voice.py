@@ -64,11 +64,25 @@ def receive_call():
     if not call_sid:
         return jsonify(error="CallSid is missing"), 400
     outbound = (form.get("Direction") or "").startswith("outbound") or args.get("m") in ("out", "status")
-    number = e164(form.get("To") if outbound else form.get("From"))
-    if not number:
+    raw = form.get("To") if outbound else form.get("From")
+    if not raw:
         return jsonify(error="From is missing"), 400
+    number = caller_address(raw, call_sid)
     call = Call(_services(), _voices(), form, args, call_sid, number, e164(form.get("From" if outbound else "To")))
     return _twiml(store_in_time(call.answer))
+
+
+# What Twilio puts in From for a withheld or unknown number (besides words such as "anonymous").
+WITHHELD = frozenset({"+266696687", "+86282452253", "+8656696", "+2562533", "+7378742833"})
+
+
+def caller_address(raw: str, call_sid: str) -> str:
+    """The voice address of the caller: their number in E.164, or for a withheld number one address per
+    call, so anonymous callers never share a contact (nor hear each other's language or answers)."""
+    number = e164(raw)
+    if not number or number in WITHHELD or not number.startswith("+") or not number[1:].isdigit():
+        return f"withheld:{call_sid}"
+    return number
 
 
 class Call:
@@ -202,6 +216,9 @@ class Call:
 
     def languages_of(self, flow) -> list[str]:
         voiced = [code for code in flow.languages if self.voices.has_voice(code)]
+        if self.services.settings.welsh_first and "cy" in voiced:
+            # Wales mode: Welsh is offered first.
+            voiced = ["cy"] + [code for code in voiced if code != "cy"]
         return voiced or [flow.base_language]
 
     def begin(self, flow, lang: str | None, tries: int = 0) -> VoiceResponse:

@@ -180,3 +180,27 @@ def test_the_calls_status_callback_moves_its_message_forward(client, db, service
     phone.post(path, phone.form(CallStatus="busy"))
     with db.session() as s:
         assert s.scalar(select(OutboxMessage)).status == state
+
+
+def test_a_reply_left_over_from_an_ended_call_is_never_dialled_and_expires(client, db, services, fake_twilio,
+                                                                           sender, clock):
+
+    from engage.outbox import enqueue
+
+    resident(services, language="en")
+    with db.session() as s:
+        address = s.scalar(select(Address))
+        contact = s.get(Contact, address.contact_id)
+        row, _reason = enqueue(s, contact=contact, address=address, kind="reply", now=clock.now(),
+                               payload={"type": "text", "text": "Thank you.", "lang": "en"})
+        row_id = row.id
+    sender.drain()
+    assert fake_twilio.fake.calls == []
+    with db.session() as s:
+        assert s.get(OutboxMessage, row_id).status == "queued"
+    clock.advance(hours=2)
+    sender.drain()
+    assert fake_twilio.fake.calls == []
+    with db.session() as s:
+        row = s.get(OutboxMessage, row_id)
+        assert (row.status, row.error_code) == ("failed", "expired")

@@ -169,7 +169,27 @@ def check_twilio(settings) -> list[Line]:
                                                  "it must be POST"))
     else:
         lines.append(Line(OK, "Twilio number", f"{number} sends incoming SMS to {expected}"))
+    lines += check_voice_number(settings, account_api)
     return lines
+
+
+def check_voice_number(settings, account_api) -> list[Line]:
+    """With OUTREACH_TWILIO_VOICE_FROM set, its incoming calls must reach this service's voice webhook."""
+    number = getattr(settings, "twilio_voice_from", "")
+    if not number:
+        return []
+    expected = settings.public_url.rstrip("/") + "/webhooks/twilio/voice"
+    try:
+        found = account_api.incoming_phone_numbers.list(phone_number=number, limit=20)
+    except (TwilioException, requests.RequestException) as exc:
+        return [Line(FAIL, "Twilio voice number", f"could not list the account's numbers ({type(exc).__name__})")]
+    if not found:
+        return [Line(FAIL, "Twilio voice number", f"{number} (OUTREACH_TWILIO_VOICE_FROM) is not a number of this "
+                                                  "account")]
+    if found[0].voice_url != expected or (found[0].voice_method or "POST").upper() != "POST":
+        return [Line(FAIL, "Twilio voice number", f"{number} sends incoming calls to {found[0].voice_url or 'nowhere'} "
+                                                  f"({found[0].voice_method or 'POST'}), not POST {expected}")]
+    return [Line(OK, "Twilio voice number", f"{number} sends incoming calls to {expected}")]
 
 
 def check_telegram(settings) -> list[Line]:

@@ -175,6 +175,9 @@ def check_twilio(settings) -> list[Line]:
 
 def check_voice_number(settings, account_api) -> list[Line]:
     """With OUTREACH_TWILIO_VOICE_FROM set, its incoming calls must reach this service's voice webhook."""
+    import requests
+    from twilio.base.exceptions import TwilioException
+
     number = getattr(settings, "twilio_voice_from", "")
     if not number:
         return []

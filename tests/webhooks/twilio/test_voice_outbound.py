@@ -204,3 +204,25 @@ def test_a_reply_left_over_from_an_ended_call_is_never_dialled_and_expires(clien
     with db.session() as s:
         row = s.get(OutboxMessage, row_id)
         assert (row.status, row.error_code) == ("failed", "expired")
+
+
+def test_a_broadcast_to_a_mixed_audience_texts_the_mobile_and_calls_the_landline(client, db, services, fake_twilio,
+                                                                               sender):
+    mobile = "+447400123456"
+    resident(services, language="en")
+    now = services.clock.now()
+    with services.db.session() as s:
+        contact = Contact(language="en", fields={}, created_at=now, updated_at=now)
+        s.add(contact)
+        s.flush()
+        s.add(Address(contact_id=contact.id, channel="sms", address=mobile, consent=CONSENT_OPTED_IN,
+                      preferred=True, created_at=now))
+        s.add(ConsentRecord(contact_id=contact.id, scope="service", action="opt_in", source="import",
+                            wording="paper form", at=now))
+    result = broadcast(services, texts={"en": "The park consultation closes on Friday."})
+    assert result.newly_queued == 2
+    sender.drain()
+    [text] = fake_twilio.fake.messages_to(mobile)
+    assert text.body.startswith("The park consultation closes on Friday.")
+    assert [c.to for c in fake_twilio.fake.calls] == [LANDLINE]
+    assert fake_twilio.fake.messages_to(LANDLINE) == []

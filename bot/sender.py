@@ -137,7 +137,8 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
                    OutboxMessage.channel.in_(channels),
                    # On the phone only bulk messages place a call; a caller's replies are spoken in the
                    # call itself by the voice webhook (webhooks/twilio/voice.py).
-                   or_(OutboxMessage.channel != VOICE, OutboxMessage.kind.in_(sorted(BULK_KINDS))))
+                   or_(OutboxMessage.channel != VOICE, OutboxMessage.kind.in_(sorted(BULK_KINDS)),
+                       OutboxMessage.created_at <= now - REPLY_VALIDITY))
             .order_by(OutboxMessage.priority, OutboxMessage.id)
             .limit(limit)
         )
@@ -155,6 +156,10 @@ def claim_due_messages(db, now: datetime, limit: int, channels: Iterable[str], *
         calls_deferred: list[int] = []
         call_release = None
         for row in rows:
+            if row.channel == VOICE and row.kind not in BULK_KINDS:
+                # A reply left over from a call that ended: nobody is on the line to hear it.
+                refused.setdefault("expired", []).append(row.id)
+                continue
             if row.expires_at is not None and row.expires_at <= now:
                 # Queued past its validity (quiet hours, a stopped worker): it would arrive too late.
                 refused.setdefault("expired", []).append(row.id)

@@ -159,6 +159,7 @@ def check_twilio(settings) -> list[Line]:
                                                  "it must be POST"))
     else:
         lines.append(Line(OK, "Twilio number", f"{number} sends incoming SMS to {expected}"))
+    lines += check_voice_number(settings, account_api)
     return lines
 
 
@@ -183,6 +184,28 @@ def check_whatsapp(settings) -> list[Line]:
                                        "international form, like whatsapp:+447700900000")]
     return [Line(OK, "WhatsApp", f"sending from whatsapp:{number}; its incoming messages and status callbacks "
                                  f"must go to this service's {SMS_WEBHOOK_PATH} (set in Twilio's console)")]
+
+
+def check_voice_number(settings, account_api) -> list[Line]:
+    """With OUTREACH_TWILIO_VOICE_FROM set, its incoming calls must reach this service's voice webhook."""
+    import requests
+    from twilio.base.exceptions import TwilioException
+
+    number = getattr(settings, "twilio_voice_from", "")
+    if not number:
+        return []
+    expected = settings.public_url.rstrip("/") + "/webhooks/twilio/voice"
+    try:
+        found = account_api.incoming_phone_numbers.list(phone_number=number, limit=20)
+    except (TwilioException, requests.RequestException) as exc:
+        return [Line(FAIL, "Twilio voice number", f"could not list the account's numbers ({type(exc).__name__})")]
+    if not found:
+        return [Line(FAIL, "Twilio voice number", f"{number} (OUTREACH_TWILIO_VOICE_FROM) is not a number of this "
+                                                  "account")]
+    if found[0].voice_url != expected or (found[0].voice_method or "POST").upper() != "POST":
+        return [Line(FAIL, "Twilio voice number", f"{number} sends incoming calls to {found[0].voice_url or 'nowhere'} "
+                                                  f"({found[0].voice_method or 'POST'}), not POST {expected}")]
+    return [Line(OK, "Twilio voice number", f"{number} sends incoming calls to {expected}")]
 
 
 def check_telegram(settings) -> list[Line]:

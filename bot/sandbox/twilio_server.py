@@ -277,12 +277,14 @@ class FakeTwilio:
         part = types.get("twilio/text") or next(iter(types.values()), {})
         return fill(part.get("body")), []
 
-    def add_number(self, phone_number: str, sms_url: str = "", sms_method: str = "POST") -> dict[str, Any]:
-        """Give the account a phone number whose incoming SMS go to `sms_url` (an IncomingPhoneNumber)."""
+    def add_number(self, phone_number: str, sms_url: str = "", sms_method: str = "POST", *, voice_url: str = "",
+                   voice_method: str = "POST") -> dict[str, Any]:
+        """Give the account a phone number whose incoming SMS go to `sms_url` and calls to `voice_url`."""
         with self._lock:
             sid = "PN" + uuid.UUID(int=len(self.phone_numbers) + 1).hex
             number = {"sid": sid, "phone_number": phone_number, "friendly_name": phone_number,
-                      "sms_url": sms_url, "sms_method": sms_method}
+                      "sms_url": sms_url, "sms_method": sms_method, "voice_url": voice_url,
+                      "voice_method": voice_method}
             self.phone_numbers.append(number)
             return number
 

@@ -42,6 +42,31 @@ class SmsHarness:
         self.server.fake.fail("reset")
 
 
+class VoiceHarness(SmsHarness):
+    """Calls through the fake Calls API: a call placed is a message sent (its words are served by the webhook)."""
+
+    address = "+441279000111"
+
+    def __init__(self, server):
+        from bot.sandbox.twilio_server import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+        from bot.twilio_voice import TwilioVoice
+
+        self.server = server
+        self.channel = TwilioVoice(SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, from_number="+447700900000",
+                                   public_url="http://testserver", api_url=server.url, timeout=SEND_TIMEOUT)
+
+    refusal = ("21211", True, False)
+
+    def delivered(self) -> int:
+        return len(self.server.fake.calls_to(self.address))
+
+    def last_provider_id(self) -> str:
+        return self.server.fake.calls_to(self.address)[-1].sid
+
+    def refuse_address(self):
+        self.server.fake.reject_number(self.address, 21211)
+
+
 class TelegramHarness:
     address = "424242"
 
@@ -88,7 +113,13 @@ def telegram():
             harness.channel.close()
 
 
-@pytest.fixture(params=[sms, telegram], ids=["sms", "telegram"])
+@contextlib.contextmanager
+def voice():
+    with running_fake_twilio() as server:
+        yield VoiceHarness(server)
+
+
+@pytest.fixture(params=[sms, telegram, voice], ids=["sms", "telegram", "voice"])
 def harness(request):
     with request.param() as h:
         yield h
@@ -120,4 +151,4 @@ def test_a_connection_dropped_after_sending_is_unknown(harness):
 
 
 def test_the_channel_has_a_name(harness):
-    assert harness.channel.name in {"sms", "telegram"}
+    assert harness.channel.name in {"sms", "telegram", "voice"}

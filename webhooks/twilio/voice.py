@@ -21,8 +21,9 @@ from twilio.twiml.voice_response import VoiceResponse
 from bot import twilio_voice as tv
 from engage.consent import BULK_KINDS, STOP_CONFIRMATION, may_send, record_consent
 from engage.outbox import enqueue
+from engage.unsolicited import stop_line
 from locales import i18n
-from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, Address, Contact, OutboxMessage
+from store.models import CONSENT_OPTED_IN, CONSENT_OPTED_OUT, OUTBOX_ORDER, Address, Contact, OutboxMessage
 from webhooks.availability import store_in_time
 from webhooks.twilio.views import e164, signature_is_valid
 
@@ -33,6 +34,9 @@ PATH = tv.VOICE_PATH
 # A menu is offered this many times before the call ends.
 MENU_TRIES = 3
 FINISHED_CALL = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+# A placed call's final status and the outbox state it means.
+CALL_STATES = {"completed": "delivered", "busy": "undelivered", "no-answer": "undelivered",
+               "failed": "failed", "canceled": "failed"}
 # Outbox kinds spoken in the call itself; the others (broadcasts, reminders, updates) place a call.
 IN_CALL = lambda kind: kind not in BULK_KINDS and kind != "keyboard"  # noqa: E731
 
@@ -60,11 +64,25 @@ def receive_call():
     if not call_sid:
         return jsonify(error="CallSid is missing"), 400
     outbound = (form.get("Direction") or "").startswith("outbound") or args.get("m") in ("out", "status")
-    number = e164(form.get("To") if outbound else form.get("From"))
-    if not number:
+    raw = form.get("To") if outbound else form.get("From")
+    if not raw:
         return jsonify(error="From is missing"), 400
+    number = caller_address(raw, call_sid)
     call = Call(_services(), _voices(), form, args, call_sid, number, e164(form.get("From" if outbound else "To")))
     return _twiml(store_in_time(call.answer))
+
+
+# What Twilio puts in From for a withheld or unknown number (besides words such as "anonymous").
+WITHHELD = frozenset({"+266696687", "+86282452253", "+8656696", "+2562533", "+7378742833"})
+
+
+def caller_address(raw: str, call_sid: str) -> str:
+    """The voice address of the caller: their number in E.164, or for a withheld number one address per
+    call, so anonymous callers never share a contact (nor hear each other's language or answers)."""
+    number = e164(raw)
+    if not number or number in WITHHELD or not number.startswith("+") or not number[1:].isdigit():
+        return f"withheld:{call_sid}"
+    return number
 
 
 class Call:
@@ -95,7 +113,10 @@ class Call:
         return tv.action_url(PATH, m=mode, t=self.turn + 1, **params)
 
     def answer(self) -> VoiceResponse:
-        if self.mode == "status" or (self.form.get("CallStatus") or "") in FINISHED_CALL:
+        if self.mode == "status":
+            self.record_call_status()
+            return self.response
+        if (self.form.get("CallStatus") or "") in FINISHED_CALL:
             return self.response
         if self.mode == "out":
             return self.outbound()
@@ -195,6 +216,9 @@ class Call:
 
     def languages_of(self, flow) -> list[str]:
         voiced = [code for code in flow.languages if self.voices.has_voice(code)]
+        if self.services.settings.welsh_first and "cy" in voiced:
+            # Wales mode: Welsh is offered first.
+            voiced = ["cy"] + [code for code in voiced if code != "cy"]
         return voiced or [flow.base_language]
 
     def begin(self, flow, lang: str | None, tries: int = 0) -> VoiceResponse:
@@ -311,6 +335,24 @@ class Call:
         self.mode = ""
         return self.menu_or_flow(self.lang())
 
+    def record_call_status(self) -> None:
+        """A placed call's status callback: answered is delivered, never answered is undelivered (forward only)."""
+        state = CALL_STATES.get((self.form.get("CallStatus") or "").lower())
+        outbox_id = self.args.get("o") or ""
+        if state is None or not outbox_id.isdigit():
+            return
+        now = self.services.clock.now()
+        with self.services.db.session() as s:
+            row = s.get(OutboxMessage, int(outbox_id), with_for_update=True)
+            if row is None or row.channel != tv.CHANNEL or row.provider_id != self.call_sid:
+                return
+            if OUTBOX_ORDER.get(state, 0) > OUTBOX_ORDER.get(row.status, 0):
+                row.status, row.updated_at = state, now
+                if state == "delivered":
+                    row.delivered_at = now
+                else:
+                    row.error_code = (self.form.get("CallStatus") or "").lower()
+
     # ----- an answered outbound call ------------------------------------------------------------------
 
     def outbound(self) -> VoiceResponse:
@@ -329,12 +371,15 @@ class Call:
             settings = self.services.settings
             callback = settings.voice_callback_number or settings.twilio_voice_from or settings.twilio_from
             return tv.voicemail_twiml(settings.council_name, callback, lang, self.voices)
+        # "Reply STOP to stop messages" is for a text: a call says "to stop these calls, press 8" instead.
+        texted_stop = stop_line(lang, self.services.settings.council_name)
         if payload.get("type") == "question":
+            payload["intro"] = [t for t in payload.get("intro") or [] if t != texted_stop]
             return self.speak([(payload, lang, "broadcast")])
         # A message (a broadcast, "you said, we did"): said once, then the way to stop these calls.
         gather = self.response.gather(input="dtmf", num_digits=1, timeout=tv.GATHER_TIMEOUT,
                                       action=self.url("q"), method="POST")
-        tv.say(gather, str(payload.get("text") or ""), lang, self.voices)
+        tv.say(gather, str(payload.get("text") or "").replace(texted_stop, "").strip(), lang, self.voices)
         tv.say(gather, i18n.gettext(lang, tv.STOP_HINT), lang, self.voices)
         self.response.hangup()
         return self.response

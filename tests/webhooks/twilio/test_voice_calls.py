@@ -169,3 +169,31 @@ def test_a_caller_who_had_opted_out_may_press_1_to_take_part_again(client, db):
         assert s.scalar(select(Address).where(Address.channel == "voice")).consent == "opted_in"
         assert [r.action for r in s.scalars(select(ConsentRecord).order_by(ConsentRecord.id))
                 if r.scope == "channel"] == ["opt_in", "opt_out", "opt_in"]
+
+
+def test_withheld_numbers_never_share_a_contact(client, db):
+    first = Phone(client, "+266696687")
+    menu = first.dial()
+    first.press(menu_key(menu, "Feeling safe"))
+    first.press("2")  # Welsh
+    second = Phone(client, "anonymous")
+    menu = second.dial()
+    languages = second.press(menu_key(menu, "Feeling safe"))
+    # The second caller is asked for a language: nothing of the first caller's is theirs.
+    assert "For English, press 1." in languages.text
+    second.press("1")
+    with db.session() as s:
+        addresses = sorted(a.address for a in s.scalars(select(Address).where(Address.channel == "voice")))
+        assert addresses == sorted([f"withheld:{first.sid}", f"withheld:{second.sid}"])
+
+
+def test_wales_mode_offers_welsh_first(app, client, db):
+    from dataclasses import replace
+
+    services = app.extensions["outreach"]
+    services.settings = replace(services.settings, welsh_first=True)
+    phone = Phone(client, CALLER)
+    menu = phone.dial()
+    languages = phone.press(menu_key(menu, "Feeling safe"))
+    assert languages.says[0][:2] == ("I gael Cymraeg, pwyswch 1.", "cy-GB")
+    assert "Pa mor ddiogel" in phone.press("1").text

@@ -61,6 +61,7 @@ def test_a_flow_broadcast_calls_a_landline_and_the_resident_answers_by_keypad(cl
     phone = answer(client, call)
     first = phone.dial()
     assert "How safe do you feel walking in your area after dark?" in first.text
+    assert "Reply STOP" not in first.text and "To stop these calls, press 8." in first.text
     phone.press("2")  # Unsafe: the next question wants words
     where = phone.last
     assert "Which street or place feels least safe?" in where.text
@@ -127,7 +128,7 @@ def test_a_spoken_broadcast_offers_8_to_stop_and_after_it_nothing_is_called(clie
     phone = answer(client, call)
     heard = phone.dial()
     assert "The park consultation closes on Friday." in heard.text
-    assert "To stop these calls, press 8." in heard.text
+    assert "To stop these calls, press 8." in heard.text and "Reply STOP" not in heard.text
     stopped = phone.press("8")
     assert "You will get no more calls or messages from Harlow Council." in stopped.text
     with db.session() as s:
@@ -160,3 +161,68 @@ def test_the_fatigue_cap_applies_to_calls(client, db, services, fake_twilio, sen
     assert result.skipped["fatigue"] == 1
     sender.drain()
     assert len(fake_twilio.fake.calls) == services.settings.fatigue_cap
+
+
+@pytest.mark.parametrize("call_status, state", [("completed", "delivered"), ("no-answer", "undelivered"),
+                                                 ("busy", "undelivered"), ("failed", "failed")])
+def test_the_calls_status_callback_moves_its_message_forward(client, db, services, fake_twilio, sender,
+                                                             call_status, state):
+    resident(services, language="en")
+    broadcast(services, texts={"en": "The park consultation closes on Friday."})
+    sender.drain()
+    [call] = fake_twilio.fake.calls_to(LANDLINE)
+    path = call.status_callback.removeprefix(PUBLIC_URL)
+    phone = answer(client, call)
+    phone.post(path, phone.form(CallStatus=call_status))
+    with db.session() as s:
+        assert s.scalar(select(OutboxMessage)).status == state
+    # A late "completed" after a final state moves nothing back.
+    phone.post(path, phone.form(CallStatus="busy"))
+    with db.session() as s:
+        assert s.scalar(select(OutboxMessage)).status == state
+
+
+def test_a_reply_left_over_from_an_ended_call_is_never_dialled_and_expires(client, db, services, fake_twilio,
+                                                                           sender, clock):
+
+    from engage.outbox import enqueue
+
+    resident(services, language="en")
+    with db.session() as s:
+        address = s.scalar(select(Address))
+        contact = s.get(Contact, address.contact_id)
+        row, _reason = enqueue(s, contact=contact, address=address, kind="reply", now=clock.now(),
+                               payload={"type": "text", "text": "Thank you.", "lang": "en"})
+        row_id = row.id
+    sender.drain()
+    assert fake_twilio.fake.calls == []
+    with db.session() as s:
+        assert s.get(OutboxMessage, row_id).status == "queued"
+    clock.advance(hours=2)
+    sender.drain()
+    assert fake_twilio.fake.calls == []
+    with db.session() as s:
+        row = s.get(OutboxMessage, row_id)
+        assert (row.status, row.error_code) == ("failed", "expired")
+
+
+def test_a_broadcast_to_a_mixed_audience_texts_the_mobile_and_calls_the_landline(client, db, services, fake_twilio,
+                                                                               sender):
+    mobile = "+447400123456"
+    resident(services, language="en")
+    now = services.clock.now()
+    with services.db.session() as s:
+        contact = Contact(language="en", fields={}, created_at=now, updated_at=now)
+        s.add(contact)
+        s.flush()
+        s.add(Address(contact_id=contact.id, channel="sms", address=mobile, consent=CONSENT_OPTED_IN,
+                      preferred=True, created_at=now))
+        s.add(ConsentRecord(contact_id=contact.id, scope="service", action="opt_in", source="import",
+                            wording="paper form", at=now))
+    result = broadcast(services, texts={"en": "The park consultation closes on Friday."})
+    assert result.newly_queued == 2
+    sender.drain()
+    [text] = fake_twilio.fake.messages_to(mobile)
+    assert text.body.startswith("The park consultation closes on Friday.")
+    assert [c.to for c in fake_twilio.fake.calls] == [LANDLINE]
+    assert fake_twilio.fake.messages_to(LANDLINE) == []

@@ -242,8 +242,16 @@ def run(contacts: int = 100_000, residents: int = 10, answers: int = 8) -> dict:
         print("  /metrics scraped during the broadcast (a few lines):")
         for line in lines:
             print(f"    {line}")
-        return {"baseline": baseline, "loaded": loaded, "whole_batches": whole_batches,
-                "bulk_rate": round(bulk_rate, 1), "p99_ratio": ratio}
+        from bench.report import emit
+
+        return emit("priority", {
+            "reply_p50_s_broadcast_queued": loaded["p50_s"], "reply_p99_s_broadcast_queued": loaded["p99_s"],
+            "reply_p99_s_whole_bulk_batches": whole_batches["p99_s"], "bulk_msgs_per_s": round(bulk_rate, 1),
+            "answers_timed": loaded["answers"], "answers_lost": loaded["lost"] + whole_batches["lost"],
+        }, baseline={"reply_p50_s_empty_outbox": baseline["p50_s"], "reply_p99_s_empty_outbox": baseline["p99_s"]},
+            ratios={"p99_broadcast_queued_vs_empty": round(ratio, 2)},
+            targets={"reply_p99_s_broadcast_queued": f"< {TARGET_P99:g} ({verdict})"},
+            command=f"python -m bench priority --contacts={contacts} --residents={residents} --answers={answers}")
     finally:
         services.stop_loops()
         server.shutdown()

@@ -11,6 +11,7 @@ BENCHMARKS = {
     "inbound-profile": "bench.inbound_profile",
     "inbound-telegram": "bench.inbound_telegram",
     "fanout": "bench.fanout",
+    "priority": "bench.priority",
     "results": "bench.results",
 }
 

@@ -310,6 +310,43 @@ def check_wales(settings) -> list[Line]:
                                    "(set OUTREACH_WELSH_FIRST=true for a Welsh council)")]
 
 
+def check_metrics(settings) -> list[Line]:
+    """Who may read GET /metrics (OUTREACH_METRICS_TOKEN, OUTREACH_METRICS_ALLOW), and multiprocess mode."""
+    import os
+
+    from engage.metrics import parse_networks
+    from security import exposure_reasons
+
+    lines: list[Line] = []
+    token = settings.metrics_token or ""
+    try:
+        networks = parse_networks(settings.metrics_allow)
+    except ValueError as exc:
+        return [Line(FAIL, "metrics", f"{exc}; give addresses or networks such as 127.0.0.1/32,10.0.0.0/8")]
+    opened = []
+    if token:
+        size = len(token.encode("utf-8"))
+        if size < 24:
+            lines.append(Line(WARN, "metrics", f"OUTREACH_METRICS_TOKEN is {size} bytes; use 24 or more "
+                                               "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"))
+        opened.append("a bearer token (OUTREACH_METRICS_TOKEN)")
+    if networks:
+        opened.append("from " + ", ".join(str(n) for n in networks) + " (OUTREACH_METRICS_ALLOW)")
+    if opened:
+        lines.append(Line(OK, "metrics", "GET /metrics answers with " + " or ".join(opened)))
+    elif exposure_reasons(settings):
+        lines.append(Line(OK, "metrics", "GET /metrics is off (404); set OUTREACH_METRICS_TOKEN or "
+                                         "OUTREACH_METRICS_ALLOW for a monitoring system to read it"))
+    else:
+        lines.append(Line(OK, "metrics", "GET /metrics answers this machine only (a laptop setup)"))
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder and not (os.path.isdir(folder) and os.access(folder, os.W_OK)):
+        lines.append(Line(FAIL, "metrics", f"PROMETHEUS_MULTIPROC_DIR {folder} is not a writable folder"))
+    elif folder:
+        lines.append(Line(OK, "metrics", f"multiprocess mode: every process's figures are added up from {folder}"))
+    return lines
+
+
 # ----- the command -----------------------------------------------------------------------------------
 
 
@@ -329,7 +366,8 @@ def run_checks(app, max_outbox_age: timedelta) -> list[Line]:
         lines += check_outbox(services, max_outbox_age)
     else:
         lines.append(Line(FAIL, "outbox", "not checked: the database is not ready"))
-    return [*lines, *check_flows(services), *check_council(settings), *check_wales(settings)]
+    return [*lines, *check_flows(services), *check_council(settings), *check_wales(settings),
+            *check_metrics(settings)]
 
 
 def settings_checks(settings) -> list[Line]:
@@ -338,7 +376,7 @@ def settings_checks(settings) -> list[Line]:
 
     return [*check_secret_key(None, settings), *check_public_url(settings), *check_twilio(settings),
             *check_whatsapp(settings), *check_telegram(settings), *check_timezone(settings, SystemClock()),
-            *check_council(settings), *check_wales(settings)]
+            *check_council(settings), *check_wales(settings), *check_metrics(settings)]
 
 
 @click.command("check")

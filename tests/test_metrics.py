@@ -216,3 +216,30 @@ def test_replies_and_bulk_are_told_apart_by_priority_in_the_queue(client, db, cl
     text = scrape(client)
     assert sample(text, "outreach_outbox_queued", channel="sms", priority="0") == 1
     assert sample(text, "outreach_outbox_queued", channel="sms", priority="10") == 1
+
+
+# ----- python app.py check ---------------------------------------------------------------------------
+
+
+def _check_lines(app, **env):
+    from commands.check import check
+
+    result = app.test_cli_runner().invoke(check, [], env=env)
+    return [line for line in result.output.splitlines() if " metrics: " in line]
+
+
+def test_check_says_who_may_read_the_metrics(app_config, tmp_path):
+    from app import create_app
+
+    with_token = create_app(app_config)
+    assert _check_lines(with_token) == [
+        "OK    metrics: GET /metrics answers with a bearer token (OUTREACH_METRICS_TOKEN)"]
+    short = create_app({**app_config, "metrics_token": "short", "metrics_allow": "10.0.0.0/8"})
+    lines = _check_lines(short, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "missing"))
+    assert lines[0].startswith("WARN  metrics: OUTREACH_METRICS_TOKEN is 5 bytes")
+    assert lines[1] == ("OK    metrics: GET /metrics answers with a bearer token (OUTREACH_METRICS_TOKEN) "
+                        "or from 10.0.0.0/8 (OUTREACH_METRICS_ALLOW)")
+    assert lines[2].startswith("FAIL  metrics: PROMETHEUS_MULTIPROC_DIR") and "not a writable folder" in lines[2]
+    closed = create_app({**app_config, "metrics_token": ""})
+    assert _check_lines(closed) == ["OK    metrics: GET /metrics is off (404); set OUTREACH_METRICS_TOKEN or "
+                                    "OUTREACH_METRICS_ALLOW for a monitoring system to read it"]

@@ -13,7 +13,7 @@ from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.contacts import explain_error
 from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
-from engage import audience_languages, calendar, segments, sms_cost, unsolicited, updates
+from engage import audience_languages, calendar, privacy, segments, sms_cost, unsolicited, updates
 from engage import broadcasts as broadcasting
 from engage.officers import record
 from engage.sms_cost import estimate_broadcast
@@ -427,8 +427,10 @@ def calendar_month():
         warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days,
                                                                  svc.settings.timezone)]
     view["title"] = format_date(date(year, month, 1), "LLLL y", locale=BY_CODE[dashboard_language()].locale)
+    months = privacy.retention_months(svc.settings)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
-                           flows=svc.registry.all(), error=None, form={})
+                           flows=svc.registry.all(), error=None, form={},
+                           kept_until=lambda closes: privacy.kept_until(closes, months) if closes else None)
 
 
 @bp.post("/calendar")

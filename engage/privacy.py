@@ -11,9 +11,10 @@ import secrets
 import threading
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -398,6 +399,24 @@ def months_before(when: datetime, months: int) -> datetime:
     year, month = divmod(total, 12)
     day = min(when.day, monthrange(year, month + 1)[1])
     return when.replace(year=year, month=month + 1, day=day)
+
+
+def kept_until(closes: date, months: int) -> date:
+    """The day a consultation's answers are unlinked from residents and their typed answers removed
+    (unless the flow keeps them): `months` calendar months after the day it closes."""
+    total = closes.year * 12 + (closes.month - 1) + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, min(closes.day, monthrange(year, month + 1)[1]))
+
+
+def flow_kept_until(flow, months: int, tz: str) -> date | None:
+    """The retention date of a flow's consultation (its closing day in the council's zone, plus `months`), or
+    None for a flow without a closing date (its answers are kept `months` from each answer)."""
+    consultation = getattr(flow, "consultation", None)
+    closes = consultation.closes_at(tz) if consultation is not None else None
+    if closes is None:
+        return None
+    return kept_until(closes.astimezone(ZoneInfo(tz)).date(), months)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import request
 
 from api.http import ApiError, bp, invalid, services
+from locales import i18n
 
 MAX_FLOW_BYTES = 256 * 1024
 
@@ -66,5 +67,5 @@ def lint_flow():
         "problems": [{"line": p.line, "col": p.col, "severity": p.severity, "message": p.message}
                      for p in problems],
         "sms_segments": [{"step_id": r.step_id, "field": r.field, "lang": r.lang, "segments": r.segments,
-                          "encoding": r.encoding} for r in segment_report(flow)] if flow else [],
+                          "encoding": r.encoding} for r in segment_report(flow, i18n.gettext)] if flow else [],
     }

@@ -10,20 +10,16 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from flows import sms_text
 from locales import i18n
 
 _ = i18n.N_
-REPLY_ONE = _("Reply %(number)s")
-REPLY_LIST = _("Reply %(numbers)s")
-# Joins the last two numbers of a list: "1, 2 or 3".
-LIST_OR = _("%(items)s or %(last)s")
-REPLY_MULTIPLE = _("Reply with the numbers of all that apply, for example %(example)s")
-REPLY_YES_NO = _("Reply YES or NO")
-REPLY_SCALE = _("Reply a number from %(min)s to %(max)s")
-REPLY_NUMBER = _("Reply with a number")
-REPLY_NUMBER_RANGE = _("Reply with a number from %(min)s to %(max)s")
-# The skip word comes from the flow engine's hints ("SKIP", Welsh "NEIDIO").
-REPLY_SKIP = _("Reply %(word)s to skip")
+# The SMS wording (reply lines) and its rendering live in flows/sms_text.py, so that everything that
+# counts an SMS counts the same text; the names stay importable from here.
+REPLY_ONE, REPLY_LIST, LIST_OR = sms_text.REPLY_ONE, sms_text.REPLY_LIST, sms_text.LIST_OR
+REPLY_MULTIPLE, REPLY_YES_NO, REPLY_SCALE = sms_text.REPLY_MULTIPLE, sms_text.REPLY_YES_NO, sms_text.REPLY_SCALE
+REPLY_NUMBER, REPLY_NUMBER_RANGE, REPLY_SKIP = (sms_text.REPLY_NUMBER, sms_text.REPLY_NUMBER_RANGE,
+                                                sms_text.REPLY_SKIP)
 YES = _("Yes")
 NO = _("No")
 SKIP = _("Skip")
@@ -36,35 +32,14 @@ CALLBACK_PREFIX = "a"
 BY_NUMBER = "#"
 SKIP_VALUE = "!skip"
 
-DEFAULT_SCALE = (1, 5)
-
 
 # ----- reading the payload ------------------------------------------------------------------
 
-
-def _choices(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in payload.get("choices") or [] if isinstance(c, dict)]
-
-
-def _number(value: Any) -> str:
-    """Show 5.0 as 5 and keep 2.5 as it is."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _bounds(payload: dict[str, Any], default: tuple[int, int] | None) -> tuple[Any, Any] | None:
-    hints = payload.get("hints") or {}
-    low, high = hints.get("min"), hints.get("max")
-    if low is None or high is None:
-        return default
-    return low, high
-
-
-def _scale_labels(payload: dict[str, Any]) -> dict[str, str]:
-    """Return scale point labels keyed by the point as text (JSON turns int keys into strings)."""
-    labels = (payload.get("hints") or {}).get("labels") or {}
-    return {_number(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+_choices = sms_text.choices_of
+_number = sms_text.number_text
+_bounds = sms_text.bounds
+_scale_labels = sms_text.scale_labels
+DEFAULT_SCALE = sms_text.DEFAULT_SCALE
 
 
 def _yes_no_labels(payload: dict[str, Any], lang: str | None) -> tuple[str, str]:
@@ -86,33 +61,9 @@ def _scale_points(payload: dict[str, Any]) -> list[str]:
     return [str(n) for n in range(low_i, high_i + 1)]
 
 
-def _or_list(numbers: list[str], lang: str | None) -> str:
-    if len(numbers) == 1:
-        return numbers[0]
-    return i18n.gettext(lang, LIST_OR, items=", ".join(numbers[:-1]), last=numbers[-1])
-
-
 def reply_hint(payload: dict[str, Any], lang: str | None) -> str:
     """Return the line telling an SMS resident how to answer ("Reply 1, 2 or 3"), or ""."""
-    kind = payload.get("kind")
-    numbers = [str(c.get("number", i + 1)) for i, c in enumerate(_choices(payload))]
-    if kind == "choice" and numbers:
-        if len(numbers) == 1:
-            return i18n.gettext(lang, REPLY_ONE, number=numbers[0])
-        return i18n.gettext(lang, REPLY_LIST, numbers=_or_list(numbers, lang))
-    if kind == "multiple" and numbers:
-        return i18n.gettext(lang, REPLY_MULTIPLE, example=" ".join(numbers[:2]))
-    if kind == "yes_no":
-        return i18n.gettext(lang, REPLY_YES_NO)
-    if kind == "scale":
-        low, high = _bounds(payload, DEFAULT_SCALE)
-        return i18n.gettext(lang, REPLY_SCALE, min=_number(low), max=_number(high))
-    if kind == "number":
-        bounds = _bounds(payload, None)
-        if bounds is None:
-            return i18n.gettext(lang, REPLY_NUMBER)
-        return i18n.gettext(lang, REPLY_NUMBER_RANGE, min=_number(bounds[0]), max=_number(bounds[1]))
-    return ""
+    return sms_text.reply_hint(payload, lang, i18n.gettext)
 
 
 def _lang(payload: dict[str, Any], lang: str | None) -> str | None:
@@ -127,26 +78,9 @@ def _is_question(payload: dict[str, Any]) -> bool:
 
 
 def render_sms(payload: dict[str, Any], lang: str | None = None) -> str:
-    """Return the SMS text: the message, numbered options, and how to reply."""
-    lang = _lang(payload, lang)
-    text = str(payload.get("text") or "")
-    if not _is_question(payload):
-        return text
-    parts = [text] if text else []
-    choices = _choices(payload)
-    if payload.get("kind") in ("choice", "multiple") and choices:
-        parts.append("\n".join(f"{c.get('number', i + 1)}. {c.get('label', '')}" for i, c in enumerate(choices)))
-    elif payload.get("kind") == "scale":
-        labels = _scale_labels(payload)
-        if labels:
-            parts.append("\n".join(f"{point} = {label}" for point, label in labels.items()))
-    hint = [reply_hint(payload, lang)] if reply_hint(payload, lang) else []
-    if payload.get("optional"):
-        word = (payload.get("hints") or {}).get("skip_word") or "SKIP"
-        hint.append(i18n.gettext(lang, REPLY_SKIP, word=word))
-    if hint:
-        parts.append("\n".join(hint))
-    return "\n\n".join(parts)
+    """Return the SMS text: the message, numbered options, and how to reply (flows/sms_text.py, in the
+    resident's language)."""
+    return sms_text.render_sms(payload, _lang(payload, lang), i18n.gettext)
 
 
 # ----- Telegram ---------------------------------------------------------------------------------------

@@ -122,7 +122,8 @@ def export_data_command(reference: str, html_path: str | None, json_path: str | 
         Path(json_path).write_text(text, encoding="utf-8")
         click.echo(f"Wrote {json_path}.")
     if html_path:
-        Path(html_path).write_text(subject_access_html(data, services.settings.council_name), encoding="utf-8")
+        page = subject_access_html(data, services.settings.council_name, services.settings.timezone)
+        Path(html_path).write_text(page, encoding="utf-8")
         click.echo(f"Wrote {html_path}.")
     if not json_path and not html_path:
         click.echo(text)

@@ -21,6 +21,7 @@ def lint(paths: tuple[str, ...], segments: bool) -> None:
     """Check flow files (default: the flows folder); exit 1 on any error."""
     from flows.lint import lint_paths, segment_report
     from flows.loader import FlowError, load_flow
+    from locales import i18n
 
     targets = list(paths) or [Settings.from_env().flows_dir]
     problems = lint_paths(targets)
@@ -37,7 +38,7 @@ def lint(paths: tuple[str, ...], segments: bool) -> None:
             except FlowError:
                 continue
             click.echo(f"\n{path}: SMS segments per text")
-            for line in segment_report(flow):
+            for line in segment_report(flow, i18n.gettext):
                 click.echo(f"  {line}")
     if errors:
         click.echo(f"\n{len(errors)} error(s) found.", err=True)

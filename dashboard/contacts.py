@@ -171,7 +171,7 @@ def contact_subject_access(contact_id: int):
         record(s, g.officer, "contact.subject_access", now(), target_type="contact", target_id=contact_id,
                summary=f"Downloaded a subject access copy for contact {contact_id}", ip=client_ip())
     if request.form.get("format") == "html":
-        body = privacy.subject_access_html(data, svc.settings.council_name)
+        body = privacy.subject_access_html(data, svc.settings.council_name, svc.settings.timezone)
         return Response(body, mimetype="text/html", headers={
             "Content-Disposition": f'attachment; filename="contact-{contact_id}.html"'})
     return Response(json.dumps(data, ensure_ascii=False, indent=2, default=str), mimetype="application/json",

@@ -68,7 +68,20 @@ def check_flow_source(text: str, name: str = "<upload>") -> tuple[Any | None, li
 
 
 def sms_segment_report(text: str) -> list[dict[str, Any]]:
-    """Count SMS segments per question and language as the resident would receive it."""
+    """Count SMS segments per step and language as the resident receives it: the question with its numbered
+    choices and reply line (engage.sms_cost, the count lint, the broadcast form and the sender use)."""
+    try:
+        from engage.sms_cost import flow_step_costs
+        from flows.loader import load_flow_text
+
+        flow = load_flow_text(text, "<segments>")
+    except Exception:  # a version the loader no longer reads: count its texts as plainly as we can
+        flow = None
+    if flow is not None:
+        return [{"step": row["step"], "languages": {
+            lang: {"segments": c.segments, "encoding": c.encoding, "characters": c.characters,
+                   "non_gsm": "".join(c.non_gsm)} for lang, c in row["languages"].items()}}
+            for row in flow_step_costs(flow)]
     try:
         data = YAML(typ="safe").load(text) or {}
     except YAMLError:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.flow_checks import check_flow_source, sms_segment_report
 from dashboard.i18n import _gettext as _
+from engage import privacy
 from engage.officers import record
 from store.models import FlowVersion, Run
 
@@ -41,7 +42,10 @@ def flow_detail(flow_id: str):
     if flow is None and not versions:
         abort(404)
     source = flow.source if flow is not None else versions[0][0].source
+    months = privacy.retention_months(svc.settings)
     return render_template("dashboard/flow_detail.html", flow=flow, flow_id=flow_id, versions=versions,
+                           retention_months=months,
+                           kept_until=privacy.flow_kept_until(flow, months, svc.settings.timezone) if flow else None,
                            segments=sms_segment_report(source), source=source,
                            file_errors=svc.registry.errors_for(flow_id),
                            last_good=flow_id in svc.registry.last_good,

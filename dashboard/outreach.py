@@ -13,7 +13,7 @@ from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.contacts import explain_error
 from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
-from engage import audience_languages, calendar, segments, unsolicited, updates
+from engage import audience_languages, calendar, privacy, segments, sms_cost, unsolicited, updates
 from engage import broadcasts as broadcasting
 from engage import whatsapp as whatsapp_rules
 from engage.officers import record
@@ -116,9 +116,18 @@ def broadcasts_new():
     texts = {lang: form.get(f"text_{lang}", "") for lang in CODES}
     with svc.db.session() as s:
         whatsapp = _whatsapp_audience(svc, s, form, reminder, texts)
+    chosen_flow = svc.registry.get(form.get("flow_id", "")) if form.get("content") == "flow" else None
+    sent = _messages_as_sent(svc, texts, chosen_flow)
+    longest, warn_long, confirm_long = sms_cost.length_warning(
+        {lang: sms_cost.message_cost(text, lang) for lang, text in sent.items()})
     context = dict(flows=flows, segments=choices, form=form, reminder=reminder, reminder_size=reminder_size,
                    whatsapp=whatsapp,
-                   estimate=segment_estimate(texts), error=rules_error, cost=_broadcast_cost(svc, texts, audience),
+                   estimate=segment_estimate(texts), error=rules_error,
+                   cost=_broadcast_cost(svc, sent, audience, chosen_flow),
+                   flow_estimate=({lang: sms_cost.message_cost(text, lang) for lang, text in sent.items()}
+                                  if chosen_flow is not None else None),
+                   longest=longest, warn_long=warn_long, confirm_long=confirm_long,
+                   warn_above=sms_cost.WARN_ABOVE, confirm_above=sms_cost.CONFIRM_ABOVE,
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
                    reminder_words=segments.describe(reminder) if reminder else None,
                    **_language_choices(audience, texts, svc.registry.get(form.get("flow_id", ""))
@@ -129,6 +138,11 @@ def broadcasts_new():
     if request.method == "GET" or form.get("action") == "check":
         # "Check the languages" shows who gets what before anything is saved or sent.
         return render_template("dashboard/broadcast_new.html", **context)
+    if confirm_long and not form.get("confirm_long"):
+        # A long message costs every resident that many texts: the officer says they mean it.
+        context["error"] = _("The longest message is %(num)s SMS segments. Tick the box to confirm you mean to "
+                             "send a message this long, or shorten it.", num=longest)
+        return render_template("dashboard/broadcast_new.html", **context), 422
     try:
         broadcast_id = _create_broadcast(svc, form, texts, reminder)
     except (broadcasting.BroadcastError, segments.SegmentError, ValueError) as error:
@@ -169,13 +183,20 @@ def _whatsapp_audience(svc, s, form, reminder: dict | None, texts: dict[str, str
             "skipped": whatsapp_rules.skipped_without_template(counts, templates, languages, base)}
 
 
-def _broadcast_cost(svc, texts: dict[str, str], audience: dict[str | None, int]):
+def _messages_as_sent(svc, texts: dict[str, str], flow) -> dict[str, str]:
+    """Each language's first SMS as residents get it: the message with the line saying who sent it, or the
+    flow's opening messages, that line and its first question with choices and reply line."""
+    if flow is not None:
+        return sms_cost.flow_broadcast_messages(flow, svc.settings.council_name, now(), svc.settings.timezone)
+    return unsolicited.whole_messages(texts, svc.settings.council_name)
+
+
+def _broadcast_cost(svc, whole: dict[str, str], audience: dict[str | None, int], flow=None):
     """The most the broadcast can cost: every resident of the audience sent their whole message by SMS."""
-    whole = unsolicited.whole_messages(texts, svc.settings.council_name)
     if not whole or not audience:
         return None
     try:
-        return estimate_broadcast(whole, audience, svc.settings)
+        return estimate_broadcast(whole, audience, svc.settings, base=flow.base_language if flow else None)
     except ValueError:
         return None
 
@@ -442,8 +463,10 @@ def calendar_month():
         warnings = [_warning_words(w) for w in calendar.warnings(s, now(), svc.settings.min_consultation_days,
                                                                  svc.settings.timezone)]
     view["title"] = format_date(date(year, month, 1), "LLLL y", locale=BY_CODE[dashboard_language()].locale)
+    months = privacy.retention_months(svc.settings)
     return render_template("dashboard/calendar.html", view=view, warnings=warnings, today=today, date=date,
-                           flows=svc.registry.all(), error=None, form={})
+                           flows=svc.registry.all(), error=None, form={},
+                           kept_until=lambda closes: privacy.kept_until(closes, months) if closes else None)
 
 
 @bp.post("/calendar")

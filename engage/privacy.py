@@ -11,9 +11,10 @@ import secrets
 import threading
 from calendar import monthrange
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 _ = i18n.N_
+YES, NO = _("Yes"), _("No")
 FORGET_ASK = _("Reply %(confirm)s to delete everything %(council)s holds about you. Your answers are kept "
                "only as anonymous numbers. This cannot be undone.")
 FORGET_DONE = _("Everything %(council)s held about you has been deleted. You will get no more messages from us.")
@@ -90,7 +92,8 @@ def subject_access(session: Session, contact_id: int, now: datetime) -> dict[str
     ] + [
         {"direction": "out", "at": _iso(m.created_at), "channel": m.channel, "kind": m.kind,
          "to": address_of[m.address_id].address if m.address_id in address_of else None,
-         "text": (m.payload or {}).get("text"), "state": m.status, "sent_at": _iso(m.sent_at),
+         "text": (m.payload or {}).get("text"), "as_sent": _as_sent(m.payload or {}, m.channel),
+         "state": m.status, "sent_at": _iso(m.sent_at),
          "delivered_at": _iso(m.delivered_at), "error_code": m.error_code}
         for m in outbox
     ]
@@ -103,6 +106,9 @@ def subject_access(session: Session, contact_id: int, now: datetime) -> dict[str
             answers_by_run.setdefault(answer.run_id, []).append(answer)
     titles = dict(session.execute(select(FlowVersion.id, FlowVersion.title)
                                   .where(FlowVersion.id.in_({r.flow_version_id for r in runs}))).all()) if runs else {}
+    flows = {version_id: _readable_flow(source) for version_id, source in session.execute(
+        select(FlowVersion.id, FlowVersion.source).where(FlowVersion.id.in_({r.flow_version_id for r in runs})))
+    } if runs else {}
     consents = session.scalars(select(ConsentRecord).where(ConsentRecord.contact_id == contact_id)
                                .order_by(ConsentRecord.at, ConsentRecord.id)).all()
     return {
@@ -127,23 +133,111 @@ def subject_access(session: Session, contact_id: int, now: datetime) -> dict[str
         ],
         "messages": messages,
         "runs": [
-            {"flow_id": r.flow_id, "flow_title": titles.get(r.flow_version_id), "channel": r.channel,
+            {"flow_id": r.flow_id, "flow_title": _flow_title(flows.get(r.flow_version_id), r.language)
+             or titles.get(r.flow_version_id), "channel": r.channel,
              "language": r.language, "status": r.status, "started_at": _iso(r.started_at),
              "finished_at": _iso(r.finished_at), "started_by": r.started_by,
              "answers": [{"step_id": a.step_id, "value": a.value, "text": a.raw_text, "skipped": a.skipped,
-                          "answered_at": _iso(a.answered_at)} for a in answers_by_run.get(r.id, [])]}
+                          "answered_at": _iso(a.answered_at),
+                          **_answer_words(flows.get(r.flow_version_id), a, r.language or contact.language)}
+                         for a in answers_by_run.get(r.id, [])]}
             for r in runs
         ],
     }
 
 
-def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True))
+def _readable_flow(source: str):
+    """A stored flow version, loaded, to word its questions and answers (None when it no longer loads)."""
+    from flows.loader import load_flow_text
+
+    try:
+        return load_flow_text(source, "<subject access>")
+    except Exception:  # an old version the loader no longer accepts: its step ids are shown instead
+        return None
 
 
-def subject_access_html(data: dict[str, Any], council: str = "Your council") -> str:
-    """Render subject-access data as a readable page; resident text is escaped."""
-    return _environment().get_template("privacy/subject_access.html").render(data=data, council=council)
+def _flow_title(flow, lang: str | None) -> str | None:
+    return flow.title_in(lang) if flow is not None else None
+
+
+def _answer_words(flow, answer: Answer, lang: str | None) -> dict[str, Any]:
+    """The question as the person was asked it and their answer's label, in their language."""
+    lang = lang or (flow.base_language if flow is not None else "en")
+    if flow is None or not flow.has_step(answer.step_id):
+        return {"question": None, "answer": None if answer.skipped else _plain(answer.value)}
+    step = flow.step(answer.step_id)
+    question = flow.text(step, lang)
+    if answer.skipped:
+        return {"question": question, "answer": None}
+    labels = {c.value: flow.text(c.labels, lang) for c in step.choices}
+
+    def word(value: Any) -> str:
+        if isinstance(value, bool):
+            texts = step.yes_no_labels.get("yes" if value else "no")
+            return flow.text(texts, lang) if texts else i18n.gettext(lang, YES if value else NO)
+        if step.kind == "scale" and step.labels:
+            point = step.labels.get(int(value)) if isinstance(value, (int, float)) else None
+            return f"{_plain(value)} ({flow.text(point, lang)})" if point else _plain(value)
+        return labels.get(str(value), _plain(value))
+
+    value = answer.value
+    return {"question": question, "answer": "; ".join(word(v) for v in value) if isinstance(value, list)
+            else word(value)}
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _as_sent(payload: dict[str, Any], channel: str | None) -> str | None:
+    """A message to the person as it was sent: by SMS the text with its numbered choices and reply line
+    (flows/sms_text.py, as the sender renders it); elsewhere the text and the answers offered as buttons."""
+    from flows.sms_text import render_sms
+
+    if payload.get("type") != "question":
+        return payload.get("text")
+    lang = payload.get("lang")
+    if channel == "sms":
+        return render_sms(payload, lang, i18n.gettext)
+    buttons = [str(c.get("label", "")) for c in payload.get("choices") or [] if isinstance(c, dict)]
+    return "\n\n".join(part for part in (payload.get("text") or "", "\n".join(buttons)) if part)
+
+
+def _environment(lang: str, tz: str) -> Environment:
+    from babel.dates import format_datetime
+
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(default=True),
+                      extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(i18n.translations(lang), newstyle=True)
+    language = BY_CODE.get(lang) or BY_CODE["en"]
+    zone = ZoneInfo(tz)
+
+    def when(value: Any) -> str:
+        """An ISO time as the person reads dates (2 December 2026, 10:05), in the council's zone."""
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return format_datetime(moment.astimezone(zone), "d MMMM y, HH:mm", locale=language.locale)
+
+    env.filters["when"] = when
+    return env
+
+
+def subject_access_html(data: dict[str, Any], council: str = "Your council", tz: str = "Europe/London",
+                        lang: str | None = None) -> str:
+    """Render subject-access data as a readable page in the person's language (else `lang`, else English):
+    the questions as asked, answers by their labels, messages as sent, dates in the council's zone.
+    Resident text is escaped."""
+    lang = lang or data.get("contact", {}).get("language") or "en"
+    if lang not in BY_CODE:
+        lang = "en"
+    language = BY_CODE[lang]
+    return _environment(lang, tz).get_template("privacy/subject_access.html").render(
+        data=data, council=council, lang=lang, direction=getattr(language, "direction", "ltr"))
 
 
 # ----- erasure ----------------------------------------------------------------------------------
@@ -398,6 +492,24 @@ def months_before(when: datetime, months: int) -> datetime:
     year, month = divmod(total, 12)
     day = min(when.day, monthrange(year, month + 1)[1])
     return when.replace(year=year, month=month + 1, day=day)
+
+
+def kept_until(closes: date, months: int) -> date:
+    """The day a consultation's answers are unlinked from residents and their typed answers removed
+    (unless the flow keeps them): `months` calendar months after the day it closes."""
+    total = closes.year * 12 + (closes.month - 1) + months
+    year, month = divmod(total, 12)
+    return date(year, month + 1, min(closes.day, monthrange(year, month + 1)[1]))
+
+
+def flow_kept_until(flow, months: int, tz: str) -> date | None:
+    """The retention date of a flow's consultation (its closing day in the council's zone, plus `months`), or
+    None for a flow without a closing date (its answers are kept `months` from each answer)."""
+    consultation = getattr(flow, "consultation", None)
+    closes = consultation.closes_at(tz) if consultation is not None else None
+    if closes is None:
+        return None
+    return kept_until(closes.astimezone(ZoneInfo(tz)).date(), months)
 
 
 @dataclass

@@ -119,3 +119,62 @@ def estimate_broadcast(texts_by_lang: Mapping[str, str], audience: Mapping[str |
     too_long = tuple(line.text_lang for line in lines if line.segments_each > MAX_SEGMENTS)
     return BroadcastEstimate(tuple(lines), sum(line.recipients for line in lines), total_segments,
                              total_segments * price, price, fallbacks, too_long)
+
+
+# ----- a flow's questions as sent ------------------------------------------------------------------
+# One counting for lint, the flow page, the broadcast form and the outbox: flows/sms_text.py renders a
+# question as its SMS (question, numbered choices, the reply line in the resident's language), and
+# flows/sms.py counts it.
+
+WARN_ABOVE = 3  # the broadcast form warns when a message is more parts than this
+CONFIRM_ABOVE = 6  # ... and asks the officer to confirm one longer than this
+
+
+def sms_of(payload: dict, lang: str | None = None) -> str:
+    """An outbox payload's SMS text as the sender sends it (bot/render.py renders with the same function)."""
+    from flows.sms_text import render_sms
+    from locales import i18n
+
+    return render_sms(payload, lang or payload.get("lang"), i18n.gettext)
+
+
+def step_cost(flow, step, lang: str, *, easy_read: bool = False) -> MessageCost:
+    """What one step of a flow costs as an SMS in `lang`, counted on the message as sent."""
+    from flows.sms_text import step_sms
+    from locales import i18n
+
+    return message_cost(step_sms(flow, step, lang, i18n.gettext, easy_read=easy_read), lang)
+
+
+def flow_step_costs(flow) -> list[dict]:
+    """Per step (questions and messages) and language of the flow, what its SMS costs (the flow page)."""
+    rows = []
+    for step in flow.steps:
+        # A language a step lacks is sent in the flow's base language: counted as sent.
+        rows.append({"step": step.id, "languages": {lang: step_cost(flow, step, lang) for lang in flow.languages}})
+    return rows
+
+
+def flow_broadcast_messages(flow, council: str, now, tz: str) -> dict[str, str]:
+    """The first SMS a broadcast of `flow` sends in each of its languages, as sent: its opening messages,
+    the line saying who it is from and how to stop, then the first question with its choices and reply line
+    (as engage.conversations queues it for a broadcast)."""
+    from engage.first_question import first_message
+    from engage.unsolicited import stop_line
+
+    out = {}
+    for lang in flow.languages:
+        payload = first_message(flow, lang, now, tz, preview=True)
+        intro = list(payload.get("intro") or [])
+        if payload.get("type") == "question":
+            payload["text"] = "\n\n".join([*intro, stop_line(lang, council), payload.get("question") or ""])
+        else:
+            payload["text"] = "\n\n".join([payload.get("text") or "", stop_line(lang, council)])
+        out[lang] = sms_of(payload, lang)
+    return out
+
+
+def length_warning(costs: Mapping[str, MessageCost]) -> tuple[int, bool, bool]:
+    """The longest message's parts, and whether the form warns (over 3) and asks to confirm (over 6)."""
+    most = max((c.segments for c in costs.values()), default=0)
+    return most, most > WARN_ABOVE, most > CONFIRM_ABOVE

@@ -10,6 +10,7 @@ from pathlib import Path
 from .loader import Problem, _check_across, _read_file, flow_files
 from .model import Flow
 from .sms import count_segments
+from .sms_text import Gettext, step_segments
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,21 @@ def lint_paths(paths: Sequence[str | Path]) -> list[Problem]:
     return sorted(problems, key=lambda p: (p.path, p.line, p.col))
 
 
-def segment_report(flow: Flow) -> list[SegmentRow]:
-    """Return, per text and language, the SMS encoding and segments it costs."""
+def segment_report(flow: Flow, gettext: Gettext | None = None) -> list[SegmentRow]:
+    """Return, per text and language, the SMS encoding and segments it costs.
+
+    A question (`ask`, `easy_read`) is counted as its SMS is sent: the question, its numbered
+    choices and the reply line in that language (flows/sms_text.py; `gettext` gives the reply
+    line's words, the service's `locales.i18n.gettext`; English without it).
+    """
     rows = []
     for step_id, field, texts in flow.texts():
+        step = flow.step(step_id) if step_id is not None and field in ("ask", "easy_read") else None
         for lang, text in texts.items():
-            info = count_segments(text)
+            if step is not None and step.kind != "say":
+                info = step_segments(flow, step, lang, gettext, easy_read=field == "easy_read")
+            else:
+                info = count_segments(text)
             rows.append(SegmentRow(step_id, field, lang, info.encoding, info.units, info.characters, info.segments,
                                    info.non_gsm))
     return rows
@@ -70,6 +80,8 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
     for problem in problems:
         print(problem, file=out)
     if args.segments:
+        print("Questions are counted as sent, with the reply line in English: `python app.py flows lint` "
+              "counts it in each language's own words.", file=out)
         for path in args.paths:
             for file in flow_files(path) if Path(path).is_dir() else [Path(path)]:
                 flow = _read_file(file).flow if file.is_file() else None

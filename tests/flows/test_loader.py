@@ -633,10 +633,16 @@ def test_empty_and_non_mapping_files(tmp_path: Path) -> None:
 def test_segment_report() -> None:
     rows = {(r.step_id, r.field, r.lang): r for r in segment_report(load_flow(STREET_SAFETY))}
     assert rows["feel_safe", "ask", "en"].segments == 1 and rows["feel_safe", "ask", "en"].encoding == "GSM-7"
+    # A question is counted as sent: the question, its numbered choices and the reply line. Without the
+    # service's catalogs the reply line is in English ("Reply 1, 2 or 3")...
     welsh = rows["feel_safe", "ask", "cy"]
-    assert (welsh.encoding, welsh.units, welsh.segments, welsh.non_gsm) == ("UCS-2", 78, 2, ("ô",))
+    assert (welsh.encoding, welsh.units, welsh.segments, welsh.non_gsm) == ("UCS-2", 134, 2, ("ô", "ŵ"))
     assert rows["feel_safe", "choice:unsure", "cy"].non_gsm == ("ŵ",)
-    assert str(welsh) == "feel_safe ask [cy]: 2 SMS (78 UCS-2 units; UCS-2 because of ô)"
+    # ... with them, in Welsh ("Atebwch 1, 2 neu 3"), as the sender sends it: 3 SMS, not the question's 2.
+    from locales import i18n
+
+    sent = {(r.step_id, r.field, r.lang): r for r in segment_report(load_flow(STREET_SAFETY), i18n.gettext)}
+    assert str(sent["feel_safe", "ask", "cy"]) == "feel_safe ask [cy]: 3 SMS (137 UCS-2 units; UCS-2 because of ô ŵ)"
 
 
 def test_lint_main(tmp_path: Path, capsys) -> None:

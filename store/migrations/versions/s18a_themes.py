@@ -14,7 +14,7 @@ import store.types
 
 
 revision = 's18a'
-down_revision = 's12c'
+down_revision = 's17a'
 branch_labels = None
 depends_on = None
 

@@ -178,7 +178,8 @@ def _whatsapp_audience(svc, s, form, reminder: dict | None, texts: dict[str, str
         counts = whatsapp_rules.outside_window(s, rules, now()) if rules is not None else {}
     except segments.SegmentError:
         counts = {}
-    return {"outside": sum(counts.values()), "templates": templates,
+    on = "whatsapp" in (svc.extras.get("channels") or {}) or bool(counts)
+    return {"on": on, "outside": sum(counts.values()), "templates": templates,
             "flow_templates": dict(getattr(flow, "whatsapp_templates", None) or {}) if flow else {},
             "skipped": whatsapp_rules.skipped_without_template(counts, templates, languages, base)}
 

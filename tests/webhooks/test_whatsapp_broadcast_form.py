@@ -99,3 +99,12 @@ def test_the_broadcast_page_counts_who_was_skipped_for_lack_of_a_template(client
     fire_broadcast(services, broadcast_id)
     page = client.get(saved.headers["Location"]).get_data(as_text=True)
     assert "no approved WhatsApp template: 3" in page
+
+
+def test_without_whatsapp_residents_or_the_channel_the_form_asks_for_no_templates(client, officer_token, services,
+                                                                                  clock):
+    with services.db.session() as s:
+        segment = create_segment(s, "nobody", {"all": [{"field": "ward", "in": ["Nowhere"]}]}, clock.now())
+        segment_id = segment.id
+    page = client.get(f"/dashboard/broadcasts/new?segment_id={segment_id}").get_data(as_text=True)
+    assert 'id="whatsapp-templates"' not in page and "New broadcast" in page

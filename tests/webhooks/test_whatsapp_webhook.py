@@ -143,3 +143,14 @@ def test_a_voice_note_without_words_is_asked_to_be_typed_and_is_no_answer(client
         from store.models import Answer
 
         assert s.scalars(select(Answer)).all() == []
+
+
+def test_start_on_whatsapp_opens_only_the_whatsapp_address(client, db, fake_twilio, sender):
+    sms_in(client, "HELP")
+    whatsapp_in(client, fake_twilio, PHONE, "STOP")
+    whatsapp_in(client, fake_twilio, PHONE, "START")
+    sender.drain()
+    assert received(fake_twilio, PHONE)[-1].body.startswith("Welcome back. You will get messages from Harlow Council")
+    with db.session() as s:
+        assert {a.channel: a.consent for a in s.scalars(select(Address))} == {"sms": "opted_out",
+                                                                               "whatsapp": "opted_in"}

@@ -37,8 +37,11 @@ FINISHED_CALL = frozenset({"completed", "busy", "failed", "no-answer", "canceled
 # A placed call's final status and the outbox state it means.
 CALL_STATES = {"completed": "delivered", "busy": "undelivered", "no-answer": "undelivered",
                "failed": "failed", "canceled": "failed"}
-# Outbox kinds spoken in the call itself; the others (broadcasts, reminders, updates) place a call.
-IN_CALL = lambda kind: kind not in BULK_KINDS and kind != "keyboard"  # noqa: E731
+
+
+def in_call(kind: str) -> bool:
+    """Outbox kinds spoken in the call itself; the others (broadcasts, reminders, updates) place a call."""
+    return kind not in BULK_KINDS and kind != "keyboard"
 
 
 def _services():
@@ -133,8 +136,8 @@ class Call:
         return self.call_start()
 
     def lang(self) -> str | None:
-        contact = self.contact_state()
-        return contact[0]
+        """The caller's recorded language."""
+        return self.contact_state()[0]
 
     def contact_state(self) -> tuple[str | None, str | None]:
         """(the caller's recorded language, their voice address's consent), linking the voice address to
@@ -413,7 +416,7 @@ class Call:
             done = len(s.scalars(select(OutboxMessage.id).where(
                 OutboxMessage.provider_id.like(prefix.replace("%", r"\%") + "%", escape="\\"))).all())
             for row in queued:
-                if not IN_CALL(row.kind):
+                if not in_call(row.kind):
                     continue
                 allowed, reason = may_send(contact, address, row.kind)
                 row.updated_at = now

@@ -197,3 +197,27 @@ def test_wales_mode_offers_welsh_first(app, client, db):
     languages = phone.press(menu_key(menu, "Feeling safe"))
     assert languages.says[0][:2] == ("I gael Cymraeg, pwyswch 1.", "cy-GB")
     assert "Pa mor ddiogel" in phone.press("1").text
+
+
+def test_a_call_is_a_run_like_any_other_in_the_results_by_channel(client, db, services):
+    from engage import results
+    from tests.support.twilio_fake import load_fixture
+
+    phone = Phone(client, CALLER)
+    menu = phone.dial()
+    phone.press(menu_key(menu, "Feeling safe"))
+    phone.press("1")
+    phone.press("1")
+    for n, body in enumerate(("SAFE", "3")):
+        sid = f"SM{n:032x}"
+        form = {**load_fixture("sms_keyword.json"), "Body": body, "MessageSid": sid, "SmsMessageSid": sid,
+                "SmsSid": sid, "From": "+447400999888"}
+        assert post_signed(client, "/webhooks/twilio/sms", form).status_code == 200
+    flow = services.registry.get("street-safety")
+    step = next(step for step in results.steps_of(flow) if step.id == "feel_safe")
+    with db.session() as s:
+        by_channel = results.breakdown(s, "street-safety", step, "channel")
+        voice_only = results.question_result(s, "street-safety", step, results.Filters(channel="voice"))
+    assert {row["group"]: row["total"] for row in by_channel["rows"]} == {"sms": 1, "voice": 1}
+    assert {c.value: c.count for c in voice_only.counts}["safe"] == 1
+    assert {c.value: c.count for c in voice_only.counts}["unsure"] == 0

@@ -105,10 +105,11 @@ def instrument_store(conversations) -> None:
         return
 
     def store_inbound(channel, *args, **kwargs):
-        row_id, created = store(channel, *args, **kwargs)
-        if created:
+        stored = store(channel, *args, **kwargs)
+        # (row id, True when new): a provider's repeat stores nothing and is not counted.
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[1]:
             inbound_received(channel)
-        return row_id, created
+        return stored
 
     store_inbound._counted = True
     conversations.store_inbound = store_inbound

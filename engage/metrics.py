@@ -78,6 +78,12 @@ def inbound_acted_on(channel: str, received_at: datetime | None, acted_at: datet
         INBOUND_LATENCY.labels(channel).observe(max(0.0, (acted_at - received_at).total_seconds()))
 
 
+def inbound_acted_on_many(rows) -> None:
+    """Count a batch of messages acted on together: (channel, received_at, acted_at) each, after the commit."""
+    for channel, received_at, acted_at in rows:
+        inbound_acted_on(channel, received_at, acted_at)
+
+
 def send_result(channel: str, kind: str, result, queued_at: datetime | None = None,
                 at: datetime | None = None) -> None:
     """Count one provider call by its outcome; a live reply's wait since it was queued is timed."""
@@ -105,10 +111,11 @@ def instrument_store(conversations) -> None:
         return
 
     def store_inbound(channel, *args, **kwargs):
-        row_id, created = store(channel, *args, **kwargs)
-        if created:
+        stored = store(channel, *args, **kwargs)
+        # (row id, True when new): a provider's repeat stores nothing and is not counted.
+        if isinstance(stored, tuple) and len(stored) == 2 and stored[1]:
             inbound_received(channel)
-        return row_id, created
+        return stored
 
     store_inbound._counted = True
     conversations.store_inbound = store_inbound

@@ -243,3 +243,16 @@ def test_check_says_who_may_read_the_metrics(app_config, tmp_path):
     closed = create_app({**app_config, "metrics_token": ""})
     assert _check_lines(closed) == ["OK    metrics: GET /metrics is off (404); set OUTREACH_METRICS_TOKEN or "
                                     "OUTREACH_METRICS_ALLOW for a monitoring system to read it"]
+
+
+def test_a_batch_acted_on_together_is_counted_and_timed_per_channel(clock):
+    from engage import metrics
+
+    before = {c: value("outreach_inbound_acted_on_total", channel=c) for c in ("telegram", "voice")}
+    slow = value("outreach_inbound_acted_on_seconds_bucket", channel="voice", le="1.0")
+    at = clock.now()
+    metrics.inbound_acted_on_many([("telegram", at - timedelta(seconds=0.2), at),
+                                   ("voice", at - timedelta(seconds=3), at), ("voice", at, at)])
+    assert value("outreach_inbound_acted_on_total", channel="telegram") == before["telegram"] + 1
+    assert value("outreach_inbound_acted_on_total", channel="voice") == before["voice"] + 2
+    assert value("outreach_inbound_acted_on_seconds_bucket", channel="voice", le="1.0") == slow + 1

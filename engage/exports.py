@@ -72,7 +72,14 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
                                      | {step for _f, step in special_steps(s, [flow_id])})
     questions = [step.id for step in steps if step.is_question and step.id not in hidden]
     fields = visible_fields(officer, special=special)
-    header = RUN_COLUMNS + fields + questions
+    # A theme column per written question whose themes have been found (engage.themes): the theme its
+    # answer is in. Questions without themes get no column, so an export's columns stay as they were.
+    from engage.themes.service import has_themes, run_themes
+
+    written = [step.id for step in steps if step.kind == "text" and step.id in questions
+               and has_themes(s, flow_id, step.id)]
+    themes = run_themes(s, flow_id, written)
+    header = RUN_COLUMNS + fields + questions + [f"{step}_theme" for step in written]
 
     def rows() -> Iterator[list]:
         runs = s.execute(
@@ -102,7 +109,8 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
             contact_fields = run.fields or {}
             extra = [run.contact_id if f == "contact_id" else contact_fields.get(f) for f in fields]
             yield [run.id, run.started_at, run.finished_at, run.status, run.channel, run.language,
-                   run.channel == "assisted", *extra, *(by_step.get(q) for q in questions)]
+                   run.channel == "assisted", *extra, *(by_step.get(q) for q in questions),
+                   *(themes[step].get(run.id) for step in written)]
 
     return header, rows()
 

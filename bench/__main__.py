@@ -12,6 +12,7 @@ BENCHMARKS = {
     "inbound-telegram": "bench.inbound_telegram",
     "fanout": "bench.fanout",
     "results": "bench.results",
+    "themes": "bench.themes",
 }
 
 

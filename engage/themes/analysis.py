@@ -231,8 +231,11 @@ def _find(texts: list[str], *, k: int | None, seed: int, max_themes: int) -> Fou
     model = KMeans(k, n_init=3, random_state=seed).fit(z_fit)
     if len(fit_on) == len(texts):
         x, z = x_fit, z_fit
-    else:
-        x = vectoriser.transform(texts)
+    else:  # read the answers outside the sample once, and put every row back in the texts' order
+        chosen = set(fit_on)
+        rest = [i for i in range(len(texts)) if i not in chosen]
+        order = np.argsort(np.array(fit_on + rest), kind="stable")
+        x = sp.vstack([x_fit, vectoriser.transform([texts[i] for i in rest])]).tocsr()[order]
         z = normalize(svd.transform(x)) if svd else x.toarray()
     labels = _in_size_order(model.predict(z), k)
     centres = np.vstack([z[labels == j].mean(axis=0) if (labels == j).any() else np.zeros(z.shape[1])

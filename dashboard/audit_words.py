@@ -30,6 +30,13 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "officer.signed_in": (N_("Signed in"), ()),
     "officer.signed_out": (N_("Signed out"), ()),
     "segment.created": (N_("Saved segment %(target)s"), ()),
+    "theme.answer_marked": (N_("Marked answer %(target)s of %(flow)s/%(step)s (%(mark)s)"), ("flow", "step", "mark")),
+    "theme.answer_moved": (N_("Moved answer %(target)s of %(flow)s/%(step)s to theme %(to)s"), ("flow", "step", "to")),
+    "theme.merged": (N_("Merged themes into theme %(target)s of %(flow)s/%(step)s"), ("flow", "step")),
+    "theme.renamed": (N_("Renamed theme %(target)s of %(flow)s/%(step)s to “%(to)s”"), ("flow", "step", "to")),
+    "theme.split": (N_("Split theme %(target)s of %(flow)s/%(step)s"), ("flow", "step")),
+    "themes.analysed": (N_("Brought the themes of %(target)s/%(step)s up to date (%(placed)s answers placed)"),
+                        ("step", "placed")),
     "update.created": (N_("Wrote “you said, we did” update %(target)s"), ()),
     "update.sent": (N_("Sent “you said, we did” update %(target)s to %(queued)s residents"), ("queued",)),
 }

@@ -62,6 +62,7 @@ CHARACTER_WEIGHT = 1.0
 # The glossary's subjects, a block of their own: an answer naming a subject counts it as much as all its words.
 SUBJECT_WEIGHT = 1.0
 QUOTES = 5
+MIN_FLOOR, MAX_FLOOR = 0.05, 0.3  # cosine similarity a new answer needs to join a theme (see Assigner)
 LABEL_WORDS = 3
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -127,8 +128,11 @@ class Vectoriser:
     def _docs(self, texts: list[str]) -> list[str]:
         return [content(t, self.names) for t in texts]
 
+    docs_seen: list[str] = field(default_factory=list)
+
     def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         docs = self._docs(texts)
+        self.docs_seen = docs[:100]
         # min_df=2 needs two answers; with fewer every word is kept.
         if len(docs) < 4:
             self.words.set_params(min_df=1)
@@ -189,7 +193,7 @@ def _choose_k(z: np.ndarray, low: int, high: int, seed: int) -> tuple[int, float
     best_k, best_score = low, None
     for k in range(low, high + 1):
         labels = KMeans(k, n_init=1, random_state=seed).fit_predict(sample)
-        if len(set(labels)) < 2:
+        if not 2 <= len(set(labels)) < len(sample):  # the silhouette needs 2 to n - 1 groups
             continue
         score = float(silhouette_score(sample, labels, metric="cosine"))
         if best_score is None or score > best_score + 1e-9:
@@ -216,10 +220,10 @@ def _find(texts: list[str], *, k: int | None, seed: int, max_themes: int) -> Fou
     vectoriser = Vectoriser(names=names_in(sample))
     x_fit = vectoriser.fit_transform(sample)
     distinct = len({content(t, vectoriser.names) for t in sample})
-    if distinct < 2:
+    if distinct < 2:  # one theme: every answer says the same (or nothing the analysis can weigh)
         x = x_fit if len(fit_on) == len(texts) else vectoriser.transform(texts)
-        return Found([0] * len(texts), [label_words(vectoriser, x, np.zeros(len(texts), int), 0)],
-                     [list(range(min(QUOTES, len(texts))))], 1, None)
+        words = label_words(vectoriser, x, np.zeros(len(texts), int), 0) if any(vectoriser.docs_seen) else []
+        return Found([0] * len(texts), [words], [_distinct_quotes(texts, np.arange(len(texts)))], 1, None)
     dims = min(LSA_DIMENSIONS, x_fit.shape[1] - 1, x_fit.shape[0] - 1)
     svd = TruncatedSVD(dims, random_state=seed, algorithm="randomized", n_iter=4) if dims >= 2 else None
     z_fit = normalize(svd.fit_transform(x_fit)) if svd else x_fit.toarray()
@@ -303,8 +307,9 @@ class Assigner:
 
     Built once from the themes' current answers (the officer's moves and merges included); then each
     new answer costs one vectorising and one small matrix product. An answer fits a theme when it is
-    at least as close to the centre as the least close tenth of the theme's own answers (at least
-    0.05 cosine): a rule that follows how tight each theme is instead of one number for all.
+    at least as close to the centre as the least close tenth of the theme's own answers: a rule that
+    follows how tight each theme is instead of one number for all, kept between 0.05 and 0.3 cosine
+    (a theme of one or two identical answers would otherwise take nothing but copies).
     """
 
     vectoriser: Vectoriser
@@ -323,7 +328,8 @@ class Assigner:
         rows = np.array([index[t] for t in theme_of])
         centres = normalize(np.vstack([np.asarray(x[rows == i].mean(axis=0)) for i in range(len(ids))]))
         own = np.asarray((x.multiply(centres[rows])).sum(axis=1)).ravel()
-        floors = np.array([max(0.05, float(np.quantile(own[rows == i], 0.1))) for i in range(len(ids))])
+        floors = np.array([min(MAX_FLOOR, max(MIN_FLOOR, float(np.quantile(own[rows == i], 0.1))))
+                           for i in range(len(ids))])
         return cls(vectoriser, centres, floors, ids)
 
     def assign(self, texts: list[str]) -> list[tuple[int | None, float]]:

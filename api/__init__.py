@@ -9,7 +9,8 @@ def init_app(app, services) -> None:
     from api import contacts, flows, messages, openapi, outreach, results  # noqa: F401  (routes register on import)
     from api.http import ApiError, api_error_anywhere, bp, http_error
 
-    app.extensions["outreach_api_spec"] = openapi.build_spec(outreach.SPEC_PATHS, outreach.SPEC_SCHEMAS)
+    app.extensions["outreach_api_spec"] = openapi.build_spec({**outreach.SPEC_PATHS, **results.THEMES_PATHS},
+                                                             {**outreach.SPEC_SCHEMAS, **results.THEMES_SCHEMAS})
     app.register_blueprint(bp)
     app.register_error_handler(HTTPException, http_error)
     app.register_error_handler(ApiError, api_error_anywhere)

@@ -13,6 +13,7 @@ BENCHMARKS = {
     "fanout": "bench.fanout",
     "priority": "bench.priority",
     "results": "bench.results",
+    "themes": "bench.themes",
 }
 
 

@@ -88,8 +88,6 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
     by_id = {step.id: step for step in steps}
     labelled_fields = [f for f in fields if f != "contact_id"]
     labelled_questions = [q for q in questions if by_id[q].kind in ("choice", "multiple", "yes_no")]
-    header = (RUN_COLUMNS + fields + questions + [f"{f}_label" for f in labelled_fields]
-              + [f"{q}_label" for q in labelled_questions])
 
     def answer_label(step_id: str, value: Any) -> Any:
         if value is None or value == "(skipped)":
@@ -98,6 +96,16 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
         codes = value if isinstance(value, list) else [value]
         words = [labels.label(f"{flow_id}:{step_id}", _code(v), lang, defaults.get(_code(v))) for v in codes]
         return "; ".join(words)
+
+    # A theme column per written question whose themes have been found (engage.themes): the theme its
+    # answer is in. Questions without themes get no column, so an export's columns stay as they were.
+    from engage.themes.service import has_themes, run_themes
+
+    written = [step.id for step in steps if step.kind == "text" and step.id in questions
+               and has_themes(s, flow_id, step.id)]
+    themes = run_themes(s, flow_id, written)
+    header = (RUN_COLUMNS + fields + questions + [f"{f}_label" for f in labelled_fields]
+              + [f"{q}_label" for q in labelled_questions] + [f"{step}_theme" for step in written])
 
     def rows() -> Iterator[list]:
         runs = s.execute(
@@ -132,7 +140,8 @@ def result_rows(s: Session, flow_id: str, steps: list[StepInfo], officer: Office
                            for f in labelled_fields]
             yield [run.id, run.started_at, run.finished_at, run.status, run.channel, run.language,
                    run.channel == "assisted", *extra, *(by_step.get(q) for q in questions), *field_words,
-                   *(answer_label(q, raw.get(q)) for q in labelled_questions)]
+                   *(answer_label(q, raw.get(q)) for q in labelled_questions),
+                   *(themes[step].get(run.id) for step in written)]
 
     return header, rows()
 

@@ -136,11 +136,12 @@ def _english(rng: random.Random, topic: str) -> str:
     return _slip(rng, " ".join(text.split()))
 
 
-def rows() -> list[tuple[int, str, str, str]]:
-    rng = random.Random(SEED)
+def rows(per_topic: int = PER_TOPIC, seed: int = SEED) -> list[tuple[int, str, str, str]]:
+    """(id, topic, language, text) rows; more per topic for the speed benchmark (bench/themes.py)."""
+    rng = random.Random(seed)
     out = []
     for topic in TOPICS:
-        for _ in range(PER_TOPIC):
+        for _ in range(per_topic):
             roll = rng.random()
             if roll < 0.10:
                 text, lang = _slip(rng, rng.choice(WELSH[topic]) + rng.choice(["", "", ".", "!", " plis"])), "cy"

@@ -23,7 +23,7 @@ The maths is scikit-learn's; this module only chooses and explains:
   spectral clustering do not scale to 50,000 answers. Several starts (`n_init`) and the fixed
   seed make the result the same on every run on the same answers.
 - How many themes: every number from 2 to 12 (fewer for few answers) is tried on a sample of at
-  most 1,500 answers, and the one whose themes are best separated (the highest silhouette score,
+  most 1,000 answers, and the one whose themes are best separated (the highest silhouette score,
   cosine) is kept: a simple, explainable rule that needs no tuning per consultation. Officers then
   merge or split.
 - Labels are the theme's most distinctive words: those whose average weight in the theme is
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -50,13 +51,18 @@ from engage.themes.words import GLOSSARY, STOP_WORDS, fold, subjects_in
 SEED = 18
 MIN_THEMES, MAX_THEMES = 2, 12
 # Answers the number of themes is chosen on: the silhouette score is quadratic in them.
-SILHOUETTE_SAMPLE = 1500
+SILHOUETTE_SAMPLE = 1000
+# Above this many different answers, the vocabulary, LSA and KMeans are fitted on a seeded sample of
+# them and the rest are placed with the fitted model (a theme found in 12,000 answers is there in
+# 50,000); every answer is still read, to be placed.
+FIT_SAMPLE = 12_000
 LSA_DIMENSIONS = 100
 # The character block counts as much as the word block; both are unit length before they are joined.
 CHARACTER_WEIGHT = 1.0
 # The glossary's subjects, a block of their own: an answer naming a subject counts it as much as all its words.
 SUBJECT_WEIGHT = 1.0
 QUOTES = 5
+MIN_FLOOR, MAX_FLOOR = 0.05, 0.3  # cosine similarity a new answer needs to join a theme (see Assigner)
 LABEL_WORDS = 3
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -122,8 +128,11 @@ class Vectoriser:
     def _docs(self, texts: list[str]) -> list[str]:
         return [content(t, self.names) for t in texts]
 
+    docs_seen: list[str] = field(default_factory=list)
+
     def fit_transform(self, texts: list[str]) -> sp.csr_matrix:
         docs = self._docs(texts)
+        self.docs_seen = docs[:100]
         # min_df=2 needs two answers; with fewer every word is kept.
         if len(docs) < 4:
             self.words.set_params(min_df=1)
@@ -147,6 +156,12 @@ class Vectoriser:
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         docs = self._docs(texts)
+        # The vocabulary is fitted already: skip scikit-learn's argument checks, which cost more than the
+        # work itself when one new answer is placed.
+        with config_context(skip_parameter_validation=True, assume_finite=True):
+            return self._transform(docs)
+
+    def _transform(self, docs: list[str]) -> sp.csr_matrix:
         return self._join(self.words.transform(docs), self.characters.transform([_character_text(d) for d in docs]),
                           None if self.subjects is None else self.subjects.transform(docs))
 
@@ -172,20 +187,13 @@ class Found:
     silhouette: float | None
 
 
-def _reduce(x: sp.csr_matrix, seed: int) -> np.ndarray:
-    dims = min(LSA_DIMENSIONS, x.shape[1] - 1, x.shape[0] - 1)
-    if dims < 2:
-        return x.toarray()
-    return normalize(TruncatedSVD(dims, random_state=seed, algorithm="randomized", n_iter=4).fit_transform(x))
-
-
 def _choose_k(z: np.ndarray, low: int, high: int, seed: int) -> tuple[int, float | None]:
     rng = np.random.default_rng(seed)
     sample = z if len(z) <= SILHOUETTE_SAMPLE else z[np.sort(rng.choice(len(z), SILHOUETTE_SAMPLE, replace=False))]
     best_k, best_score = low, None
     for k in range(low, high + 1):
         labels = KMeans(k, n_init=1, random_state=seed).fit_predict(sample)
-        if len(set(labels)) < 2:
+        if not 2 <= len(set(labels)) < len(sample):  # the silhouette needs 2 to n - 1 groups
             continue
         score = float(silhouette_score(sample, labels, metric="cosine"))
         if best_score is None or score > best_score + 1e-9:
@@ -205,21 +213,38 @@ def find(texts: list[str], *, k: int | None = None, seed: int = SEED,
 def _find(texts: list[str], *, k: int | None, seed: int, max_themes: int) -> Found:
     if not texts:
         return Found([], [], [], 0, None)
-    vectoriser = Vectoriser(names=names_in(texts))
-    x = vectoriser.fit_transform(texts)
-    distinct = len({content(t, vectoriser.names) for t in texts})
-    if distinct < 2:
-        return Found([0] * len(texts), [label_words(vectoriser, x, np.zeros(len(texts), int), 0)],
-                     [list(range(min(QUOTES, len(texts))))], 1, None)
-    z = _reduce(x, seed)
+    fit_on = list(range(len(texts)))
+    if len(texts) > FIT_SAMPLE:
+        fit_on = sorted(np.random.default_rng(seed).choice(len(texts), FIT_SAMPLE, replace=False).tolist())
+    sample = [texts[i] for i in fit_on]
+    vectoriser = Vectoriser(names=names_in(sample))
+    x_fit = vectoriser.fit_transform(sample)
+    distinct = len({content(t, vectoriser.names) for t in sample})
+    if distinct < 2:  # one theme: every answer says the same (or nothing the analysis can weigh)
+        x = x_fit if len(fit_on) == len(texts) else vectoriser.transform(texts)
+        words = label_words(vectoriser, x, np.zeros(len(texts), int), 0) if any(vectoriser.docs_seen) else []
+        return Found([0] * len(texts), [words], [_distinct_quotes(texts, np.arange(len(texts)))], 1, None)
+    dims = min(LSA_DIMENSIONS, x_fit.shape[1] - 1, x_fit.shape[0] - 1)
+    svd = TruncatedSVD(dims, random_state=seed, algorithm="randomized", n_iter=4) if dims >= 2 else None
+    z_fit = normalize(svd.fit_transform(x_fit)) if svd else x_fit.toarray()
     high = max(MIN_THEMES, min(max_themes, distinct - 1, int(np.sqrt(len(texts))) + 1))
     silhouette = None
     if k is None:
-        k, silhouette = _choose_k(z, min(MIN_THEMES, high), high, seed)
+        k, silhouette = _choose_k(z_fit, min(MIN_THEMES, high), high, seed)
     k = max(1, min(k, distinct))
-    model = KMeans(k, n_init=3, random_state=seed).fit(z)
-    labels = _in_size_order(model.labels_, k)
-    centres = normalize(np.vstack([z[labels == j].mean(axis=0) for j in range(k)]))
+    model = KMeans(k, n_init=3, random_state=seed).fit(z_fit)
+    if len(fit_on) == len(texts):
+        x, z = x_fit, z_fit
+    else:  # read the answers outside the sample once, and put every row back in the texts' order
+        chosen = set(fit_on)
+        rest = [i for i in range(len(texts)) if i not in chosen]
+        order = np.argsort(np.array(fit_on + rest), kind="stable")
+        x = sp.vstack([x_fit, vectoriser.transform([texts[i] for i in rest])]).tocsr()[order]
+        z = normalize(svd.transform(x)) if svd else x.toarray()
+    labels = _in_size_order(model.predict(z), k)
+    centres = np.vstack([z[labels == j].mean(axis=0) if (labels == j).any() else np.zeros(z.shape[1])
+                         for j in range(k)])
+    centres = normalize(centres)
     quotes = []
     for j in range(k):
         members = np.flatnonzero(labels == j)
@@ -282,8 +307,9 @@ class Assigner:
 
     Built once from the themes' current answers (the officer's moves and merges included); then each
     new answer costs one vectorising and one small matrix product. An answer fits a theme when it is
-    at least as close to the centre as the least close tenth of the theme's own answers (at least
-    0.05 cosine): a rule that follows how tight each theme is instead of one number for all.
+    at least as close to the centre as the least close tenth of the theme's own answers: a rule that
+    follows how tight each theme is instead of one number for all, kept between 0.05 and 0.3 cosine
+    (a theme of one or two identical answers would otherwise take nothing but copies).
     """
 
     vectoriser: Vectoriser
@@ -302,7 +328,8 @@ class Assigner:
         rows = np.array([index[t] for t in theme_of])
         centres = normalize(np.vstack([np.asarray(x[rows == i].mean(axis=0)) for i in range(len(ids))]))
         own = np.asarray((x.multiply(centres[rows])).sum(axis=1)).ravel()
-        floors = np.array([max(0.05, float(np.quantile(own[rows == i], 0.1))) for i in range(len(ids))])
+        floors = np.array([min(MAX_FLOOR, max(MIN_FLOOR, float(np.quantile(own[rows == i], 0.1))))
+                           for i in range(len(ids))])
         return cls(vectoriser, centres, floors, ids)
 
     def assign(self, texts: list[str]) -> list[tuple[int | None, float]]:

@@ -61,11 +61,13 @@ def group(texts: list[str]) -> list[int]:
             if len(members) < 2:
                 continue
             leaders: list[int] = []
+            leader_keys: list[str] = []
             for i in members:
-                found = process.extractOne(keys[i], [keys[j] for j in leaders], scorer=fuzz.ratio,
+                found = process.extractOne(keys[i], leader_keys, scorer=fuzz.ratio,
                                            score_cutoff=NEAR_SIMILARITY) if leaders else None
                 if found is None:
                     leaders.append(i)
+                    leader_keys.append(keys[i])
                 else:
                     union(leaders[found[2]], i)
     return [find(i) for i in range(len(texts))]

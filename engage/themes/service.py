@@ -394,7 +394,23 @@ def _quote(row: AnswerRow, group_residents: dict[int, set]) -> Quote:
     return Quote(row.id, row.text, max(len(group_residents.get(row.id, ())), 1), row.language)
 
 
+# Quotes per theme, by what they were computed from (every in-scope answer's text and theme): vectorising a big
+# consultation's answers takes seconds, and the themes change only when an officer or a new analysis changes them.
+_QUOTE_CACHE: dict[int, dict[int, list[int]]] = {}
+_QUOTE_CACHE_SIZE = 16
+
+
 def _quotes(rows: dict[int, AnswerRow], in_scope: list[ThemeAnswer], themes: list[Theme]) -> dict[int, list[int]]:
+    key = hash(tuple((p.answer_id, p.theme_id, p.copy_of, rows[p.answer_id].text) for p in in_scope))
+    if key not in _QUOTE_CACHE:
+        if len(_QUOTE_CACHE) >= _QUOTE_CACHE_SIZE:
+            _QUOTE_CACHE.pop(next(iter(_QUOTE_CACHE)))
+        _QUOTE_CACHE[key] = _nearest_centre(rows, in_scope, themes)
+    return _QUOTE_CACHE[key]
+
+
+def _nearest_centre(rows: dict[int, AnswerRow], in_scope: list[ThemeAnswer],
+                    themes: list[Theme]) -> dict[int, list[int]]:
     # One text per copy group: the group's first answer stands for it.
     leaders = [p for p in in_scope if p.copy_of is None or p.copy_of == p.answer_id or p.copy_of not in rows]
     if not leaders:

@@ -46,6 +46,8 @@ listens disgrace fix better sort
 
 def fold(text: str) -> str:
     """Lower case with accents taken off (ŵ -> w, ś -> s, ł -> l), the form words are compared in."""
+    if text.isascii():  # most answers: nothing to take off
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("ł", "l")
 
@@ -59,7 +61,7 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "light": ("light", "lamp", "lit ", "unlit", "dark", "dim ", "golau", "goleu", "oleu", "ngolau", "tywyll",
               "dywyll", "latarn", "oswietl", "ciemn"),
     "road": ("road", "pothole", "tarmac", "resurfac", "pavement", "paving", "kerb", "ffordd", "ffyrdd", "twll",
-             "tyllau", "palmant", "drog", "dziur", "jezdn", "chodnik"),
+             "tyllau", "palmant", "dziur", "jezdn", "chodnik"),
     "rubbish": ("rubbish", "litter", "bin ", "bins", "fly tip", "fly-tip", "dump", "recycl", "sbwriel", "finiau",
                 "biniau", "tipio", "smiec", "kosz", "wysypisk"),
     "park": ("park ", "parks", "playground", "play area", "swings", "grass", "green space", "woodland", "trees",

@@ -113,3 +113,16 @@ def test_the_page_in_welsh(client, as_role, services, clock):
     assert "Themâu:" in html and "Pwy ddywedodd beth" in html and "Soniodd" in html
     assert "Themâu yn yr atebion hyn" in client.get(f"/dashboard/results/{FLOW}",
                                                      headers={"Accept-Language": "cy"}).get_data(as_text=True)
+
+
+def test_the_audit_page_words_theme_decisions_in_the_officers_language(client, as_role, services, clock):
+    _answers(services, clock)
+    token = as_role("admin")
+    client.post(PAGE + "/analyse", data={"csrf_token": token})
+    theme = _themes(services)[0]
+    client.post(PAGE + "/rename", data={"csrf_token": token, "theme": theme.id, "label": "Goleuadau"})
+    english = client.get("/dashboard/audit").get_data(as_text=True)
+    assert f"Renamed theme {theme.id} of {FLOW}/{STEP} to “Goleuadau”" in english
+    assert f"Brought the themes of {FLOW}/{STEP} up to date ({len(ANSWERS)} answers placed)" in english
+    welsh = client.get("/dashboard/audit", headers={"Accept-Language": "cy"}).get_data(as_text=True)
+    assert f"Ailenwyd thema {theme.id} o {FLOW}/{STEP} yn “Goleuadau”" in welsh

@@ -83,3 +83,21 @@ def test_new_answers_go_to_the_nearest_theme_or_to_none():
                               "the library opening hours"])
     assert placed[0][0] == 1 and placed[1][0] == 2
     assert placed[2][0] is None
+
+
+def test_few_or_empty_answers_still_give_themes():
+    assert analysis.find([]).k == 0
+    one = analysis.find(["street lights"])
+    assert (one.k, one.labels, one.words) == (1, [0], [["street lights"]])
+    two = analysis.find(["street lights", "buses late"])
+    assert two.k == 2 and two.labels == [0, 1]
+    same = analysis.find(["ok"] * 5)
+    assert same.k == 1 and same.quotes == [[0]]  # a copy is quoted once
+    nothing = analysis.find(["the", "a", "it"])
+    assert nothing.k == 1 and nothing.words == [[]]
+
+
+def test_a_theme_of_one_answer_still_takes_close_new_answers():
+    assigner = analysis.Assigner.build(["street lights broken"], [3])
+    placed = assigner.assign(["the street lights are broken again", "swimming pool opening hours"])
+    assert placed[0][0] == 3 and placed[1][0] is None

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
@@ -24,7 +26,7 @@ from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywher
 from engage.field_values import GROUPS, join_groups
 from engage.keyboards import KEYBOARD_CHANNELS, clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
-from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
+from engage.outbox import enqueue, upsert_insert
 from engage.unsolicited import stop_line
 from flows import engine
 from flows.events import (
@@ -132,6 +134,8 @@ class ConversationService:
         self.word_handlers: list[Callable[[Session, "Turn"], bool]] = []
         # Asked before a contact field is stored; False drops it (special-category data without consent).
         self.field_guard: Callable[[Session, Contact, str], bool] | None = None
+        # How long a worker's batch of turns may go on starting turns (process_waiting).
+        self.batch_seconds = BATCH_SECONDS
 
     # ----- inbound rows -------------------------------------------------------
 
@@ -139,16 +143,15 @@ class ConversationService:
                       payload: dict[str, Any]) -> tuple[int | None, bool]:
         """Commit the raw inbound row; return (row id, True when new). A repeat stores nothing."""
         now = self.clock.now()
-        with self.db.session() as s:
-            new_ids = insert_returning_new_ids(
-                s, InboundMessage,
-                [dict(channel=channel, provider_id=str(provider_id), address=address, text=text,
-                      payload=payload, received_at=now, status="pending", attempts=0)],
-                "channel", "provider_id",
-            )
-            if new_ids:
-                return new_ids[0], True
-            row_id = s.scalar(select(InboundMessage.id).where(
+        with self.db.engine.begin() as conn:
+            # One INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per engine, on a plain
+            # connection (no ORM session): the web's whole share of a turn before it answers.
+            new_id = conn.execute(_store_inbound_statement(conn), dict(
+                channel=channel, provider_id=str(provider_id), address=address, text=text, payload=payload,
+                received_at=now, status="pending", attempts=0)).scalar()
+            if new_id is not None:
+                return new_id, True
+            row_id = conn.scalar(select(InboundMessage.id).where(
                 InboundMessage.channel == channel, InboundMessage.provider_id == str(provider_id)))
         return row_id, False
 
@@ -288,6 +291,8 @@ class ConversationService:
         """Act on the waiting messages of up to `limit` oldest rows' residents in one transaction."""
         inbound = InboundMessage.__table__
         pg = self.db.is_postgres
+        if not pg:
+            limit = min(limit, SQLITE_BATCH)
         with self.db.session() as s:
             if pg:
                 # As in _process_inbound: a lost commit leaves the rows pending, to be acted on again.
@@ -318,7 +323,12 @@ class ConversationService:
             s.info["last_inbound"] = last_inbound = []
             s.info["writes"] = writes = _Writes()
             done: list[dict[str, Any]] = []
+            deadline = time.monotonic() + self.batch_seconds
             for row in waiting:
+                if done and time.monotonic() > deadline:
+                    # The batch holds its residents (on SQLite, the one write lock the web's stores wait
+                    # for): what is left stays pending, in order, for the next batch.
+                    break
                 key = (row.channel, row.address)
                 address = addresses.get(key)
                 if address is None:
@@ -871,6 +881,12 @@ class Turn:
 
 
 
+# How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
+# batch holds the database's one write lock (the web's stores wait for it).
+BATCH_SECONDS = 1.0
+SQLITE_BATCH = 20
+
+
 class _Writes:
     """The answers and replies of a worker's batch of turns, sent together (one executemany each).
 
@@ -896,6 +912,20 @@ class _Writes:
 
 _INSERT_REPLIES = OutboxMessage.__table__.insert()
 _ANSWER_UPSERTS: dict[str, Any] = {}
+_STORE_INBOUND: dict[str, Any] = {}
+
+
+def _store_inbound_statement(conn):
+    """INSERT ... ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id for inbound rows, built once."""
+    dialect = conn.dialect.name
+    stmt = _STORE_INBOUND.get(dialect)
+    if stmt is None:
+        table = InboundMessage.__table__
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = _STORE_INBOUND[dialect] = (module.insert(table)
+                                          .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+                                          .returning(table.c.id))
+    return stmt
 
 # Try each resident's lock of a batch at once; the keys whose lock this transaction now holds come back.
 _TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")

@@ -215,6 +215,7 @@ def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: d
          f"acted_on_per_second_at_{rate}_per_s": app_fixed["acted_on_per_second"], "errors_fixed": app_fixed["errors"],
          "sql_statements_per_answer_web_store": statements["store"],
          "sql_statements_per_answer_acting": statements["act"],
+         "sql_executions_per_answer_acting": statements["act_executions"],
          "sql_statements_per_answer_acting_one_by_one": statements["act_single"],
          "inbound_stored": stored, "inbound_processed": processed, "outbox_rows_queued": queued,
          "database": database, "processing": processing, "gunicorn_workers": workers,
@@ -235,7 +236,8 @@ def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: d
 
 
 def statements_per_answer(database: str, channel: str, residents: int = 200) -> dict:
-    """SQL statements the service sends per answer (a SQLAlchemy before_cursor_execute count), in process.
+    """SQL statements the service sends per answer (a SQLAlchemy before_cursor_execute count), in process:
+    each statement of an executemany counts, and the executions (round trips) are counted apart.
 
     Each resident says the keyword first (not counted); then each stores one answer as the webhook does
     (store_inbound) and the answers are acted on as a worker does (process_waiting), then once more one
@@ -254,9 +256,12 @@ def statements_per_answer(database: str, channel: str, residents: int = 200) -> 
                                   "mode": "scaled"})
     conversations = build_services(settings, database=db).conversations
     count = [0]
+    executions = [0]
 
-    def counted(*_args):
-        count[0] += 1
+    def counted(_conn, _cursor, _statement, parameters, _context, executemany):
+        # An executemany's statements each count (psycopg sends them in one pipeline: one execution).
+        count[0] += len(parameters) if executemany else 1
+        executions[0] += 1
 
     event.listen(db.engine, "before_cursor_execute", counted)
     sid = [0]
@@ -276,10 +281,11 @@ def statements_per_answer(database: str, channel: str, residents: int = 200) -> 
     count[0] = 0
     store(SCRIPT[1])
     figures["store"] = round(count[0] / residents, 1)
-    count[0] = 0
+    count[0] = executions[0] = 0
     while conversations.process_waiting():
         pass
-    figures["act"] = round(count[0] / residents, 1)
+    figures["act"] = round(count[0] / residents, 2)
+    figures["act_executions"] = round(executions[0] / residents, 2)
     ids = store(SCRIPT[2])
     count[0] = 0
     for inbound_id in ids:

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, inspect, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engage import metrics
 from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.field_values import GROUPS, join_groups
-from engage.keyboards import clear_answered_keyboards
+from engage.keyboards import KEYBOARD_CHANNELS, clear_answered_keyboards
 from engage.keywords import KEYWORDS, normalise
-from engage.outbox import enqueue, insert_returning_new_ids, upsert_insert
+from engage.outbox import enqueue, upsert_insert
 from engage.unsolicited import stop_line
 from engage.whatsapp import phone_owner
 from flows import engine
@@ -47,6 +50,7 @@ from store.models import (
     Answer,
     Contact,
     InboundMessage,
+    OutboxMessage,
     Run,
 )
 
@@ -135,6 +139,8 @@ class ConversationService:
         # The contact a new address belongs to when one already has it on another channel (the SMS and
         # WhatsApp addresses of one phone number are one contact); None makes a new contact.
         self.address_owner: Callable[[Session, str, str], int | None] | None = phone_owner
+        # How long a worker's batch of turns may go on starting turns (process_waiting).
+        self.batch_seconds = BATCH_SECONDS
 
     # ----- inbound rows -------------------------------------------------------
 
@@ -142,16 +148,15 @@ class ConversationService:
                       payload: dict[str, Any]) -> tuple[int | None, bool]:
         """Commit the raw inbound row; return (row id, True when new). A repeat stores nothing."""
         now = self.clock.now()
-        with self.db.session() as s:
-            new_ids = insert_returning_new_ids(
-                s, InboundMessage,
-                [dict(channel=channel, provider_id=str(provider_id), address=address, text=text,
-                      payload=payload, received_at=now, status="pending", attempts=0)],
-                "channel", "provider_id",
-            )
-            if new_ids:
-                return new_ids[0], True
-            row_id = s.scalar(select(InboundMessage.id).where(
+        with self.db.engine.begin() as conn:
+            # One INSERT ... ON CONFLICT DO NOTHING RETURNING id, built once per engine, on a plain
+            # connection (no ORM session): the web's whole share of a turn before it answers.
+            new_id = conn.execute(_store_inbound_statement(conn), dict(
+                channel=channel, provider_id=str(provider_id), address=address, text=text, payload=payload,
+                received_at=now, status="pending", attempts=0)).scalar()
+            if new_id is not None:
+                return new_id, True
+            row_id = conn.scalar(select(InboundMessage.id).where(
                 InboundMessage.channel == channel, InboundMessage.provider_id == str(provider_id)))
         return row_id, False
 
@@ -293,6 +298,8 @@ class ConversationService:
         """Act on the waiting messages of up to `limit` oldest rows' residents in one transaction."""
         inbound = InboundMessage.__table__
         pg = self.db.is_postgres
+        if not pg:
+            limit = min(limit, SQLITE_BATCH)
         with self.db.session() as s:
             if pg:
                 # As in _process_inbound: a lost commit leaves the rows pending, to be acted on again.
@@ -320,8 +327,15 @@ class ConversationService:
                 .with_for_update()
             ).all()
             s.info["active_runs"] = self._active_runs(s, addresses.values())
+            s.info["last_inbound"] = last_inbound = []
+            s.info["writes"] = writes = _Writes()
             done: list[dict[str, Any]] = []
+            deadline = time.monotonic() + self.batch_seconds
             for row in waiting:
+                if done and time.monotonic() > deadline:
+                    # The batch holds its residents (on SQLite, the one write lock the web's stores wait
+                    # for): what is left stays pending, in order, for the next batch.
+                    break
                 key = (row.channel, row.address)
                 address = addresses.get(key)
                 if address is None:
@@ -339,7 +353,14 @@ class ConversationService:
                 ), address=address)
                 done.append({"row_id": row.id, "at": self.clock.now(),
                              "contact": None if _gone(address) else address.contact_id})
+            writes.flush(s)
+            s.info.pop("writes", None)
             s.info.pop("active_runs", None)
+            s.info.pop("last_inbound", None)
+            times = {address.id: at for address, at in last_inbound
+                     if not _gone(address) and address.last_inbound_at == at}  # (an erasure cleared it)
+            if times:
+                s.execute(_MARK_ADDRESSES, [{"address_id": k, "at": v} for k, v in times.items()])
             if done:
                 s.execute(_MARK_PROCESSED, done)
         # Rows without an address are acted on alone (their failure is counted there).
@@ -406,8 +427,18 @@ class ConversationService:
         now = self.clock.now()
         if address is None:
             address = self._lock_address(s, incoming.channel, incoming.address)
+        buffer: _Writes | None = s.info.get("writes")
+        if buffer is not None and address.contact_id in buffer.contacts:
+            # This resident's earlier turn in the batch left writes to send: each turn sees its own past.
+            buffer.flush(s)
         contact = s.get(Contact, address.contact_id)
-        address.last_inbound_at = now
+        deferred = s.info.get("last_inbound")
+        if deferred is not None:
+            # A batch writes its addresses' times together when its turns are done (one executemany).
+            set_committed_value(address, "last_inbound_at", now)
+            deferred.append((address, now))
+        else:
+            address.last_inbound_at = now
         keyword_lang = self._keyword_language(incoming)
         if contact.language is None and keyword_lang and not incoming.start_lang_assumed:
             # A keyword belongs to a language: texting DIOGEL says the resident reads Welsh.
@@ -503,10 +534,14 @@ class Turn:
     # ----- replies -----------------------------------------------------------------
 
     def queue(self, payload: dict[str, Any], kind: str | None = None, lang: str | None = None):
+        buffer: _Writes | None = self.s.info.get("writes")
+        if buffer is not None:
+            buffer.contacts.add(self.contact.id)
         row, reason = enqueue(
             self.s, contact=self.contact, address=self.address, kind=kind or self.kind, payload=payload,
             now=self.now, language=lang or self.lang, run_id=self.run.id if self.run else None,
             broadcast_id=self.broadcast_id, dedupe_key=self.dedupe_key, not_before=self.not_before,
+            into=buffer.outbox if buffer is not None else None,
         )
         if row is not None:
             self.queued.append(row)
@@ -770,7 +805,7 @@ class Turn:
         if run.status == "active":
             run.current_step = state.get("step")
         if question is None and not texts:
-            clear_answered_keyboards(self, run)
+            self._clear_answered_keyboards(run)
             return
         if self.kind == "broadcast":
             # A flow the resident did not ask for: say who is speaking and how to stop.
@@ -789,6 +824,13 @@ class Turn:
             payload["fallback_from"] = self.contact.language
         self.queue(payload, lang=run.language)
         # Buttons of questions no longer waiting (answered by typing, skipped, expired, asked again) go.
+        self._clear_answered_keyboards(run)
+
+    def _clear_answered_keyboards(self, run: Run) -> None:
+        buffer: _Writes | None = self.s.info.get("writes")
+        if buffer is not None and self.address.channel in KEYBOARD_CHANNELS:
+            # The keyboards are found from the run's queued questions, this turn's among them.
+            buffer.flush(self.s)
         clear_answered_keyboards(self, run)
 
     def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:
@@ -815,10 +857,16 @@ class Turn:
 
     def _store_answer(self, run: Run, step_id: str, value: Any, raw: str | None, skipped: bool) -> None:
         # One statement whether or not the step was answered before (a resident going back changes it).
-        self.s.execute(_answer_upsert(self.s), dict(
+        values = dict(
             run_id=run.id, flow_id=run.flow_id, step_id=step_id, contact_id=run.contact_id, value=value,
             raw_text=raw, skipped=skipped, language=run.language, channel=self.address.channel,
-            answered_at=self.now))
+            answered_at=self.now)
+        buffer: _Writes | None = self.s.info.get("writes")
+        if buffer is not None:
+            buffer.contacts.add(self.contact.id)
+            buffer.answers[(run.id, step_id)] = values
+        else:
+            self.s.execute(_answer_upsert(self.s), values)
         if not skipped and run.answered_at is None:
             # Results count respondents from runs; a run keeps the time of its first real answer.
             run.answered_at = self.now
@@ -843,7 +891,51 @@ class Turn:
 
 
 
+# How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
+# batch holds the database's one write lock (the web's stores wait for it).
+BATCH_SECONDS = 1.0
+SQLITE_BATCH = 20
+
+
+class _Writes:
+    """The answers and replies of a worker's batch of turns, sent together (one executemany each).
+
+    A turn's writes wait here until the batch ends, or until a later turn of the same contact (or
+    a keyboard check) needs to see them, so every turn still sees everything its resident did before.
+    Replies keyed for deduplication are not kept here (enqueue inserts those at once)."""
+
+    def __init__(self) -> None:
+        # Keyed by (run, step): a step answered twice in a batch keeps its last answer, as the upsert would.
+        self.answers: dict[tuple[int, str], dict[str, Any]] = {}
+        self.outbox: list[dict[str, Any]] = []
+        self.contacts: set[int] = set()
+
+    def flush(self, s: Session) -> None:
+        if self.answers:
+            s.execute(_answer_upsert(s), list(self.answers.values()))
+            self.answers.clear()
+        if self.outbox:
+            s.execute(_INSERT_REPLIES, self.outbox)
+            self.outbox.clear()
+        self.contacts.clear()
+
+
+_INSERT_REPLIES = OutboxMessage.__table__.insert()
 _ANSWER_UPSERTS: dict[str, Any] = {}
+_STORE_INBOUND: dict[str, Any] = {}
+
+
+def _store_inbound_statement(conn):
+    """INSERT ... ON CONFLICT (channel, provider_id) DO NOTHING RETURNING id for inbound rows, built once."""
+    dialect = conn.dialect.name
+    stmt = _STORE_INBOUND.get(dialect)
+    if stmt is None:
+        table = InboundMessage.__table__
+        module = postgresql if dialect == "postgresql" else sqlite
+        stmt = _STORE_INBOUND[dialect] = (module.insert(table)
+                                          .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+                                          .returning(table.c.id))
+    return stmt
 
 # Try each resident's lock of a batch at once; the keys whose lock this transaction now holds come back.
 _TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")
@@ -853,6 +945,11 @@ _MARK_PROCESSED = (
     .where(InboundMessage.__table__.c.id == bindparam("row_id"))
     .values(status="processed", attempts=InboundMessage.__table__.c.attempts + 1,
             processed_at=bindparam("at"), contact_id=bindparam("contact"))
+)
+
+_MARK_ADDRESSES = (
+    update(Address.__table__).where(Address.__table__.c.id == bindparam("address_id"))
+    .values(last_inbound_at=bindparam("at"))
 )
 
 

@@ -5,9 +5,9 @@ import os
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from engage.consent import BULK_KINDS, may_send
 from store.models import Address, Contact, OutboxMessage
@@ -46,6 +46,9 @@ def priority_for(kind: str) -> int:
     return PRIORITY_BULK if kind in BULK_KINDS else PRIORITY_REPLY
 
 
+_INSERT_OUTBOX = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+
+
 def enqueue(
     session: Session,
     *,
@@ -59,8 +62,13 @@ def enqueue(
     broadcast_id: int | None = None,
     dedupe_key: str | None = None,
     not_before: datetime | None = None,
+    into: list[dict[str, Any]] | None = None,
 ) -> tuple[OutboxMessage | None, str | None]:
-    """Queue one message; return (row, None) or (None, reason it was refused or already queued)."""
+    """Queue one message; return (row, None) or (None, reason it was refused or already queued).
+
+    With `into` (a worker's batch of turns), a row without a dedupe key is not inserted here: its
+    values are appended to the list, for the caller to insert with the batch's others before it
+    commits, and the row returned has no id yet."""
     allowed, reason = may_send(contact, address, kind)
     if not allowed:
         return None, reason
@@ -80,10 +88,15 @@ def enqueue(
         broadcast_id=broadcast_id,
         dedupe_key=dedupe_key,
     )
+    if dedupe_key is None and into is not None:
+        into.append(values)
+        return OutboxMessage(**values), None
     if dedupe_key is None:
-        row = OutboxMessage(**values)
+        # One INSERT ... RETURNING id, without the ORM's unit of work (a live reply is on every turn's hot
+        # path); the row joins the session as if loaded, so callers use it like any other.
+        row = OutboxMessage(id=session.execute(_INSERT_OUTBOX, values).scalar_one(), **values)
+        make_transient_to_detached(row)
         session.add(row)
-        session.flush()
         return row, None
     inserted = insert_ignoring_duplicates(session, OutboxMessage, [values], "dedupe_key")
     if not inserted:

@@ -45,8 +45,10 @@ def statuses(db):
 
 
 def test_one_batch_acts_on_several_residents_in_order_with_one_commit(services, db):
-    residents = [f"+4477009{n:05d}" for n in range(6)]
+    residents = [f"+4477009{n:05d}" for n in range(4)]
     store_scripts(services, residents)
+    # However slow the machine, this batch is not cut short by its time limit.
+    services.conversations.batch_seconds = 600
     commits = []
 
     def count(_conn):
@@ -57,7 +59,7 @@ def test_one_batch_acts_on_several_residents_in_order_with_one_commit(services, 
         assert services.conversations.process_waiting() == len(residents) * len(SCRIPT)
     finally:
         event.remove(db.engine, "commit", count)
-    # All 24 turns shared one transaction (a worker commits once per batch, not once per answer).
+    # All 16 turns shared one transaction (a worker commits once per batch, not once per answer).
     assert len(commits) == 1
     assert set(statuses(db).values()) == {("processed", 1)}
     # Any other order would have left other answers (the keyword first, then the script's answers).
@@ -69,6 +71,7 @@ def test_one_batch_acts_on_several_residents_in_order_with_one_commit(services, 
 
 
 def test_a_resident_is_acted_on_in_order_beyond_the_rows_a_batch_claims(services, db):
+    services.conversations.batch_seconds = 600
     phone = "+447700900101"
     for body in SCRIPT:
         store(services, body, phone)
@@ -91,6 +94,7 @@ def test_a_failing_turn_does_not_lose_the_rest_of_its_batch(services, db):
     stop = store(services, "STOP", unlucky)
     store_scripts(services, residents)
     conversations = services.conversations
+    conversations.batch_seconds = 600
     # The batch fails on BOOM and rolls back; the messages are then acted on one at a time: everyone
     # else's are acted on once, BOOM is counted as one failed try, and the STOP behind it waits.
     conversations.process_waiting()
@@ -112,3 +116,17 @@ def test_a_failing_turn_does_not_lose_the_rest_of_its_batch(services, db):
         # One reply per acted-on message, never two: 16 for the residents, SAFE's question and STOP's confirmation.
         assert len(s.scalars(select(OutboxMessage)).all()) == len(residents) * len(SCRIPT) + 2
     assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}
+
+
+def test_a_batch_stops_starting_turns_at_its_time_limit_and_leaves_the_rest_in_order(services, db):
+    residents = [f"+4477007{n:05d}" for n in range(3)]
+    store_scripts(services, residents)
+    # A batch with no time to spare still acts on one turn, and the rest wait, in order, for the next ones.
+    services.conversations.batch_seconds = 0
+    assert services.conversations.process_waiting() == 1
+    rounds = 1
+    while services.conversations.process_waiting():
+        rounds += 1
+    assert rounds == len(residents) * len(SCRIPT)
+    assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}
+    assert set(statuses(db).values()) == {("processed", 1)}

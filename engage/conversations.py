@@ -321,7 +321,8 @@ class ConversationService:
                 residents = [r for r, key in zip(residents, keys, strict=True) if key in locked]
             addresses = self._lock_addresses(s, residents)
             waiting = s.execute(
-                select(inbound.c.id, inbound.c.channel, inbound.c.address, inbound.c.text, inbound.c.payload)
+                select(inbound.c.id, inbound.c.channel, inbound.c.address, inbound.c.text, inbound.c.payload,
+                       inbound.c.received_at)
                 .where(inbound.c.status == "pending", inbound.c.address.in_({value for _c, value in residents}))
                 .order_by(inbound.c.received_at, inbound.c.id)
                 .with_for_update()
@@ -330,6 +331,7 @@ class ConversationService:
             s.info["last_inbound"] = last_inbound = []
             s.info["writes"] = writes = _Writes()
             done: list[dict[str, Any]] = []
+            acted: list[tuple[str, datetime | None, datetime]] = []
             deadline = time.monotonic() + self.batch_seconds
             for row in waiting:
                 if done and time.monotonic() > deadline:
@@ -353,6 +355,7 @@ class ConversationService:
                 ), address=address)
                 done.append({"row_id": row.id, "at": self.clock.now(),
                              "contact": None if _gone(address) else address.contact_id})
+                acted.append((row.channel, row.received_at, done[-1]["at"]))
             writes.flush(s)
             s.info.pop("writes", None)
             s.info.pop("active_runs", None)
@@ -363,6 +366,8 @@ class ConversationService:
                 s.execute(_MARK_ADDRESSES, [{"address_id": k, "at": v} for k, v in times.items()])
             if done:
                 s.execute(_MARK_PROCESSED, done)
+        # Counted once the batch is committed, as _process_inbound counts one message.
+        metrics.inbound_acted_on_many(acted)
         # Rows without an address are acted on alone (their failure is counted there).
         for row in claimed:
             if row.address is None:

@@ -10,7 +10,16 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, send_file, url_for
 
 from engage import branding, public_hub, ways
-from engage.updates import PARTS, WE_DID, WHY, YOU_SAID, newsletter_text, published_updates
+from engage.updates import (
+    PARTS,
+    WE_DID,
+    WHY,
+    YOU_SAID,
+    newsletter_text,
+    published_updates,
+    update_asked,
+    update_title,
+)
 from locales import i18n, languages
 from store.models.outreach import Update
 
@@ -226,8 +235,8 @@ def you_said_we_did():
             texts = update.texts.get(lang) or update.texts.get(flow.base_language if flow else "en") or {}
             base = update.texts.get(flow.base_language, {}) if flow else {}
             cards.append({
-                "id": update.id, "title": update.title or (flow.title_in(lang) if flow else update.flow_id),
-                "asked": update.asked, "answered": update.answered_count,
+                "id": update.id, "title": update_title(update, flow, lang),
+                "asked": update_asked(update, flow, lang), "answered": update.answered_count,
                 "parts": {part: texts.get(part) or base.get(part, "") for part in PARTS},
                 "sent_at": update.sent_at,
                 "info_url": flow.consultation.info_url if flow and flow.consultation else None,

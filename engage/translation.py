@@ -34,6 +34,8 @@ class TranslationError(ValueError):
 _TEXT_KEYS = frozenset({"ask", "say", "easy_read"})
 # Mappings whose plain-string values are texts: yes_no: {yes: ..., no: ...}, labels: {1: ..., 5: ...}.
 _TEXT_MAPS = frozenset({"yes_no", "labels"})
+# Flow-level texts that may be written once for every language: (where, key).
+_PLAIN_FLOW_TEXTS = (([], "title"), (["consultation"], "purpose"))
 
 
 @dataclass
@@ -50,6 +52,9 @@ class FlowText:
     parent: CommentedMap | None = None
     key: object = None
     base: str = ""
+    # A flow's title or consultation purpose written once as a plain string: exported so that it can be
+    # translated, but not "missing" in a language until the flow gives it per language.
+    optional: bool = False
 
     def get(self, lang: str) -> str | None:
         if self.holder is None:
@@ -138,7 +143,13 @@ class FlowDocument:
     def set_translation(self, text: FlowText, lang: str, value: str) -> None:
         """Put a translation in its place: replaced where it was, else after the holder's last language."""
         if text.holder is None:
-            text.holder = CommentedMap([(self.base_language, text.parent[text.key]), (lang, value)])
+            plain = text.parent[text.key]
+            pairs = [(self.base_language, plain)]
+            if text.optional:
+                # A title or purpose written once was shown in every language: the flow's other languages
+                # keep the text they were shown, so translating it into one language takes it from none.
+                pairs += [(other, plain) for other in self.languages[1:] if other != lang]
+            text.holder = CommentedMap([*pairs, (lang, value)])
             text.parent[text.key] = text.holder
             return
         if lang in text.holder:
@@ -154,8 +165,10 @@ class FlowDocument:
             self.data["languages"].append(lang)
 
     def missing(self, lang: str) -> list[str]:
-        """Return the contexts of texts with no translation in this language."""
-        return [text.context for text in self.texts() if text.get(lang) is None]
+        """Return the contexts of texts with no translation in this language (a plain title or purpose the
+        flow never gave per language is not missing: one text for every language is what it asked for)."""
+        return [text.context for text in self.texts()
+                if text.get(lang) is None and not (text.optional and text.holder is None)]
 
     def dumps(self) -> str:
         out = io.StringIO()
@@ -181,6 +194,11 @@ def _walk(node, path: list[str], base: str, known: set[str]) -> Iterator[FlowTex
             if isinstance(value, str) and path and (key in _TEXT_KEYS or (path[-1] in _TEXT_MAPS)):
                 line = node.lc.value(key)[0] + 1
                 yield FlowText(".".join([*path, str(key)]), line, None, parent=node, key=key, base=base)
+                continue
+            if isinstance(value, str) and value.strip() and (path, key) in _PLAIN_FLOW_TEXTS:
+                line = node.lc.value(key)[0] + 1
+                yield FlowText(".".join([*path, str(key)]), line, None, parent=node, key=key, base=base,
+                               optional=True)
                 continue
             # Steps are named by their id alone: `feel_safe.ask`, not `steps.0.ask`.
             sub = path if key == "steps" and not path else [*path, str(key)]

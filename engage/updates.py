@@ -153,6 +153,30 @@ def create_update(session: Session, flow, texts: dict[str, dict[str, str]], now:
     return update
 
 
+def update_title(update: Update, flow, lang: str | None) -> str:
+    """The update's title in `lang`: the flow's title in that language when the update kept the flow's title,
+    else the title the officer wrote (one text for every language)."""
+    if flow is None:
+        return update.title or update.flow_id
+    if not update.title or update.title in (flow.title, *(flow.title_texts or {}).values()):
+        return flow.title_in(lang) or update.title or flow.title
+    return update.title
+
+
+def update_asked(update: Update, flow, lang: str | None) -> str | None:
+    """What the consultation asked, in `lang` where the flow translates it: the purpose (or title) recorded
+    with the update, read in the reader's language while the flow still says the same in its base language."""
+    asked = update.asked
+    if flow is None or not asked or not lang:
+        return asked
+    consultation = flow.consultation
+    if consultation is not None and consultation.purpose_texts and asked == consultation.purpose:
+        return flow.text(consultation.purpose_texts, lang) or asked
+    if flow.title_texts and asked == flow.title:
+        return flow.title_in(lang) or asked
+    return asked
+
+
 def update_text(update: Update, flow, lang: str, *, labels: bool = True) -> str:
     """Return the update as a resident reads it, in `lang` (falling back to the flow's first language)."""
     parts = update.texts.get(lang) or {}
@@ -167,7 +191,7 @@ def update_text(update: Update, flow, lang: str, *, labels: bool = True) -> str:
 def resident_text(update: Update, flow, lang: str, council: str) -> str:
     """Return the update as a resident's message: who it is from and about what, said, did and why, the
     consultation's page, and how to stop. Weeks after they answered, nobody should have to guess."""
-    lines = [f"{council}: {update.title or flow.title}", update_text(update, flow, lang)]
+    lines = [f"{council}: {update_title(update, flow, lang)}", update_text(update, flow, lang)]
     info_url = flow.consultation.info_url if flow.consultation is not None else None
     if info_url:
         lines.append(i18n.gettext(lang, MORE, url=info_url))
@@ -188,7 +212,8 @@ def newsletter_text(session: Session, update: Update, flow, lang: str | None = N
     """Return newsletter-ready plain text in a language: asked, how many answered, said, did, why, when told."""
     lang = lang or flow.base_language
     answered = update.answered_count if update.answered_count is not None else participants_count(session, flow.id)
-    lines = [update.title or flow.title, "", i18n.gettext(lang, NEWSLETTER_ASKED, question=update.asked or ""),
+    lines = [update_title(update, flow, lang), "",
+             i18n.gettext(lang, NEWSLETTER_ASKED, question=update_asked(update, flow, lang) or ""),
              i18n.gettext(lang, NEWSLETTER_ANSWERED, count=languages.number(answered, lang)), "",
              update_text(update, flow, lang)]
     if update.sent_at is not None:

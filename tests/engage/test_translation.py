@@ -23,6 +23,7 @@ LIBRARY = Path(__file__).resolve().parent.parent.parent / "flows" / "library"
 
 POLISH = {
     "title": "Bezpiecznie w swojej okolicy",
+    "consultation.purpose": "Zdecydować, gdzie w 2027 roku stanie 40 nowych latarni",
     "feel_safe.ask": "Jak bezpiecznie czujesz się, chodząc po swojej okolicy po zmroku?",
     "feel_safe.choices.safe": "Bezpiecznie",
     "feel_safe.choices.unsafe": "Niebezpiecznie",
@@ -68,8 +69,10 @@ def test_export_names_each_text_by_step_and_field(flow_file):
     assert [r[0] for r in rows] == list(POLISH)
     # The title is translated like every other text the resident reads.
     assert rows[0] == ("title", "Feeling safe in your neighbourhood", "")
-    assert rows[1] == ("feel_safe.ask", "How safe do you feel walking in your area after dark?", "")
-    assert rows[2] == ("feel_safe.choices.safe", "Safe", "")
+    # So is the consultation's purpose, though the flow writes it once for every language.
+    assert rows[1] == ("consultation.purpose", "Decide where 40 new street lights go in 2027", "")
+    assert rows[2] == ("feel_safe.ask", "How safe do you feel walking in your area after dark?", "")
+    assert rows[3] == ("feel_safe.choices.safe", "Safe", "")
     assert str(catalog.locale) == "pl"
 
 
@@ -95,6 +98,7 @@ def test_po_round_trip_changes_only_the_texts_and_keeps_the_comments(flow_file, 
     # Only the languages list and the one-line choices are rewritten, each by appending Polish.
     assert removed == [
         "languages: [en, cy]            # the first is the base language",
+        "  purpose: Decide where 40 new street lights go in 2027",
         "      - {value: safe, en: Safe, cy: Diogel}",
         "      - {value: unsafe, en: Unsafe, cy: Anniogel}",
         "      - {value: unsure, en: Not sure, cy: Ddim yn siŵr}",
@@ -105,7 +109,10 @@ def test_po_round_trip_changes_only_the_texts_and_keeps_the_comments(flow_file, 
     assert "languages: [en, cy, pl]        # the first is the base language" in added
     assert "      - {value: 18_64, en: 18 to 64, cy: 18 i 64, pl: Od 18 do 64}" in added
     assert "      pl: Ile masz lat?" in added
-    assert len(added) == len(removed) + 5  # four `pl:` lines under ask/say, one under the title
+    # The purpose becomes one line per language (English, the Welsh it was shown in, Polish).
+    assert "  purpose:" in added and f"    pl: {POLISH['consultation.purpose']}" in added
+    # Four `pl:` lines under ask/say, one under the title, and the purpose's three under its key.
+    assert len(added) == len(removed) + 5 + 3
     for comment in ("# the first is the base language", "# texting one of these starts the flow"):
         assert comment in after
     flow = load_flow(flow_file)
@@ -277,7 +284,7 @@ steps:
   - id: bye
     say: Thanks!
 """
-WELSH = {"rate.ask": "Sut ydych chi'n graddio'r biniau?", "rate.scale.labels.1": "Gwael iawn",
+WELSH = {"title": "Plaen", "rate.ask": "Sut ydych chi'n graddio'r biniau?", "rate.scale.labels.1": "Gwael iawn",
          "rate.scale.labels.5": "Da iawn", "again.ask": "Fyddech chi'n ei ddefnyddio eto?",
          "again.yes_no.yes": "Byddwn", "again.yes_no.no": "Na fyddwn", "bye.say": "Diolch!"}
 
@@ -301,6 +308,8 @@ def test_texts_written_as_plain_strings_become_one_text_per_language(tmp_path):
     assert flow.text(flow.step("rate"), "en") == "How do you rate the bins?"
     assert flow.step("rate").labels[5] == {"en": "Very good", "cy": "Da iawn"}
     assert flow.step("again").yes_no_labels["no"] == {"en": "No thanks", "cy": "Na fyddwn"}
+    # The title, written once, is translated like every other text.
+    assert flow.title_texts == {"en": "Plain", "cy": "Plaen"} and flow.title_in("cy") == "Plaen"
 
 
 @pytest.mark.parametrize("path", sorted(LIBRARY.glob("*.yaml")), ids=lambda p: p.stem)
@@ -309,4 +318,36 @@ def test_every_text_the_engine_can_show_is_exported_once(path):
 
     contexts = [text.context for text in FlowDocument(path).texts()]
     assert len(contexts) == len(set(contexts))
-    assert len(contexts) == len(list(load_flow(path).texts()))
+    flow = load_flow(path)
+    # Every text the engine shows, and besides them a title or purpose written once as a plain string
+    # (exported so that it can be translated).
+    plain = [c for c, value in (("title", flow.title if not flow.title_texts else None),
+                                ("consultation.purpose", flow.consultation.purpose
+                                 if flow.consultation and not flow.consultation.purpose_texts else None)) if value]
+    assert len(contexts) == len(list(flow.texts())) + len(plain)
+    assert set(plain) <= set(contexts)
+
+
+def test_a_plain_purpose_is_exported_but_not_missing_until_the_flow_gives_it_per_language(flow_file, tmp_path):
+    from engage.translation import FlowDocument
+
+    rows = {m.context: m.id for m in export_po(flow_file, "pl") if m.id}
+    assert rows["consultation.purpose"] == "Decide where 40 new street lights go in 2027"
+    assert "consultation.purpose" not in FlowDocument(flow_file).missing("pl")
+    assert "consultation.purpose" not in FlowDocument(flow_file).missing("cy")  # Welsh was never asked for
+    sheet = tmp_path / "flow.xlsx"
+    export_xlsx(flow_file, sheet, ["pl"])
+    from openpyxl import load_workbook
+
+    texts = [row[0] for row in load_workbook(sheet).active.iter_rows(values_only=True)]
+    assert "consultation.purpose" in texts
+    # Translated, the purpose is given per language; the Welsh reader keeps the text they were shown.
+    po = exported(flow_file, "pl", tmp_path)
+    translate(po, po, POLISH)
+    report = import_po(flow_file, po)
+    assert "consultation.purpose" in report.changed and report.missing == {"pl": []}
+    flow = load_flow(flow_file)
+    assert flow.consultation.purpose_texts == {"en": "Decide where 40 new street lights go in 2027",
+                                               "cy": "Decide where 40 new street lights go in 2027",
+                                               "pl": POLISH["consultation.purpose"]}
+

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 
 from dashboard import FIELD_NAMES
 from dashboard.blueprint import bp, client_ip, now, role_required, services
@@ -51,7 +52,8 @@ def _decide(flow_id: str, step_id: str, decision, done: str):
     try:
         with services().db.session() as s:
             decision(s)
-    except service.ThemeError:
+    except (service.ThemeError, IntegrityError):
+        # IntegrityError: another officer placed the same answers at the same moment; theirs stand.
         flash(_("That change could not be made: the themes may have changed meanwhile."), "error")
     except ValueError:
         abort(400)

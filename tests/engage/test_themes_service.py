@@ -147,3 +147,16 @@ def test_exports_get_each_runs_theme(answered, clock):
         labels = service.run_themes(s, FLOW, [STEP])[STEP]
         view = service.overview(s, FLOW, STEP)
     assert len(labels) == 102 and set(labels.values()) == {t.label for t in view.themes}
+
+
+def test_a_special_category_question_shows_no_small_theme_size(services, clock):
+    with services.db.session() as s:
+        for i, text in enumerate(["my anxiety gets worse at night"] * 3 + ["the wheelchair ramp is broken",
+                                                                            "no ramp for my wheelchair"] * 8):
+            _answer(s, clock, text, n=i)
+        service.analyse(s, FLOW, STEP, clock.now(), actor="test")
+        view = service.overview(s, FLOW, STEP, special=True)
+        plain = service.overview(s, FLOW, STEP)
+    assert sorted(t.residents for t in plain.themes) == [3, 16]
+    assert all(t.residents is None or t.residents >= 10 for t in view.themes)
+    assert any(t.residents is None and t.percent is None for t in view.themes)

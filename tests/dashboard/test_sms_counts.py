@@ -113,7 +113,8 @@ def test_every_question_of_every_shipped_flow_counts_the_same_everywhere():
     files_words = catalog_gettext()
     for path in sorted(Path(LIBRARY).glob("*.yaml")):
         flow = load_flow(path)
-        service = {(r.step_id, r.lang): r.segments for r in segment_report(flow, i18n.gettext) if r.field in ("ask", "say")}
+        service = {(r.step_id, r.lang): r.segments for r in segment_report(flow, i18n.gettext)
+                   if r.field in ("ask", "say")}
         standalone = {(r.step_id, r.lang): r.segments for r in segment_report(flow, files_words)
                       if r.field in ("ask", "say")}
         page = {(row["step"], lang): cost.segments for row in flow_step_costs(flow)

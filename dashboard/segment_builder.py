@@ -63,7 +63,12 @@ def rules_from_form(form) -> dict[str, Any]:
 
 
 def _choices(s) -> dict[str, Any]:
-    """What the form offers: field values, groups and flows that exist."""
+    """What the form offers: field values, groups and flows that exist, each named by its label
+    (the census file's, the flows' choice texts, else the code made readable)."""
+    from dashboard import officer_value_labels
+    from dashboard.i18n import dashboard_language
+
+    labels, lang = officer_value_labels(services()), dashboard_language()
     fields = {}
     for name in segments.FIELDS:
         if name == "language":
@@ -72,9 +77,9 @@ def _choices(s) -> dict[str, Any]:
         values = [v for v in s.scalars(select(column).where(Contact.erased_at.is_(None), column.is_not(None))
                                        .distinct().order_by(column).limit(MAX_VALUES)) if v]
         if values:
-            fields[name] = [(v, v) for v in values]
+            fields[name] = [(v, labels.label(name, v, lang)) for v in values]
     groups = list(s.scalars(select(ContactGroup.name).group_by(ContactGroup.name).order_by(ContactGroup.name)))
-    return {"fields": fields, "groups": [(name, name) for name in groups]}
+    return {"fields": fields, "groups": [(name, labels.label("groups", name, lang, name)) for name in groups]}
 
 
 def _field_labels() -> dict[str, str]:

@@ -134,7 +134,8 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     # Everyone who answered is 18-64: under 18s and over 65s are flagged as under-reached.
     page.goto("/dashboard/representativeness?flow=street-safety")
     flagged = page.locator('table[data-dimension="age_band"] tr.flagged')
-    assert sorted(flagged.locator("th").all_inner_texts()) == ["65_plus", "under_18"]
+    # Groups are named by their labels, not their codes.
+    assert sorted(flagged.locator("th").all_inner_texts()) == ["65 or over", "Under 18"]
     page.wait_for_selector("canvas.compare-chart[data-rendered='1']")
     shot(page, "representativeness")
 
@@ -146,7 +147,9 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
     download.value.save_as(path)
     rows = list(load_workbook(path)["Results"].iter_rows(values_only=True))
     assert len(rows) == 4
-    assert rows[0][-3:] == ("feel_safe", "where", "age")
+    # The answers' codes, then the labels of places and choices after every other column.
+    assert rows[0][-8:] == ("feel_safe", "where", "age", "ward_label", "age_band_label", "tenure_label",
+                            "feel_safe_label", "age_label")
 
     # "You said, we did": write it, preview it, send it to everyone who took part.
     page.goto("/dashboard/updates/new?flow_id=street-safety")
@@ -175,7 +178,9 @@ def test_an_officer_works_through_a_consultation(page, live_server, tmp_path):
         expect(page.locator("h1").first).to_be_visible()
         shot(page, name)
     audit = page.locator("table").inner_text()
-    assert "flow.published" in audit and "export.downloaded" in audit and "update.sent" in audit
+    # Actions in plain words, not their codes.
+    assert "Flow published" in audit and "Export downloaded" in audit and "Update sent" in audit
+    assert "flow.published" not in audit
 
     # The public page of updates, styled by the public pages' stylesheet (no inline style to need a nonce).
     page.goto("/you-said-we-did")

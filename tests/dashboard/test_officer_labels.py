@@ -71,3 +71,16 @@ def test_census_minimum_age_is_a_setting(app_config, tmp_path):
     cells = re.findall(r'<tr data-group="under_18"[^>]*>.*?</tr>', age, re.S)[0]
     assert "25.0%" in cells  # everyone: the census's own share
     assert "Census shares are of everyone: 87,280 people." in age
+
+
+def test_the_segment_form_offers_values_by_their_labels(client, as_role, services):
+    from store.models import ContactGroup
+
+    with services.db.session() as s:
+        contact, _ = respondent(s, fields={"ward": "sumners_kingsmoor", "age_band": "65_plus"})
+        contact.groups.append(ContactGroup(name="community_safety"))
+    as_role("officer")
+    html = client.get("/dashboard/segments/build").get_data(as_text=True)
+    assert re.search(r'value="sumners_kingsmoor"[^>]*> Sumners and Kingsmoor</label>', html)
+    assert re.search(r'value="65_plus"[^>]*> 65 or over</label>', html)
+    assert re.search(r'value="community_safety"[^>]*> Community safety</label>', html)

@@ -100,3 +100,23 @@ def test_the_form_warns_above_3_segments_and_asks_to_confirm_above_6(client, as_
         assert s.scalar(select(OutboxMessage.id)) is None  # nothing saved, nothing queued
     confirmed = client.post("/dashboard/broadcasts/new", data={**data, "confirm_long": "1"})
     assert confirmed.status_code == 302
+
+
+def test_every_question_of_every_shipped_flow_counts_the_same_everywhere():
+    from pathlib import Path
+
+    from engage.sms_cost import flow_step_costs
+    from flows.lint import catalog_gettext
+    from flows.loader import load_flow
+    from tests.conftest import LIBRARY
+
+    files_words = catalog_gettext()
+    for path in sorted(Path(LIBRARY).glob("*.yaml")):
+        flow = load_flow(path)
+        service = {(r.step_id, r.lang): r.segments for r in segment_report(flow, i18n.gettext)
+                   if r.field in ("ask", "say")}
+        standalone = {(r.step_id, r.lang): r.segments for r in segment_report(flow, files_words)
+                      if r.field in ("ask", "say")}
+        page = {(row["step"], lang): cost.segments for row in flow_step_costs(flow)
+                for lang, cost in row["languages"].items() if flow.step(row["step"]).prompt.get(lang)}
+        assert service == standalone == page, path.name

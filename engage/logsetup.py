@@ -75,8 +75,14 @@ def formatter_for(log_format: str) -> logging.Formatter:
 
 def configure_logging(log_format: str | None = None, level: str | None = None, stream=None) -> logging.Handler:
     """Send log records to `stream` (stderr) in the chosen format, phone numbers masked; return the handler."""
-    formatter = formatter_for(log_format or os.environ.get("OUTREACH_LOG_FORMAT") or "text")
+    chosen = (log_format or os.environ.get("OUTREACH_LOG_FORMAT") or "text").strip().lower()
+    formatter = formatter_for(chosen)
     root = logging.getLogger()
+    if stream is None and chosen == "text" and any(not isinstance(h, _OurHandler) for h in root.handlers):
+        # Logging is already set up by whoever runs us and no format was asked for: as logging.basicConfig
+        # would, leave it alone (only the phone mask is added), so a command's output is not interleaved.
+        install_phone_mask()
+        return next(h for h in root.handlers if not isinstance(h, _OurHandler))
     for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(old)
     handler = _OurHandler(stream or sys.stderr)

@@ -92,7 +92,50 @@ def broadcasts_index():
         statuses = {b.id: broadcasting.progress(s, b, now())[0] for b in rows}
     tz = services().settings.timezone
     return render_template("dashboard/broadcasts.html", broadcasts=rows, reports=reports, names=names,
-                           schedules={b.id: broadcasting.describe_schedule(b, tz) for b in rows}, statuses=statuses)
+                           schedules={b.id: schedule_words(b, tz) for b in rows}, statuses=statuses)
+
+
+# Crontab weekday fields as Babel's weekday numbers (Monday 0).
+_WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6, "0": 6, "1": 0, "2": 1,
+             "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+
+
+def schedule_words(broadcast: Broadcast, tz: str) -> str:
+    """Say when a broadcast goes out, on the council's clock, in the officer's language (the command line's
+    English words are engage.broadcasts.describe_schedule; the two read the same crontab shapes)."""
+    from babel.dates import format_datetime, get_day_names
+    from babel.lists import format_list
+
+    locale = BY_CODE[dashboard_language()].locale
+    if broadcast.schedule == "once" and broadcast.send_at is not None:
+        local = broadcast.send_at.astimezone(ZoneInfo(tz))
+        return _("once, on %(when)s", when=format_datetime(local, "EEEE d MMMM y HH:mm", locale=locale))
+    if broadcast.schedule != "cron":
+        return _("now")
+    cron = broadcast.cron or ""
+    parts = cron.split()
+    unreadable = _("on the schedule %(cron)s", cron=cron)
+    if len(parts) != 5:
+        return unreadable
+    minute, hour, day, month, weekday = parts
+    if not (minute.isdigit() and hour.isdigit()) or month != "*":
+        return unreadable
+    at = f"{int(hour):02d}:{int(minute):02d}"
+    names = get_day_names("wide", locale=locale)
+    numbers = [_WEEKDAYS.get(d.lower()) for d in weekday.split(",")] if weekday != "*" else []
+    if weekday != "*" and any(n is None for n in numbers):
+        return unreadable
+    days = format_list([names[n] for n in numbers], locale=locale) if numbers else ""
+    if day == "*" and not numbers:
+        return _("every day at %(time)s", time=at)
+    if day == "*":
+        return _("every %(days)s at %(time)s", days=days, time=at)
+    if day in broadcasting.ORDINALS and len(numbers) == 1:
+        nth = {"1-7": _("first"), "8-14": _("second"), "15-21": _("third"), "22-28": _("fourth")}[day]
+        return _("every %(nth)s %(day)s at %(time)s", nth=nth, day=days, time=at)
+    if day.isdigit() and not numbers:
+        return _("on day %(day)s of every month at %(time)s", day=int(day), time=at)
+    return unreadable
 
 
 @bp.route("/broadcasts/new", methods=["GET", "POST"])
@@ -287,7 +330,7 @@ def broadcast_detail(broadcast_id: int):
         fallbacks_sent = audience_languages.fallbacks_sent(s, broadcast.id)
     return render_template("dashboard/broadcast_detail.html", broadcast=broadcast, report=report, segment=segment,
                            fallbacks_sent=fallbacks_sent,
-                           schedule=broadcasting.describe_schedule(broadcast, services().settings.timezone),
+                           schedule=schedule_words(broadcast, services().settings.timezone),
                            estimate=segment_estimate(broadcast.texts or {}), explain=explain_error,
                            stop_lines={lang: unsolicited.stop_line(lang, services().settings.council_name)
                                        for lang in broadcast.texts or {}})

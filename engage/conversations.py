@@ -455,9 +455,17 @@ class ConversationService:
         if kind == "help":
             turn.help(word_lang)
             return turn
-        for handler in self.word_handlers:
-            if handler(s, turn):
-                return turn
+        if self.word_handlers and buffer is not None:
+            # A word (FORGET's confirmation, a language's name) may need its reply's row at once (an erasure
+            # keeps the confirmation's row by id): its writes are not held back for the batch.
+            del s.info["writes"]
+        try:
+            for handler in self.word_handlers:
+                if handler(s, turn):
+                    return turn
+        finally:
+            if buffer is not None:
+                s.info["writes"] = buffer
 
         flow = self.registry.get(incoming.start_flow) if incoming.start_flow else None
         run = turn.active_run()

@@ -887,8 +887,6 @@ class Turn:
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
 
-
-
 # How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
 # batch holds the database's one write lock (the web's stores wait for it).
 BATCH_SECONDS = 1.0
@@ -934,6 +932,7 @@ def _store_inbound_statement(conn):
                                           .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
                                           .returning(table.c.id))
     return stmt
+
 
 # Try each resident's lock of a batch at once; the keys whose lock this transaction now holds come back.
 _TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")

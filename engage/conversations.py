@@ -470,9 +470,17 @@ class ConversationService:
         if kind == "help":
             turn.help(word_lang)
             return turn
-        for handler in self.word_handlers:
-            if handler(s, turn):
-                return turn
+        if self.word_handlers and buffer is not None:
+            # A word (FORGET's confirmation, a language's name) may need its reply's row at once (an erasure
+            # keeps the confirmation's row by id): its writes are not held back for the batch.
+            del s.info["writes"]
+        try:
+            for handler in self.word_handlers:
+                if handler(s, turn):
+                    return turn
+        finally:
+            if buffer is not None:
+                s.info["writes"] = buffer
 
         flow = self.registry.get(incoming.start_flow) if incoming.start_flow else None
         run = turn.active_run()
@@ -894,8 +902,6 @@ class Turn:
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
 
-
-
 # How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
 # batch holds the database's one write lock (the web's stores wait for it).
 BATCH_SECONDS = 1.0
@@ -941,6 +947,7 @@ def _store_inbound_statement(conn):
                                           .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
                                           .returning(table.c.id))
     return stmt
+
 
 # Try each resident's lock of a batch at once; the keys whose lock this transaction now holds come back.
 _TRY_LOCKS = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))")

@@ -130,3 +130,28 @@ def test_a_batch_stops_starting_turns_at_its_time_limit_and_leaves_the_rest_in_o
     assert rounds == len(residents) * len(SCRIPT)
     assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}
     assert set(statuses(db).values()) == {("processed", 1)}
+
+
+def test_forget_confirmed_inside_a_batch_keeps_its_confirmation_row(services, db):
+    from store.models.contacts import ErasureRecord
+
+    services.conversations.batch_seconds = 600
+    phone = "+447700900202"
+    others = [f"+4477006{n:05d}" for n in range(2)]
+    for body in ("SAFE", "2", "FORGET", "FORGET YES"):
+        store(services, body, phone)
+        for other in others:
+            store(services, body if body in ("SAFE", "2") else "Market Square", other)
+    # One batch: the erasure's confirmation is queued with its id, so the erasure keeps it and it is sent.
+    assert services.conversations.process_waiting() == 4 * (1 + len(others))
+    with db.session() as s:
+        record = s.scalar(select(ErasureRecord))
+        assert record is not None and record.status == "pending"
+        confirmation = s.get(OutboxMessage, record.confirmation_outbox_id)
+        assert (confirmation.kind, confirmation.status) == ("stop_confirmation", "queued")
+        waiting = s.scalars(select(OutboxMessage).where(OutboxMessage.address_id == record.pending_address_id,
+                                                        OutboxMessage.status == "queued")).all()
+        assert [m.id for m in waiting] == [confirmation.id]
+    by_phone = answers_by_phone(db)
+    assert phone not in by_phone  # erased
+    assert all(by_phone[other]["where"] == "Market Square" for other in others)

@@ -9,6 +9,7 @@ from babel.dates import format_date
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from dashboard import segment_words
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.contacts import explain_error
 from dashboard.i18n import _gettext as _
@@ -31,7 +32,7 @@ def _segment_choices(s) -> list[dict]:
     out = []
     for segment in s.scalars(select(Segment).order_by(Segment.name)):
         try:
-            size, words = segments.segment_size(s, segment.rules, when), segments.describe(segment.rules)
+            size, words = segments.segment_size(s, segment.rules, when), segment_words.describe(segment.rules)
         except segments.SegmentError as error:
             size, words = None, str(error)
         out.append({"id": segment.id, "name": segment.name, "size": size, "words": words})
@@ -172,7 +173,7 @@ def broadcasts_new():
                    longest=longest, warn_long=warn_long, confirm_long=confirm_long,
                    warn_above=sms_cost.WARN_ABOVE, confirm_above=sms_cost.CONFIRM_ABOVE,
                    stop_line=unsolicited.stop_line("en", svc.settings.council_name),
-                   reminder_words=segments.describe(reminder) if reminder else None,
+                   reminder_words=segment_words.describe(reminder) if reminder else None,
                    **_language_choices(audience, texts, svc.registry.get(form.get("flow_id", ""))
                                        if form.get("content") == "flow" else None))
     if rules_error is not None:
@@ -364,7 +365,7 @@ def segment_new():
             rules = json.loads(rules_text)
             segments.validate(rules)
             with services().db.session() as s:
-                words = segments.describe(rules)
+                words = segment_words.describe(rules)
                 size = segments.segment_size(s, rules, now())
                 if request.form.get("action") == "save":
                     segment = segments.create_segment(s, name, rules, now(), created_by=g.officer.email)

@@ -13,6 +13,7 @@ from typing import Any
 from flask import flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from dashboard import segment_words
 from dashboard.blueprint import bp, client_ip, now, role_required, services
 from dashboard.i18n import _gettext as _
 from dashboard.i18n import dashboard_language
@@ -90,7 +91,7 @@ def _field_labels() -> dict[str, str]:
 
 
 def _count(s, rules: dict[str, Any]) -> tuple[int, str]:
-    return segments.segment_size(s, rules, now()), segments.describe(rules)
+    return segments.segment_size(s, rules, now()), segment_words.describe(rules)
 
 
 @bp.route("/segments/build", methods=["GET", "POST"])

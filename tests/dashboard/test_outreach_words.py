@@ -1,4 +1,5 @@
-"""A broadcast's schedule is said in the officer's language, with Babel's (CLDR's) day names, lists and dates."""
+"""Broadcast schedules and segment rules said in the officer's language, with Babel's (CLDR's) day names,
+lists and dates, and labels instead of codes."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -36,3 +37,23 @@ def test_schedules_are_said_in_the_officers_language(app, broadcast, english, we
 def test_a_schedule_it_cannot_read_is_shown_as_written(app):
     odd = Broadcast(schedule="cron", cron="*/5 * * * *")
     assert words(app, odd, "cy-GB") == "ar yr amserlen */5 * * * *"
+
+
+RULES = {"all": [{"field": "ward", "in": ["netteswell", "bush_fair"]}, {"field": "age_band", "equals": "65_plus"},
+                 {"not": {"answered": "street-safety"}}, {"not_contacted_days": 30}]}
+
+
+def segment_words(app, rules: dict, language: str) -> str:
+    from dashboard.segment_words import describe
+
+    with app.test_request_context("/dashboard/segments/new", headers={"Accept-Language": language}):
+        return describe(rules)
+
+
+def test_a_segment_is_described_with_labels_in_the_officers_language(app):
+    english = segment_words(app, RULES, "en-GB")
+    assert english == ("Residents whose ward is Netteswell or Bush Fair, whose age band is 65 or over, except "
+                       "those who answered “street-safety” and not contacted in the last 30 days")
+    welsh = segment_words(app, RULES, "cy-GB")
+    assert welsh.startswith("Preswylwyr y mae eu ward yn Netteswell neu Bush Fair")
+    assert "na chysylltwyd â nhw yn y 30 diwrnod diwethaf" in welsh and "whose" not in welsh

@@ -75,6 +75,53 @@ def _sent_before_failure(exc: requests.exceptions.RequestException) -> bool:
     return True
 
 
+def twilio_client(account_sid: str, auth_token: str, api_url: str = "",
+                  timeout: float = DEFAULT_TIMEOUT) -> tuple[Client, _RetryAfterHttpClient]:
+    """Twilio's REST client (or one for anything that speaks its REST API at `api_url`), and its HTTP client."""
+    http_logger = logging.getLogger("twilio.http_client")
+    # The SDK logs every request at INFO; keep the worker's log to what matters.
+    http_logger.setLevel(logging.WARNING)
+    http = _RetryAfterHttpClient(timeout=timeout, logger=http_logger)
+    client = Client(account_sid, auth_token, http_client=http)
+    if api_url:
+        # Twilio 9 builds every URL from the domain's base_url (https://api.twilio.com).
+        client.api.base_url = api_url.rstrip("/")
+    return client, http
+
+
+def result_from_error(exc: TwilioRestException, retry_after: float | None,
+                      retry_codes: frozenset[int] = RETRY_CODES) -> SendResult:
+    """Sort Twilio's error reply into what the sender does next: retry, fail, or fail and mark the address."""
+    code = str(exc.code) if exc.code is not None else f"http_{exc.status}"
+    message = (exc.msg or "")[:500]
+    kind = classify_error(exc.code)
+    if kind == "opted_out":
+        return SendResult("failed", error_code=code, error_message=message, opted_out=True)
+    if kind == "unusable":
+        return SendResult("failed", error_code=code, error_message=message, address_unusable=True)
+    if exc.status == 429 or exc.status >= 500 or exc.code in retry_codes:
+        return SendResult("retry", error_code=code, error_message=message, retry_after=retry_after)
+    return SendResult("failed", error_code=code, error_message=message)
+
+
+def create_on_twilio(create, on_error) -> tuple[Any, SendResult | None]:
+    """Make one create call to Twilio (a message, a call); return (its resource, None), or (None, the
+    SendResult its failure means): `on_error` sorts an error reply; a request that may have reached Twilio
+    is "unknown" and never retried blindly."""
+    try:
+        return create(), None
+    except TwilioRestException as exc:
+        return None, on_error(exc)
+    except requests.exceptions.RequestException as exc:
+        if _sent_before_failure(exc):
+            return None, SendResult("unknown", error_code="timeout" if isinstance(exc, requests.exceptions.Timeout)
+                                    else "connection_lost", error_message=type(exc).__name__)
+        return None, SendResult("retry", error_code="connection", error_message=type(exc).__name__)
+    except TwilioException as exc:
+        # The SDK could not read the reply: the request reached Twilio, the outcome is not known.
+        return None, SendResult("unknown", error_code="bad_reply", error_message=str(exc)[:200])
+
+
 class TwilioSMS:
     """Send SMS through Twilio (or anything that speaks its REST API at `api_url`)."""
 
@@ -85,14 +132,7 @@ class TwilioSMS:
                  timeout: float = DEFAULT_TIMEOUT):
         if not (from_number or messaging_service_sid):
             raise ValueError("Twilio needs a sending number (OUTREACH_TWILIO_FROM) or a messaging service sid")
-        http_logger = logging.getLogger("twilio.http_client")
-        # The SDK logs every request at INFO; keep the worker's log to what matters.
-        http_logger.setLevel(logging.WARNING)
-        self.http = _RetryAfterHttpClient(timeout=timeout, logger=http_logger)
-        self.client = Client(account_sid, auth_token, http_client=self.http)
-        if api_url:
-            # Twilio 9 builds every URL from the domain's base_url (https://api.twilio.com).
-            self.client.api.base_url = api_url.rstrip("/")
+        self.client, self.http = twilio_client(account_sid, auth_token, api_url, timeout)
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = public_url.rstrip("/") + STATUS_CALLBACK_PATH if public_url else ""
@@ -128,18 +168,9 @@ class TwilioSMS:
         if self.status_callback:
             # The outbox id lets a callback that beats our own bookkeeping find its row.
             params["status_callback"] = self.status_callback + (f"?o={outbox_id}" if outbox_id else "")
-        try:
-            message = self.client.messages.create(**params)
-        except TwilioRestException as exc:
-            return self._from_error(exc)
-        except requests.exceptions.RequestException as exc:
-            if _sent_before_failure(exc):
-                return SendResult("unknown", error_code="timeout" if isinstance(exc, requests.exceptions.Timeout)
-                                  else "connection_lost", error_message=type(exc).__name__)
-            return SendResult("retry", error_code="connection", error_message=type(exc).__name__)
-        except TwilioException as exc:
-            # The SDK could not read the reply: the request reached Twilio, the outcome is not known.
-            return SendResult("unknown", error_code="bad_reply", error_message=str(exc)[:200])
+        message, failure = create_on_twilio(lambda: self.client.messages.create(**params), self._from_error)
+        if failure is not None:
+            return failure
         try:
             segments = int(message.num_segments) if message.num_segments else None
         except (TypeError, ValueError):
@@ -147,16 +178,7 @@ class TwilioSMS:
         return SendResult("sent", provider_id=message.sid, segments=segments or self.cost(payload, lang))
 
     def _from_error(self, exc: TwilioRestException) -> SendResult:
-        code = str(exc.code) if exc.code is not None else f"http_{exc.status}"
-        message = (exc.msg or "")[:500]
-        kind = classify_error(exc.code)
-        if kind == "opted_out":
-            return SendResult("failed", error_code=code, error_message=message, opted_out=True)
-        if kind == "unusable":
-            return SendResult("failed", error_code=code, error_message=message, address_unusable=True)
-        if exc.status == 429 or exc.status >= 500 or exc.code in RETRY_CODES:
-            return SendResult("retry", error_code=code, error_message=message, retry_after=self.http.retry_after)
-        return SendResult("failed", error_code=code, error_message=message)
+        return result_from_error(exc, self.http.retry_after)
 
 
 def init_app(app, services) -> None:

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.channel import SendResult
-from bot.twilio_sms import DEFAULT_TIMEOUT, _RetryAfterHttpClient, _sent_before_failure, classify_error
+from bot.twilio_sms import DEFAULT_TIMEOUT, create_on_twilio, result_from_error, twilio_client
 from locales import i18n
 
 log = logging.getLogger(__name__)
@@ -373,14 +371,8 @@ class TwilioVoice:
                  api_url: str = "", timeout: float = DEFAULT_TIMEOUT):
         if not from_number:
             raise ValueError("calls need a number to call from (OUTREACH_TWILIO_VOICE_FROM or OUTREACH_TWILIO_FROM)")
-        from twilio.rest import Client
 
-        http_logger = logging.getLogger("twilio.http_client")
-        http_logger.setLevel(logging.WARNING)
-        self.http = _RetryAfterHttpClient(timeout=timeout, logger=http_logger)
-        self.client = Client(account_sid, auth_token, http_client=self.http)
-        if api_url:
-            self.client.api.base_url = api_url.rstrip("/")
+        self.client, self.http = twilio_client(account_sid, auth_token, api_url, timeout)
         self.from_number = from_number
         self.voice_url = public_url.rstrip("/") + VOICE_PATH
 
@@ -399,30 +391,13 @@ class TwilioVoice:
              outbox_id: int | None = None) -> SendResult:
         """Place one call; when answered, Twilio asks the voice webhook what to say (this outbox row)."""
         url = action_url(self.voice_url, o=outbox_id, m="out")
-        try:
-            call = self.client.calls.create(
-                to=address, from_=self.from_number, url=url, method="POST",
-                machine_detection="DetectMessageEnd",
-                status_callback=action_url(self.voice_url, o=outbox_id, m="status"), status_callback_method="POST",
-            )
-        except TwilioRestException as exc:
-            code = str(exc.code) if exc.code is not None else f"http_{exc.status}"
-            message = (exc.msg or "")[:500]
-            kind = classify_error(exc.code)
-            if kind == "opted_out":
-                return SendResult("failed", error_code=code, error_message=message, opted_out=True)
-            if kind == "unusable":
-                return SendResult("failed", error_code=code, error_message=message, address_unusable=True)
-            if exc.status == 429 or exc.status >= 500:
-                return SendResult("retry", error_code=code, error_message=message, retry_after=self.http.retry_after)
-            return SendResult("failed", error_code=code, error_message=message)
-        except requests.exceptions.RequestException as exc:
-            if _sent_before_failure(exc):
-                return SendResult("unknown", error_code="timeout" if isinstance(exc, requests.exceptions.Timeout)
-                                  else "connection_lost", error_message=type(exc).__name__)
-            return SendResult("retry", error_code="connection", error_message=type(exc).__name__)
-        except TwilioException as exc:
-            return SendResult("unknown", error_code="bad_reply", error_message=str(exc)[:200])
+        call, failure = create_on_twilio(lambda: self.client.calls.create(
+            to=address, from_=self.from_number, url=url, method="POST",
+            machine_detection="DetectMessageEnd",
+            status_callback=action_url(self.voice_url, o=outbox_id, m="status"), status_callback_method="POST",
+        ), lambda exc: result_from_error(exc, self.http.retry_after, retry_codes=frozenset()))
+        if failure is not None:
+            return failure
         return SendResult("sent", provider_id=call.sid)
 
 

@@ -20,12 +20,12 @@ import threading
 from typing import Any
 
 import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from twilio.rest.content.v1.content import ContentList
 
 from bot.channel import SendResult
 from bot.render import parse_callback_data, render_sms, render_whatsapp
-from bot.twilio_sms import DEFAULT_TIMEOUT, TwilioSMS, _sent_before_failure
+from bot.twilio_sms import DEFAULT_TIMEOUT, TwilioSMS, create_on_twilio
 from engage.whatsapp import CHANNEL, CLOSED_KEY, TEMPLATE_KEY, template_variables, whatsapp_address
 
 log = logging.getLogger(__name__)
@@ -102,17 +102,9 @@ class TwilioWhatsApp(TwilioSMS):
                 params["content_variables"] = json.dumps(variables, ensure_ascii=False)
             else:
                 params["body"] = text
-        try:
-            message = self.client.messages.create(**params)
-        except TwilioRestException as exc:
-            return self._from_error(exc)
-        except requests.exceptions.RequestException as exc:
-            if _sent_before_failure(exc):
-                return SendResult("unknown", error_code="timeout" if isinstance(exc, requests.exceptions.Timeout)
-                                  else "connection_lost", error_message=type(exc).__name__)
-            return SendResult("retry", error_code="connection", error_message=type(exc).__name__)
-        except TwilioException as exc:
-            return SendResult("unknown", error_code="bad_reply", error_message=str(exc)[:200])
+        message, failure = create_on_twilio(lambda: self.client.messages.create(**params), self._from_error)
+        if failure is not None:
+            return failure
         return SendResult("sent", provider_id=message.sid, segments=1)
 
     def _content_for(self, content: dict[str, Any], lang: str = "en") -> tuple[str | None, dict[str, str]]:

@@ -344,6 +344,18 @@ class FakeTwilio:
                 return failure
         return None
 
+    def _record_request(self, form: dict[str, str]):
+        """Keep a create request and take the failure a test set up for its number (the lock is held):
+        return (the failure or None, the reply that failure makes instead of the resource, or None)."""
+        self.requests.append(dict(form))
+        failure = self._take_failure(form.get("To"))
+        if failure is not None and failure.mode == "reset":
+            return failure, (0, None, 0.0, {})
+        if failure is not None and failure.mode == "reply":
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+            return failure, (failure.status, error_body(failure.code or 20500, failure.status), 0.0, headers)
+        return failure, None
+
     def create_message(self, account_sid: str, auth: str | None,
                        form: dict[str, str]) -> tuple[int, dict[str, Any] | None, float, dict[str, str]]:
         """Answer one create call: (HTTP status, JSON body or None to drop, delay, extra headers)."""
@@ -351,13 +363,9 @@ class FakeTwilio:
             return 401, error_body(20003, 401), 0.0, {}
         to = form.get("To")
         with self._lock:
-            self.requests.append(dict(form))
-            failure = self._take_failure(to)
-            if failure is not None and failure.mode == "reset":
-                return 0, None, 0.0, {}
-            if failure is not None and failure.mode == "reply":
-                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-                return failure.status, error_body(failure.code or 20500, failure.status), 0.0, headers
+            failure, refused = self._record_request(form)
+            if refused is not None:
+                return refused
             if not to:
                 return 400, error_body(21604, 400), 0.0, {}
             if not form.get("From") and not form.get("MessagingServiceSid"):
@@ -408,13 +416,9 @@ class FakeTwilio:
             return 401, error_body(20003, 401), 0.0, {}
         to = form.get("To")
         with self._lock:
-            self.requests.append(dict(form))
-            failure = self._take_failure(to)
-            if failure is not None and failure.mode == "reset":
-                return 0, None, 0.0, {}
-            if failure is not None and failure.mode == "reply":
-                headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
-                return failure.status, error_body(failure.code or 20500, failure.status), 0.0, headers
+            failure, refused = self._record_request(form)
+            if refused is not None:
+                return refused
             if not to:
                 return 400, error_body(21201, 400), 0.0, {}
             if not form.get("From"):

@@ -93,6 +93,41 @@
           .catch(function () {});
       }, 30000);
     }
+    // A long upload or import: say what is happening (its words come from the form's data- attributes), show
+    // how much of the file has been sent, and stop a second click sending it twice. The form is still sent
+    // as a normal form post; the upload's progress is read from an XMLHttpRequest only where one is needed.
+    function watchProgress(root) { root.querySelectorAll("form[data-progress]").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        var box = document.getElementById(form.getAttribute("data-progress"));
+        if (!box) { return; }
+        box.querySelector(".words").textContent = form.getAttribute("data-progress-words");
+        box.hidden = false;
+        form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+        var file = form.querySelector("input[type=file]");
+        if (!file || !file.files.length || !window.XMLHttpRequest || !window.DOMParser) { return; }
+        event.preventDefault();
+        var bar = box.querySelector("progress"), sent = box.querySelector(".sent");
+        var xhr = new XMLHttpRequest();
+        xhr.open("POST", form.action);
+        xhr.upload.addEventListener("progress", function (e) {
+          if (e.lengthComputable) {
+            bar.max = e.total; bar.value = e.loaded;
+            sent.textContent = Math.round(100 * e.loaded / e.total) + "% " + form.getAttribute("data-progress-sent");
+          }
+        });
+        xhr.upload.addEventListener("load", function () { bar.removeAttribute("value"); });
+        xhr.addEventListener("load", function () {
+          // The check's report replaces this page's content, as the normal post would have shown it.
+          var page = new DOMParser().parseFromString(xhr.responseText, "text/html");
+          var now = document.querySelector("main"), next = page.querySelector("main");
+          if (now && next) { now.replaceWith(next); document.title = page.title; watchProgress(next); next.focus(); }
+          else { form.submit(); }
+        });
+        xhr.addEventListener("error", function () { form.submit(); });
+        xhr.send(new FormData(form));
+      });
+    }); }
+    watchProgress(document);
     var area = document.getElementById("source"), gutter = document.querySelector(".gutter");
     if (area && gutter) {
       area.addEventListener("input", function () {

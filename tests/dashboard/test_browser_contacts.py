@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 from playwright.sync_api import expect
@@ -136,3 +137,40 @@ def test_an_admin_creates_and_revokes_an_api_token(page, live_server):
     page.locator("#token-list tbody tr", has_text="Open data portal").get_by_role("button", name="Revoke").click()
     expect(page.locator("#token-list tbody tr", has_text="Open data portal")).to_contain_text("revoked")
     assert api_status(secret) == 401
+
+
+def test_a_large_import_shows_its_progress_and_cannot_be_sent_twice(page, live_server, services, tmp_path):
+    sign_in(page)
+    page.goto("/dashboard/contacts/import")
+    big = tmp_path / "residents.csv"
+    big.write_text("phone,name,language,ward\n" + "".join(
+        f"07911 {200000 + n:06d},Resident {n},en,Netteswell\n" for n in range(3000)), encoding="utf-8")
+    held = []
+    # Hold the upload at the server's door so the page can be seen while it waits, as with a slow line.
+    page.route("**/dashboard/contacts/import", lambda route: held.append(route)
+               if route.request.method == "POST" else route.continue_())
+    page.locator("#file").set_input_files(str(big))
+    page.get_by_role("button", name="Check the file").click()
+    status = page.locator("#import-progress")
+    expect(status).to_be_visible()
+    expect(status).to_contain_text("Uploading and checking the file")
+    expect(page.get_by_role("button", name="Check the file")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    # The check's report replaces the page; the import then says what it is doing while it runs.
+    expect(page.locator("#would-create")).to_have_text("3000")
+    page.unroute("**/dashboard/contacts/import")
+    # What the page shows once the import is sent, kept where the next page can read it.
+    page.evaluate("""() => document.querySelector("form[data-progress]:not([enctype])")
+      .addEventListener("submit", () => {
+        const box = document.getElementById("import-progress");
+        sessionStorage.setItem("seen", JSON.stringify({shown: !box.hidden, words: box.textContent,
+            disabled: document.querySelector("form[data-progress]:not([enctype]) button").disabled}));
+    })""")
+    page.get_by_role("button", name="Import 3000 rows").click()
+    page.wait_for_url("**/dashboard/contacts")
+    expect(page.get_by_text("Imported 3000 rows: 3000 new contacts")).to_be_visible()
+    seen = json.loads(page.evaluate("() => sessionStorage.getItem('seen')"))
+    assert seen["shown"] and seen["disabled"] and "Importing 3000 rows: every row or none" in seen["words"]
+    with services.db.session() as s:
+        assert len(s.scalars(select(Contact.id)).all()) == 3000

@@ -344,9 +344,11 @@ class FakeTwilio:
                 return failure
         return None
 
-    def _record_request(self, form: dict[str, str]):
-        """Keep a create request and take the failure a test set up for its number (the lock is held):
-        return (the failure or None, the reply that failure makes instead of the resource, or None)."""
+    def _record_request(self, account_sid: str, auth: str | None, form: dict[str, str]):
+        """Check a create request's credentials, keep it and take the failure a test set up for its number
+        (the lock is held): return (the failure or None, the reply made instead of the resource, or None)."""
+        if account_sid != self.account_sid or not self._authorised(auth):
+            return None, (401, error_body(20003, 401), 0.0, {})
         self.requests.append(dict(form))
         failure = self._take_failure(form.get("To"))
         if failure is not None and failure.mode == "reset":
@@ -359,11 +361,9 @@ class FakeTwilio:
     def create_message(self, account_sid: str, auth: str | None,
                        form: dict[str, str]) -> tuple[int, dict[str, Any] | None, float, dict[str, str]]:
         """Answer one create call: (HTTP status, JSON body or None to drop, delay, extra headers)."""
-        if account_sid != self.account_sid or not self._authorised(auth):
-            return 401, error_body(20003, 401), 0.0, {}
         to = form.get("To")
         with self._lock:
-            failure, refused = self._record_request(form)
+            failure, refused = self._record_request(account_sid, auth, form)
             if refused is not None:
                 return refused
             if not to:
@@ -412,11 +412,9 @@ class FakeTwilio:
     def create_call(self, account_sid: str, auth: str | None,
                     form: dict[str, str]) -> tuple[int, dict[str, Any] | None, float, dict[str, str]]:
         """POST /2010-04-01/Accounts/{sid}/Calls.json: place a call (nothing rings; the simulator answers it)."""
-        if account_sid != self.account_sid or not self._authorised(auth):
-            return 401, error_body(20003, 401), 0.0, {}
         to = form.get("To")
         with self._lock:
-            failure, refused = self._record_request(form)
+            failure, refused = self._record_request(account_sid, auth, form)
             if refused is not None:
                 return refused
             if not to:

@@ -61,15 +61,19 @@ def index():
                            running=fake is not None, csrf_token=generate_csrf())
 
 
-@bp.post("/reply")
-def reply():
-    """Store and process a text as if the resident had sent it by SMS."""
+def _phone_form() -> tuple[str, str]:
+    """The sandbox phone's form, its CSRF token checked: (the number without spaces, the text typed)."""
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError:
         abort(400, "The form expired; reload the page and try again.")
-    number = (request.form.get("phone") or "").strip().replace(" ", "")
-    text = request.form.get("text") or ""
+    return (request.form.get("phone") or "").strip().replace(" ", ""), request.form.get("text") or ""
+
+
+@bp.post("/reply")
+def reply():
+    """Store and process a text as if the resident had sent it by SMS."""
+    number, text = _phone_form()
     if not PHONE.match(number):
         flash("Enter the phone number in international format, like +447700900123.")
         return redirect(url_for("sandbox.index"))
@@ -94,12 +98,7 @@ def whatsapp():
     from bot.twilio_whatsapp import inbound_message
     from engage.whatsapp import CHANNEL
 
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        abort(400, "The form expired; reload the page and try again.")
-    number = (request.form.get("phone") or "").strip().replace(" ", "")
-    text = request.form.get("text") or ""
+    number, text = _phone_form()
     button = ""
     pressed = request.form.get("button")
     if pressed is not None and pressed.isdigit():

@@ -9,7 +9,11 @@ Flask endpoint that only returns empty TwiML) and the durable floor (bench.durab
 three INSERTs in one transaction and its commit). Also prints the SQL statements per answer.
 
     python -m bench inbound [--database=postgresql|sqlite] [--processing=worker] [--workers=4]
+                            [--worker-class=gthread|sync] [--threads=4]
                             [--inbound-workers=2] [--seconds=15] [--concurrency=32] [--rate=300]
+
+Every app is served the same way (bench.load.Web): by default as the repository's gunicorn.conf.py
+serves the service (gthread, 4 threads a process).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from twilio.request_validator import RequestValidator
 
 from bench.database import bench_url, fresh_database, fresh_sqlite
 from bench.durable_floor import seed
-from bench.load import ROOT, Gunicorn, Request, Workers, fixed_rate, free_port, max_rate, percentile
+from bench.load import ROOT, Gunicorn, Request, Web, Workers, fixed_rate, free_port, max_rate, percentile
 from bot.sandbox.twilio_server import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 from store.db import Database
 from store.models import InboundMessage, OutboxMessage
@@ -93,11 +97,11 @@ def acted_on_latency(db, after_id: int) -> dict:
             "acted_on_p99_ms": round(percentile(seconds, 99) * 1000, 2)}
 
 
-def measure(target: str, env: dict[str, str], port: int, workers: int, make, seconds: float, concurrency: int,
+def measure(target: str, env: dict[str, str], port: int, web: Web, make, seconds: float, concurrency: int,
             rate: float, log: Path, warm, db=None, inbound_workers: int = 0) -> tuple[dict, dict]:
     """Drive `target` flat out, then at a fixed rate. With the service's database, also wait until every
     message is acted on, and count a phase's rate as its answers over the time until the last was acted on."""
-    with Gunicorn(target, port, env, workers, log) as server, Workers(inbound_workers, env, log):
+    with Gunicorn(target, port, env, web, log) as server, Workers(inbound_workers, env, log):
         asyncio.run(max_rate(server.base, warm, concurrency, 60))  # every resident says the keyword first
         if db is not None:
             wait_until_acted_on(db)
@@ -128,26 +132,27 @@ def fresh(database: str) -> tuple[Database, str]:
     return fresh_database(), bench_url()
 
 
-def measure_floor(database: str, env: dict[str, str], port: int, workers: int, make, seconds: float,
+def measure_floor(database: str, env: dict[str, str], port: int, web: Web, make, seconds: float,
                   concurrency: int, rate: float, log: Path, warm) -> tuple[dict, dict]:
     """The durable floor (bench.durable_floor): a turn's three INSERTs and one commit, nothing else."""
     db, _url = fresh(database)
     env = dict(env, OUTREACH_BENCH_FLOOR_RUN_ID=str(seed(db)))
     db.dispose()
-    return measure("bench.durable_floor:create_app()", env, port, workers, make, seconds, concurrency, rate, log,
+    return measure("bench.durable_floor:create_app()", env, port, web, make, seconds, concurrency, rate, log,
                    warm)
 
 
 def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000,
         channel: str = "sms", processing: str = "worker", inbound_workers: int | None = None,
-        database: str = "postgresql") -> dict:
+        database: str = "postgresql", worker_class: str = "gthread", threads: int = 4) -> dict:
+    web = Web(workers, worker_class, threads)
     if inbound_workers is None:
         inbound_workers = 2 if processing == "worker" else 0
     if channel == "telegram":
         from bench.inbound_telegram import run as run_telegram
 
-        return run_telegram(workers=workers, seconds=seconds, concurrency=concurrency, rate=rate,
-                            residents=residents, processing=processing, inbound_workers=inbound_workers,
+        return run_telegram(workers=workers, worker_class=worker_class, threads=threads, seconds=seconds,
+                            concurrency=concurrency, rate=rate, residents=residents, processing=processing, inbound_workers=inbound_workers,
                             database=database)
     db, url = fresh(database)
     port = free_port()
@@ -163,24 +168,24 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
     def warm():
         return sms_requests(public_url, residents, 1, next(sids))
 
-    bare_max, bare_fixed = measure("bench.bare_app:create_app()", env, port, workers, make, seconds, concurrency,
+    bare_max, bare_fixed = measure("bench.bare_app:create_app()", env, port, web, make, seconds, concurrency,
                                    rate, log, warm())
-    floor_max, floor_fixed = measure_floor(database, env, port, workers, make, seconds, concurrency, rate, log,
+    floor_max, floor_fixed = measure_floor(database, env, port, web, make, seconds, concurrency, rate, log,
                                            warm())
     db, url = fresh(database)
-    app_max, app_fixed = measure("app:create_app()", env, port, workers, make, seconds, concurrency, rate, log,
+    app_max, app_fixed = measure("app:create_app()", env, port, web, make, seconds, concurrency, rate, log,
                                  warm(), db=db, inbound_workers=inbound_workers)
     statements = statements_per_answer(database, "sms")
     return report("inbound", "answers", db, app_max, app_fixed, bare_max, bare_fixed, floor_max, floor_fixed,
-                  statements, rate=rate, workers=workers, concurrency=concurrency, processing=processing,
+                  statements, rate=rate, web=web, concurrency=concurrency, processing=processing,
                   inbound_workers=inbound_workers, database=database,
                   command=f"python -m bench inbound --database={database} --processing={processing} "
-                          f"--workers={workers} --inbound-workers={inbound_workers} --seconds={seconds} "
+                          f"{web.describe()} --inbound-workers={inbound_workers} --seconds={seconds} "
                           f"--concurrency={concurrency} --rate={rate}")
 
 
 def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: dict, bare_fixed: dict,
-           floor_max: dict, floor_fixed: dict, statements: dict, *, rate: int, workers: int, concurrency: int,
+           floor_max: dict, floor_fixed: dict, statements: dict, *, rate: int, web: Web, concurrency: int,
            processing: str, inbound_workers: int, database: str, command: str) -> dict:
     """Count what the service stored and queued, and print the figures beside the two baselines.
 
@@ -218,7 +223,8 @@ def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: d
          "sql_executions_per_answer_acting": statements["act_executions"],
          "sql_statements_per_answer_acting_one_by_one": statements["act_single"],
          "inbound_stored": stored, "inbound_processed": processed, "outbox_rows_queued": queued,
-         "database": database, "processing": processing, "gunicorn_workers": workers,
+         "database": database, "processing": processing, "gunicorn_workers": web.workers,
+         "gunicorn_worker_class": web.worker_class, "gunicorn_threads": web.threads,
          "inbound_workers": inbound_workers, "client_concurrency": concurrency},
         baseline={"bare_flask_per_second_max": ceiling, "bare_p50_ms_max": bare_max["p50_ms"],
                   "bare_p99_ms_max": bare_max["p99_ms"], f"bare_p99_ms_at_{rate}_per_s": bare_fixed["p99_ms"],
@@ -235,6 +241,16 @@ def report(name: str, unit: str, db, app_max: dict, app_fixed: dict, bare_max: d
     )
 
 
+def worker_conversations(db):
+    """The conversation service as a `worker` process builds it: the whole app, so every word handler
+    (Telegram's, the web chat's, FORGET, a language's name) is there, as in the HTTP runs."""
+    from app import create_app
+
+    app = create_app({"database": db, "database_url": db.url, "sandbox": False, "flows_reload": False,
+                      "mode": "scaled", "secret_key": "bench-only-key-" + "b" * 32})
+    return app.extensions["outreach"].conversations
+
+
 def statements_per_answer(database: str, channel: str, residents: int = 200) -> dict:
     """SQL statements the service sends per answer (a SQLAlchemy before_cursor_execute count), in process:
     each statement of an executemany counts, and the executions (round trips) are counted apart.
@@ -246,16 +262,11 @@ def statements_per_answer(database: str, channel: str, residents: int = 200) -> 
     """
     from sqlalchemy import event
 
-    from config import Settings
-    from engage.services import build_services
-
     if database == "sqlite":
         db = fresh_sqlite("inbound-count")
     else:
         db = fresh_database(bench_url("count"))
-    settings = Settings.from_env({"database_url": db.url, "sandbox": False, "flows_reload": False,
-                                  "mode": "scaled"})
-    conversations = build_services(settings, database=db).conversations
+    conversations = worker_conversations(db)
     count = [0]
     executions = [0]
 

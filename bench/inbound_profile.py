@@ -23,13 +23,11 @@ from bench.inbound import SCRIPT
 
 def run(residents: int = 300) -> dict:
     from bench.report import emit
-    from config import Settings
-    from engage.services import build_services
+    from bench.inbound import worker_conversations
 
     url = bench_url("profile")
     db = fresh_database(url)
-    settings = Settings.from_env({"database_url": url, "sandbox": False, "flows_reload": False, "mode": "scaled"})
-    conversations = build_services(settings, database=db).conversations
+    conversations = worker_conversations(db)
     sids = itertools.count()
     statements = [0]
     event.listen(db.engine, "before_cursor_execute", lambda *args: statements.__setitem__(0, statements[0] + 1))

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.inbound import fresh, measure, measure_floor, report, service_env, statements_per_answer
-from bench.load import Request, free_port
+from bench.load import Request, Web, free_port
 from store.models import Address, Run
 
 PATH = "/webhooks/telegram"
@@ -53,7 +53,9 @@ def _request(update: dict, key: int) -> Request:
 
 
 def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000,
-        processing: str = "worker", inbound_workers: int = 2, database: str = "postgresql") -> dict:
+        processing: str = "worker", inbound_workers: int = 2, database: str = "postgresql",
+        worker_class: str = "gthread", threads: int = 4) -> dict:
+    web = Web(workers, worker_class, threads)
     port_out = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_fake_telegram, args=(port_out,), daemon=True)
     fake.start()
@@ -90,20 +92,20 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
         return [_request(_update(next(ids), chat, "PANEL"), n) for n, chat in enumerate(chats)]
 
     try:
-        bare_max, bare_fixed = measure("bench.bare_app:create_app()", env, port, workers, make, seconds,
+        bare_max, bare_fixed = measure("bench.bare_app:create_app()", env, port, web, make, seconds,
                                        concurrency, rate, log, warm())
-        floor_max, floor_fixed = measure_floor(database, env, port, workers, make, seconds, concurrency, rate,
+        floor_max, floor_fixed = measure_floor(database, env, port, web, make, seconds, concurrency, rate,
                                                log, warm())
         db, url = fresh(database)
-        app_max, app_fixed = measure("app:create_app()", env, port, workers, make, seconds, concurrency, rate,
+        app_max, app_fixed = measure("app:create_app()", env, port, web, make, seconds, concurrency, rate,
                                      log, warm(), db=db, inbound_workers=inbound_workers)
     finally:
         fake.terminate()
     statements = statements_per_answer(database, "telegram")
     return report("inbound-telegram", "updates", db, app_max, app_fixed, bare_max, bare_fixed, floor_max,
-                  floor_fixed, statements, rate=rate, workers=workers, concurrency=concurrency,
+                  floor_fixed, statements, rate=rate, web=web, concurrency=concurrency,
                   processing=processing, inbound_workers=inbound_workers, database=database,
                   command=f"python -m bench inbound --channel=telegram --database={database} "
                           f"--processing={processing} "
-                          f"--workers={workers} --inbound-workers={inbound_workers} --seconds={seconds} "
+                          f"{web.describe()} --inbound-workers={inbound_workers} --seconds={seconds} "
                           f"--concurrency={concurrency} --rate={rate}")

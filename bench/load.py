@@ -106,12 +106,35 @@ async def fixed_rate(base: str, requests: list[Request], rate: float, seconds: f
     return result
 
 
+@dataclass(frozen=True)
+class Web:
+    """How gunicorn serves every app of a benchmark (the baselines and the service alike).
+
+    gthread (the repository's gunicorn.conf.py) keeps connections alive and frees a thread as soon as
+    its response is written; `sync` holds its whole process after each response until the client
+    closes the connection, so on a shared machine it measures how soon the load generator is scheduled.
+    """
+
+    workers: int = 4
+    worker_class: str = "gthread"
+    threads: int = 4
+
+    def argv(self) -> list[str]:
+        threads = ["--threads", str(self.threads)] if self.worker_class == "gthread" else []
+        return ["-w", str(self.workers), "-k", self.worker_class, *threads]
+
+    def describe(self) -> str:
+        threads = f" --threads={self.threads}" if self.worker_class == "gthread" else ""
+        return f"--workers={self.workers} --worker-class={self.worker_class}{threads}"
+
+
 class Gunicorn:
     """A gunicorn serving `target` on a local port, in its own process group."""
 
-    def __init__(self, target: str, port: int, env: dict[str, str], workers: int, log: Path):
-        self.argv = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                     "--backlog", "2048", "--log-level", "warning", target]
+    def __init__(self, target: str, port: int, env: dict[str, str], web: Web, log: Path):
+        # -c names the repository's settings, overridden by the benchmark's own.
+        self.argv = [str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), *web.argv(),
+                     "-b", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning", target]
         self.env, self.log, self.port = env, log, port
         self.process: subprocess.Popen | None = None
 

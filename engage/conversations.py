@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, select, text, update
+from sqlalchemy import bindparam, inspect, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
@@ -121,6 +121,8 @@ class Incoming:
     start_lang_assumed: bool = False
     inbound_id: int | None = None
     preview: bool = False
+    # The stored message's payload as the webhook kept it (word handlers read the channel's extras from it).
+    payload: dict[str, Any] | None = None
 
 
 class ConversationService:
@@ -224,7 +226,7 @@ class ConversationService:
                     language_hint=payload.get("language_hint"), start_lang=payload.get("start_lang"),
                     start_lang_assumed=bool(payload.get("start_lang_assumed")),
                     inbound_id=oldest.id,
-                    preview=bool(payload.get("preview")),
+                    preview=bool(payload.get("preview")), payload=payload,
                 )
                 self.handle(s, incoming, address=address)
                 # Counted with the outcome, in one UPDATE: a failed try rolls back and _mark_failed counts it.
@@ -351,7 +353,7 @@ class ConversationService:
                     choice=payload.get("choice"), start_flow=payload.get("start_flow"),
                     language_hint=payload.get("language_hint"), start_lang=payload.get("start_lang"),
                     start_lang_assumed=bool(payload.get("start_lang_assumed")),
-                    inbound_id=row.id, preview=bool(payload.get("preview")),
+                    inbound_id=row.id, preview=bool(payload.get("preview")), payload=payload,
                 ), address=address)
                 done.append({"row_id": row.id, "at": self.clock.now(),
                              "contact": None if _gone(address) else address.contact_id})
@@ -751,16 +753,18 @@ class Turn:
 
     def _replace_earlier_runs(self, run: Run) -> None:
         """The resident's earlier answers to this flow (in this period) give way to this run's."""
-        from engage.results import counted_runs
-
-        conditions = [Run.contact_id == run.contact_id, Run.flow_id == run.flow_id, Run.id != run.id,
-                      Run.status != "active", Run.answered_at.isnot(None), counted_runs()]
         flow = self.service.registry.get(run.flow_id)
         since = self._period_start(flow) if flow is not None else None
-        if since is not None:
-            conditions.append(Run.updated_at >= since)
-        self.s.execute(update(Run).where(*conditions).values(status=REPLACED, updated_at=self.now)
-                       .execution_options(synchronize_session=False))
+        values = {"contact": run.contact_id, "flow": run.flow_id, "run": run.id, "now": self.now, "since": since}
+        buffer: _Writes | None = self.s.info.get("writes")
+        if buffer is not None:
+            # A batch replaces its residents' earlier runs together (the contact's later turns flush it first).
+            buffer.contacts.add(self.contact.id)
+            buffer.replaced.append(values)
+            return
+        # Runs this turn changed (a run ended by this one) are written first, as the batch's flush does.
+        self.s.flush()
+        self.s.execute(_replace_runs(since is not None), values)
 
     def resume(self, run: Run) -> None:
         flow = self.service.registry.flow_for_version(self.s, run.flow_version_id)
@@ -919,6 +923,8 @@ class _Writes:
         # Keyed by (run, step): a step answered twice in a batch keeps its last answer, as the upsert would.
         self.answers: dict[tuple[int, str], dict[str, Any]] = {}
         self.outbox: list[dict[str, Any]] = []
+        # Runs whose first answer replaces the resident's earlier runs of the flow (Turn._replace_earlier_runs).
+        self.replaced: list[dict[str, Any]] = []
         self.contacts: set[int] = set()
 
     def flush(self, s: Session) -> None:
@@ -928,6 +934,15 @@ class _Writes:
         if self.outbox:
             s.execute(_INSERT_REPLIES, self.outbox)
             self.outbox.clear()
+        if self.replaced:
+            # The turns' own changes to runs (one ended by a new one) are written before the runs they
+            # replace are chosen; the ORM sends the batch's run updates together.
+            s.flush()
+            for bounded in (False, True):
+                rows = [values for values in self.replaced if (values["since"] is not None) == bounded]
+                if rows:
+                    s.execute(_replace_runs(bounded), rows)
+            self.replaced.clear()
         self.contacts.clear()
 
 
@@ -963,6 +978,28 @@ _MARK_ADDRESSES = (
     update(Address.__table__).where(Address.__table__.c.id == bindparam("address_id"))
     .values(last_inbound_at=bindparam("at"))
 )
+
+
+def _replace_runs(bounded: bool):
+    """UPDATE runs SET status = 'replaced': a contact's earlier counted, answered runs of a flow (since
+    the period's start when `bounded`); Core, so it neither flushes the session nor loads the runs."""
+    statement = _REPLACE_RUNS.get(bounded)
+    if statement is None:
+        from engage.results import PREVIEW_STARTED_BY
+
+        runs = Run.__table__.c
+        conditions = [runs.contact_id == bindparam("contact"), runs.flow_id == bindparam("flow"),
+                      runs.id != bindparam("run"), runs.status != "active", runs.status != REPLACED,
+                      runs.answered_at.isnot(None),
+                      or_(runs.started_by.is_(None), runs.started_by != PREVIEW_STARTED_BY)]
+        if bounded:
+            conditions.append(runs.updated_at >= bindparam("since", type_=runs.updated_at.type))
+        statement = _REPLACE_RUNS[bounded] = (update(Run.__table__).where(*conditions)
+                                              .values(status=REPLACED, updated_at=bindparam("now")))
+    return statement
+
+
+_REPLACE_RUNS: dict[bool, Any] = {}
 
 
 def _resident_key(channel: str, address: str | None) -> str:

@@ -155,3 +155,26 @@ def test_forget_confirmed_inside_a_batch_keeps_its_confirmation_row(services, db
     by_phone = answers_by_phone(db)
     assert phone not in by_phone  # erased
     assert all(by_phone[other]["where"] == "Market Square" for other in others)
+
+
+def test_a_batch_reads_its_messages_once_however_many_word_handlers_look_at_them(services, db):
+    """The word handlers (Telegram's, the web chat's, FORGET, a language's name) read each message's
+    payload from the turn: a batch reads the inbound rows in its claim and its waiting rows only, not
+    once more per handler per turn."""
+    assert len(services.conversations.word_handlers) >= 5
+    residents = [f"+4477008{n:05d}" for n in range(5)]
+    store_scripts(services, residents)
+    services.conversations.batch_seconds = 600
+    reads = []
+
+    def count(_conn, _cursor, statement, _parameters, _context, _executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "inbound_messages" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert services.conversations.process_waiting() == len(residents) * len(SCRIPT)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(reads) == 2, reads
+    assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from sqlalchemy import func, select
 
 from engage import results
 from engage.reminders import send_reminders
-from store.models import Answer, ConsentRecord, OutboxMessage, Run
+from store.models import Address, Answer, ConsentRecord, OutboxMessage, Run
 from tests.conftest import LIBRARY
 
 PHONE = "+447700900101"
@@ -166,3 +167,28 @@ def test_no_reminder_for_a_resident_whose_answers_are_already_counted(app_config
         assert row.payload["text"].startswith("Still open.")  # then the STOP line and the waiting question
         assert s.get(Run, row.run_id).contact_id != s.scalar(
             select(Run.contact_id).where(Run.status == "completed"))
+
+
+
+@pytest.mark.parametrize("extra", ["allow_change: true\n", "allow_change: true\nrestart_after_days: 30\n"])
+def test_a_worker_batch_replaces_earlier_answers_as_one_message_at_a_time_does(app_config, tmp_path, db, extra):
+    """A scaled-mode worker acts on many turns in one transaction and writes the replacement of earlier
+    runs together at the end: the outcome is the same as acting on each message alone, with and without
+    a period (restart_after_days) bounding which earlier runs give way."""
+    services = flows_with(app_config, tmp_path, extra)
+    services.conversations.batch_seconds = 600
+    # One resident answers twice, and a second resident once, all waiting for the same batch.
+    for reply in ["SAFE", "1", "2", "SAFE", "3", "3"]:
+        services.conversations.store_inbound("sms", f"SMRB{next(_ids):028d}", PHONE, reply, {})
+    for reply in ["SAFE", "1", "1"]:
+        services.conversations.store_inbound("sms", f"SMRB{next(_ids):028d}", PHONE + "9", reply, {})
+    assert services.conversations.process_waiting() == 9
+    with db.session() as s:
+        figures = results.summary(s, "street-safety")
+        by_phone: dict[str, list[str]] = {}
+        for phone, status in s.execute(select(Address.address, Run.status).join(Address, Address.id == Run.address_id)
+                                       .order_by(Run.id)):
+            by_phone.setdefault(phone, []).append(status)
+    assert by_phone == {PHONE: ["replaced", "completed"], PHONE + "9": ["completed"]}
+    assert (figures["completed"], figures["respondents"]) == (2, 2)
+    assert counts(db) == {"unsure": 1, "safe": 1}

@@ -23,6 +23,9 @@ STALE_LINK = _("Sorry, the link you followed is out of date.")
 
 
 def _inbound_payload(s: Session, turn) -> dict[str, Any]:
+    if turn.incoming.payload is not None:
+        # Read with the message (each handler asking the database again cost a query per handler a turn).
+        return turn.incoming.payload
     if turn.incoming.inbound_id is None:
         return {}
     row = s.get(InboundMessage, turn.incoming.inbound_id)

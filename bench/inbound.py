@@ -152,8 +152,8 @@ def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 
         from bench.inbound_telegram import run as run_telegram
 
         return run_telegram(workers=workers, worker_class=worker_class, threads=threads, seconds=seconds,
-                            concurrency=concurrency, rate=rate, residents=residents, processing=processing, inbound_workers=inbound_workers,
-                            database=database)
+                            concurrency=concurrency, rate=rate, residents=residents, processing=processing,
+                            inbound_workers=inbound_workers, database=database)
     db, url = fresh(database)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"

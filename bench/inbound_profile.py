@@ -22,8 +22,8 @@ from bench.inbound import SCRIPT
 
 
 def run(residents: int = 300) -> dict:
-    from bench.report import emit
     from bench.inbound import worker_conversations
+    from bench.report import emit
 
     url = bench_url("profile")
     db = fresh_database(url)

@@ -266,10 +266,12 @@ class TelegramChannel:
     # ----- other Bot API calls ---------------------------------------------------------------
 
     def acknowledge_button(self, callback_query_id: str, chat_id: str | int, message_id: int | None,
-                           label: str | None = None, *, answered: bool = False) -> None:
+                           label: str | None = None, *, answered: bool = False,
+                           clear_keyboard: bool = True) -> None:
         """Stop the button's spinner and take the keyboard off the answered message.
 
         `answered`: the webhook's own response already answered the query (see `button_answer`).
+        `clear_keyboard=False`: leave the keyboard to the outbox (scaled mode: the worker queues it).
         """
         try:
             if not answered:
@@ -277,7 +279,7 @@ class TelegramChannel:
         except TelegramError as exc:
             # A query older than 15 s can't be answered any more; the answer itself is already stored.
             log.info("answerCallbackQuery failed: %s", type(exc).__name__)
-        if message_id is None:
+        if message_id is None or not clear_keyboard:
             return
         try:
             self._run(lambda bot: bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id,

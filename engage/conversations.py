@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engage import metrics
 from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.field_values import GROUPS, join_groups
-from engage.keyboards import KEYBOARD_CHANNELS, clear_answered_keyboards
+from engage.keyboards import KEYBOARD_CHANNELS, clear_answered_keyboards, clear_pressed_keyboard
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, upsert_insert
 from engage.unsolicited import stop_line
@@ -469,6 +469,7 @@ class ConversationService:
         if address.consent != CONSENT_OPTED_IN:
             # The resident wrote to us first: that is their consent to a reply.
             record_consent(s, address, "opt_in", "inbound", now)
+        clear_pressed_keyboard(turn)
         if kind == "help":
             turn.help(word_lang)
             return turn

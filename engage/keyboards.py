@@ -1,7 +1,8 @@
 """Taking answer buttons away once their question is answered, however it was answered.
 
 A Telegram question carries an inline keyboard. Pressing a button clears it at once
-(`bot.telegram.TelegramChannel.acknowledge_button`); a resident who types the answer,
+(`bot.telegram.TelegramChannel.acknowledge_button`; in scaled mode the worker acting on the press
+queues it for the sender instead, `clear_pressed_keyboard`); a resident who types the answer,
 skips, runs out of tries or lets the run expire would otherwise be left with buttons
 that still look pressable. After each turn the conversation queues one "clear the
 keyboard" row per earlier question message of the run that still shows buttons; the
@@ -79,12 +80,37 @@ def _message_id(provider_id: str) -> int | None:
         return None
 
 
-def _pressed_message_id(turn) -> str | None:
-    """The message whose button this turn's message pressed (the acknowledgement already cleared it)."""
+def clear_pressed_keyboard(turn) -> bool:
+    """Queue the removal of the keyboard whose button this turn's message pressed, when the web left it
+    (scaled mode: the web only checks, stores and answers); it goes to the sender beside the reply.
+    Return True when a row was queued."""
+    if turn.service.settings.inbound_in_web or turn.address.channel not in KEYBOARD_CHANNELS:
+        return False
+    message_id = _inbound_payload(turn).get("button_message_id")
+    if message_id is None:
+        return False
+    buffer = turn.s.info.get("writes")  # a worker's batch sends its turns' rows together
+    if buffer is not None:
+        buffer.contacts.add(turn.contact.id)
+    added, _reason = enqueue(turn.s, contact=turn.contact, address=turn.address, kind=KIND, now=turn.now,
+                             payload={"type": PAYLOAD_TYPE, "message_id": int(message_id)},
+                             into=buffer.outbox if buffer is not None else None)
+    return added is not None
+
+
+def _inbound_payload(turn) -> dict[str, Any]:
+    if turn.incoming.payload is not None:
+        return turn.incoming.payload
     if turn.incoming.inbound_id is None:
-        return None
+        return {}
     row = turn.s.get(InboundMessage, turn.incoming.inbound_id)
-    payload = (row.payload or {}) if row is not None else {}
+    return (row.payload or {}) if row is not None else {}
+
+
+def _pressed_message_id(turn) -> str | None:
+    """The message whose button this turn's message pressed (its keyboard is cleared on its own:
+    by the acknowledgement, or by clear_pressed_keyboard)."""
+    payload = _inbound_payload(turn)
     if "button_run_id" not in payload or payload.get("telegram_message_id") is None:
         return None
     return str(payload["telegram_message_id"])

@@ -197,6 +197,8 @@ def from_callback_query(update_id: int, query: dict[str, Any], resolve_flow: Flo
     common = dict(callback_query_id=str(query["id"]), keyboard_message_id=message.get("message_id"),
                   button_label=label)
     payload: dict[str, Any] = {"telegram_message_id": message.get("message_id"), **_language_hint(query.get("from"))}
+    # The message whose keyboard was pressed: its buttons are taken away (engage.keyboards.clear_pressed_keyboard).
+    payload["button_message_id"] = message.get("message_id")
     if data.startswith(LANGUAGE_CALLBACK_PREFIX):
         code = data[len(LANGUAGE_CALLBACK_PREFIX):]
         return ResidentMessage(update_id, chat_id, label, {**payload, "set_language": code}, **common)
@@ -301,15 +303,19 @@ def button_answer_for(accepted: Accepted) -> dict[str, Any] | None:
 
 def finish_update(services, accepted: Accepted, channel=None, *, button_answered: bool = False) -> None:
     """Do the work that follows the acknowledgement: answer the button (unless the webhook's response
-    did), take its keyboard away, then process the message."""
+    did), take its keyboard away, then process the message.
+
+    In scaled mode the web only checks, stores and answers: the worker acting on a press queues its
+    keyboard's removal for the sender, with the next question (engage.keyboards.clear_pressed_keyboard)."""
     classified = accepted.classified
     if not isinstance(classified, ResidentMessage) or not accepted.created:
         return
-    if classified.callback_query_id and channel is not None:
+    in_web = services.settings.inbound_in_web
+    if classified.callback_query_id and channel is not None and (in_web or not button_answered):
         channel.acknowledge_button(classified.callback_query_id, classified.chat_id,
                                    classified.keyboard_message_id, classified.button_label,
-                                   answered=button_answered)
-    if services.settings.inbound_in_web:
+                                   answered=button_answered, clear_keyboard=in_web)
+    if in_web:
         # Otherwise a worker acts on it (scaled mode: engage.services.inbound_loop).
         services.conversations.process_inbound(accepted.row_id)
 

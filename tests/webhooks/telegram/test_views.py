@@ -352,3 +352,32 @@ def test_in_scaled_mode_the_button_is_acknowledged_at_once_and_a_worker_records_
     assert services.conversations.process_waiting() == 1
     with db.session() as s:
         assert s.scalar(select(Answer.value)) == "unsafe"
+
+
+@pytest.mark.parametrize("app_config", [{"inbound_processing": "worker"}], indirect=True)
+def test_in_scaled_mode_the_web_makes_no_bot_call_and_the_sender_clears_the_pressed_keyboard(
+        client, services, db, fake_telegram):
+    """The web only checks, stores and answers: the keyboard of the pressed message is taken away by the
+    sender, queued by the worker's turn beside the next question (one Bot API call a press, as before)."""
+    assert post_update(client, text_update(700001, int(RHIAN), "SAFE")).status_code == 200
+    assert services.conversations.process_waiting() == 1
+    drain_outbox(services)
+    with db.session() as s:
+        run_id = s.scalar(select(Run.id))
+    update = json.loads(json.dumps(fixture("callback_query")).replace("a:1:", f"a:{run_id}:"))
+    assert post_update(client, update).get_json()["method"] == "answerCallbackQuery"
+    assert fake_telegram.fake.calls_for(RHIAN, "editMessageReplyMarkup") == []
+    assert services.conversations.process_waiting() == 1
+    with db.session() as s:
+        kinds = [(r.kind, r.payload.get("type"), r.payload.get("message_id")) for r in
+                 s.scalars(select(OutboxMessage).where(OutboxMessage.status == "queued").order_by(OutboxMessage.id))]
+    assert kinds == [("keyboard", "clear_keyboard", 1), ("reply", "question", None)]
+    drain_outbox(services)
+    [edit] = fake_telegram.fake.calls_for(RHIAN, "editMessageReplyMarkup")
+    assert edit.params["message_id"] == 1
+    assert fake_telegram.fake.sent_messages(RHIAN)[-1]["text"].startswith("Which street")
+    # A repeated delivery of the same press stores nothing and queues nothing more.
+    post_update(client, update)
+    assert services.conversations.process_waiting() == 0
+    drain_outbox(services)
+    assert len(fake_telegram.fake.calls_for(RHIAN, "editMessageReplyMarkup")) == 1

@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engage import metrics
 from engage.consent import MESSAGE_CLASSES, STOP_CONFIRMATION, opt_out_everywhere, record_basis, record_consent
 from engage.field_values import GROUPS, join_groups
-from engage.keyboards import KEYBOARD_CHANNELS, clear_answered_keyboards, clear_pressed_keyboard
+from engage.keyboards import clear_answered_keyboards, clear_pressed_keyboard
 from engage.keywords import KEYWORDS, normalise
 from engage.outbox import enqueue, upsert_insert
 from engage.unsolicited import stop_line
@@ -845,10 +845,7 @@ class Turn:
         self._clear_answered_keyboards(run)
 
     def _clear_answered_keyboards(self, run: Run) -> None:
-        buffer: _Writes | None = self.s.info.get("writes")
-        if buffer is not None and self.address.channel in KEYBOARD_CHANNELS:
-            # The keyboards are found from the run's queued questions, this turn's among them.
-            buffer.flush(self.s)
+        # The keyboards are found from the run's questions: those written, and this turn's in the batch.
         clear_answered_keyboards(self, run)
 
     def _record_consent_answer(self, flow, run: Run, event: AnswerRecorded) -> None:

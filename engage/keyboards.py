@@ -46,19 +46,25 @@ def clear_answered_keyboards(turn, run) -> int:
     if turn.address.channel not in KEYBOARD_CHANNELS or run.id is None or turn.kind != "reply":
         return 0  # (a broadcast starting runs has no earlier keyboards to clear)
     rows = turn.s.execute(
-        select(OutboxMessage.id, OutboxMessage.provider_id, OutboxMessage.payload)
+        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.provider_id, OutboxMessage.payload)
         .where(OutboxMessage.contact_id == turn.contact.id, OutboxMessage.run_id == run.id,
-               OutboxMessage.address_id == turn.address.id, OutboxMessage.kind != KIND)
+               OutboxMessage.address_id == turn.address.id)
         .order_by(OutboxMessage.id)
     ).all()
-    questions = [r for r in rows if (r.payload or {}).get("type") == "question"]
+    # Keyboards already queued for clearing are not queued again (each try would cost two statements).
+    cleared = {(r.payload or {}).get("question_outbox_id") for r in rows if r.kind == KIND}
+    questions = [r for r in rows if r.kind != KIND and (r.payload or {}).get("type") == "question"]
     newest = questions[-1] if questions else None
     keep = (newest.id if newest is not None and run.status == "active"
             and (newest.payload or {}).get("step_id") == run.current_step else None)
+    if _queued_in_batch(turn, run):
+        # This turn's question waits in the worker's batch, to be written with it: it is the newest, and
+        # has no keyboard on the resident's screen yet, so every earlier one goes.
+        keep = None
     pressed = _pressed_message_id(turn)
     queued = 0
     for row in questions:
-        if row.id == keep or not row.provider_id or not has_buttons(row.payload or {}):
+        if row.id == keep or row.id in cleared or not row.provider_id or not has_buttons(row.payload or {}):
             continue
         if pressed is not None and row.provider_id == pressed:
             continue
@@ -71,6 +77,14 @@ def clear_answered_keyboards(turn, run) -> int:
             dedupe_key=dedupe_key(row.id))
         queued += added is not None
     return queued
+
+
+def _queued_in_batch(turn, run) -> bool:
+    """True when this turn queued a question of `run` that waits in the worker's batch (engage.conversations)."""
+    buffer = turn.s.info.get("writes")
+    return buffer is not None and any(
+        values["run_id"] == run.id and values["address_id"] == turn.address.id and values["kind"] != KIND
+        and (values["payload"] or {}).get("type") == "question" for values in buffer.outbox)
 
 
 def _message_id(provider_id: str) -> int | None:

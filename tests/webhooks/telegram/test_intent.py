@@ -1,6 +1,7 @@
 """Telegram: old links say they are out of date, and answer buttons go once their question is answered."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from store.models import Answer, InboundMessage, OutboxMessage, Run
@@ -56,47 +57,77 @@ def test_a_new_chats_plain_start_is_welcomed_not_welcomed_back(client, services,
 
 
 # ----- 5. keyboards go once the question is answered ------------------------------------------------------
+# Each in both modes: the web acting on the update (embedded), and a worker acting on a batch (scaled), where
+# the worker's turn queues the pressed keyboard's removal and this turn's question waits in the batch.
+BOTH_MODES = pytest.mark.parametrize("app_config", [{}, {"inbound_processing": "worker"}], indirect=True,
+                                     ids=["web", "worker"])
+
+
+def deliver(client, services, update) -> None:
+    """Post an Update as Telegram does; in scaled mode, let a worker act on what is waiting."""
+    assert post_update(client, update).status_code == 200
+    if not services.settings.inbound_in_web:
+        services.conversations.process_waiting()
+    drain_outbox(services)
 
 
 def start(client, services, fake_telegram) -> None:
-    post_update(client, text_update(720001, CHAT, "SAFE"))
-    drain_outbox(services)
+    deliver(client, services, text_update(720001, CHAT, "SAFE"))
     assert keyboards(fake_telegram) == [True]
 
 
+@BOTH_MODES
 def test_typing_the_answer_takes_the_buttons_away(client, services, db, fake_telegram):
     start(client, services, fake_telegram)
-    post_update(client, text_update(720002, CHAT, "I feel unsafe at night"))
-    drain_outbox(services)
+    deliver(client, services, text_update(720002, CHAT, "I feel unsafe at night"))
     assert answers(db) == {"feel_safe": "unsafe"}
     assert keyboards(fake_telegram) == [False, False]  # the answered question, then the text question
-    post_update(client, text_update(720003, CHAT, "Harlow Road"))
-    drain_outbox(services)
+    deliver(client, services, text_update(720003, CHAT, "Harlow Road"))
     assert keyboards(fake_telegram) == [False, False, True]  # only the waiting question has buttons
     with db.session() as s:
         rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "keyboard")).all()
     assert [(r.status, r.payload["message_id"]) for r in rows] == [("sent", sent(fake_telegram)[0]["message_id"])]
 
 
+@BOTH_MODES
 def test_a_question_asked_again_keeps_only_the_newest_buttons(client, services, db, fake_telegram):
     start(client, services, fake_telegram)
-    post_update(client, text_update(720012, CHAT, "purple"))
-    drain_outbox(services)
+    deliver(client, services, text_update(720012, CHAT, "purple"))
     assert keyboards(fake_telegram) == [False, True]
-    post_update(client, text_update(720013, CHAT, "1"))
-    drain_outbox(services)
+    deliver(client, services, text_update(720013, CHAT, "1"))
     assert keyboards(fake_telegram) == [False, False, True]  # on to the age question
 
 
+@BOTH_MODES
 def test_a_press_still_clears_its_own_keyboard_once(client, services, db, fake_telegram):
     start(client, services, fake_telegram)
     [question] = sent(fake_telegram)
-    post_update(client, button_press(720021, CHAT, question, "Safe"))
-    drain_outbox(services)
+    deliver(client, services, button_press(720021, CHAT, question, "Safe"))
     assert keyboards(fake_telegram) == [False, True]
     assert len(fake_telegram.fake.calls_for(str(CHAT), "editMessageReplyMarkup")) == 1
     with db.session() as s:
         assert s.scalar(select(OutboxMessage.id).where(OutboxMessage.status != "sent")) is None
+
+
+@pytest.mark.parametrize("app_config", [{"inbound_processing": "worker"}], indirect=True)
+def test_answers_typed_ahead_into_one_worker_batch_clear_each_keyboard_once(client, services, db, fake_telegram):
+    """Several answers of one chat acted on in one batch: each earlier keyboard is queued for clearing
+    once, and only the question left waiting keeps its buttons."""
+    start(client, services, fake_telegram)
+    for update_id, text in ((720041, "purple"), (720042, "1")):
+        assert post_update(client, text_update(update_id, CHAT, text)).status_code == 200
+    services.conversations.batch_seconds = 600
+    assert services.conversations.process_waiting() == 2
+    with db.session() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "keyboard")).all()
+    assert [r.payload["message_id"] for r in rows] == [sent(fake_telegram)[0]["message_id"]]
+    drain_outbox(services)
+    assert answers(db)["feel_safe"] == "safe"
+    # The re-asked question was written in the batch, unsent, so it is cleared by the next turn; the
+    # age question waits with its buttons.
+    assert keyboards(fake_telegram) == [False, True, True]
+    deliver(client, services, text_update(720043, CHAT, "2"))
+    assert keyboards(fake_telegram)[:3] == [False, False, False]
 
 
 def test_a_late_reply_to_an_expired_run_takes_the_buttons_away(client, services, db, fake_telegram, clock):

@@ -45,12 +45,16 @@ def clear_answered_keyboards(turn, run) -> int:
     """
     if turn.address.channel not in KEYBOARD_CHANNELS or run.id is None or turn.kind != "reply":
         return 0  # (a broadcast starting runs has no earlier keyboards to clear)
-    rows = turn.s.execute(
-        select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.provider_id, OutboxMessage.payload)
-        .where(OutboxMessage.contact_id == turn.contact.id, OutboxMessage.run_id == run.id,
-               OutboxMessage.address_id == turn.address.id)
-        .order_by(OutboxMessage.id)
-    ).all()
+    # Outbox rows are written when queued (engage.outbox), so the session's pending changes to runs and
+    # contacts need not be flushed before reading them: a worker's batch writes those together.
+    outbox = OutboxMessage.__table__.c
+    with turn.s.no_autoflush:
+        rows = turn.s.execute(
+            select(outbox.id, outbox.kind, outbox.provider_id, outbox.payload)
+            .where(outbox.contact_id == turn.contact.id, outbox.run_id == run.id,
+                   outbox.address_id == turn.address.id)
+            .order_by(outbox.id)
+        ).all()
     # Keyboards already queued for clearing are not queued again (each try would cost two statements).
     cleared = {(r.payload or {}).get("question_outbox_id") for r in rows if r.kind == KIND}
     questions = [r for r in rows if r.kind != KIND and (r.payload or {}).get("type") == "question"]

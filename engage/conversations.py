@@ -538,6 +538,8 @@ class Turn:
         self.not_before = not_before
         self.queued: list = []
         self.run: Run | None = None
+        # The active run as this turn found it (active_run), or _UNASKED.
+        self._active: Run | None | object = _UNASKED
 
     @property
     def lang(self) -> str:
@@ -632,6 +634,15 @@ class Turn:
     # ----- runs ----------------------------------------------------------------------
 
     def active_run(self) -> Run | None:
+        # Asked twice in one turn (a button press is checked against it, then answers it), it is found once:
+        # only Turn.start makes a run active, and it forgets this; a run finished since is asked for again.
+        known = self._active
+        if known is not _UNASKED and (known is None or known.status == "active"):
+            return known
+        self._active = run = self._find_active_run()
+        return run
+
+    def _find_active_run(self) -> Run | None:
         # A batch of turns loads its contacts' active runs in one statement; each contact's first turn in
         # the batch takes its own (a later turn of the same contact asks again, as its runs may have moved).
         prefetched = self.s.info.get("active_runs")
@@ -697,6 +708,7 @@ class Turn:
 
     def start(self, flow, started_by: str, lang: str | None = None) -> Run | None:
         """Start a flow: in `lang` (a keyword's language) when given, else in the resident's language."""
+        self._active = _UNASKED
         if self._refuse_outside_window(flow):
             return None
         intro: list[str] = []
@@ -904,6 +916,7 @@ class Turn:
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
 
+_UNASKED = object()
 # How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
 # batch holds the database's one write lock (the web's stores wait for it).
 BATCH_SECONDS = 1.0

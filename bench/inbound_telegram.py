@@ -54,8 +54,8 @@ def _request(update: dict, key: int) -> Request:
 
 def run(workers: int = 4, seconds: int = 15, concurrency: int = 32, rate: int = 300, residents: int = 3000,
         processing: str = "worker", inbound_workers: int = 2, database: str = "postgresql",
-        worker_class: str = "gthread", threads: int = 4) -> dict:
-    web = Web(workers, worker_class, threads)
+        worker_class: str | None = None, threads: int = 4) -> dict:
+    web = Web(workers, worker_class or ("sync" if database == "sqlite" else "gthread"), threads)
     port_out = multiprocessing.Queue()
     fake = multiprocessing.Process(target=_fake_telegram, args=(port_out,), daemon=True)
     fake.start()

@@ -78,8 +78,9 @@ class ServiceProcess:
 
 
 def gunicorn(env: dict[str, str], port: int, log_path: Path, workers: int = 2) -> ServiceProcess:
-    return ServiceProcess([str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                           "--graceful-timeout", "1", "app:create_app()"], env, log_path)
+    # As README's scaled form runs it: the repository's gunicorn.conf.py (threads).
+    return ServiceProcess([str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
+                           "-b", f"127.0.0.1:{port}", "--graceful-timeout", "1", "app:create_app()"], env, log_path)
 
 
 def worker(env: dict[str, str], log_path: Path, loops: tuple[str, ...] = ()) -> ServiceProcess:

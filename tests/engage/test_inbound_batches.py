@@ -12,6 +12,7 @@ import itertools
 from sqlalchemy import event, select
 
 from store.models import CONSENT_OPTED_OUT, Address, Answer, InboundMessage, OutboxMessage, Run
+from tests.support.statements import selects_while
 
 SCRIPT = ["SAFE", "2", "Station Road by the underpass", "65 or over"]
 ANSWERS = {"feel_safe": "unsafe", "where": "Station Road by the underpass", "age": "65_plus"}
@@ -165,16 +166,7 @@ def test_a_batch_reads_its_messages_once_however_many_word_handlers_look_at_them
     residents = [f"+4477008{n:05d}" for n in range(5)]
     store_scripts(services, residents)
     services.conversations.batch_seconds = 600
-    reads = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "inbound_messages" in statement:
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert services.conversations.process_waiting() == len(residents) * len(SCRIPT)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    acted, reads = selects_while(db, "inbound_messages", services.conversations.process_waiting)
+    assert acted == len(residents) * len(SCRIPT)
     assert len(reads) == 2, reads
     assert answers_by_phone(db) == {phone: ANSWERS for phone in residents}

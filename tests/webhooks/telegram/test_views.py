@@ -15,6 +15,7 @@ from store.models import (
     OutboxMessage,
     Run,
 )
+from tests.support.statements import selects_while
 from tests.support.telegram_fake import (
     SECRET,
     button_press,
@@ -387,8 +388,6 @@ def test_in_scaled_mode_the_web_makes_no_bot_call_and_the_sender_clears_the_pres
 def test_a_worker_batch_of_button_presses_finds_the_chats_runs_in_one_query(client, services, db, fake_telegram):
     """A press is checked against the chat's active run, then answers it: one lookup for the whole
     batch, not one more per press."""
-    from sqlalchemy import event
-
     chats = [5550003000 + n for n in range(4)]
     for n, chat in enumerate(chats):
         post_update(client, text_update(700100 + n, chat, "SAFE"))
@@ -398,17 +397,8 @@ def test_a_worker_batch_of_button_presses_finds_the_chats_runs_in_one_query(clie
         [question] = fake_telegram.fake.sent_messages(str(chat))
         post_update(client, button_press(700200 + n, chat, question, "Unsafe", query_id=f"cbq-{n}"))
     services.conversations.batch_seconds = 600
-    reads = []
-
-    def count(_conn, _cursor, statement, _parameters, _context, _executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "FROM runs" in statement:
-            reads.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        assert services.conversations.process_waiting() == len(chats)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
+    acted, reads = selects_while(db, "FROM runs", services.conversations.process_waiting)
+    assert acted == len(chats)
     assert len(reads) == 1, reads
     with db.session() as s:
         assert sorted(s.scalars(select(Answer.value))) == ["unsafe"] * len(chats)

@@ -916,6 +916,8 @@ class Turn:
             self.contact.fields = {**(self.contact.fields or {}), field: value}
         self.contact.updated_at = self.now
 
+
+# Turn.active_run not asked yet in this turn.
 _UNASKED = object()
 # How long a worker's batch may go on starting turns, and how many rows it claims on SQLite, where the
 # batch holds the database's one write lock (the web's stores wait for it).

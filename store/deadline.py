@@ -55,12 +55,14 @@ class _Thread(threading.Thread):
 
     def __init__(self, owner: "_Threads", name: str):
         super().__init__(name=name, daemon=True)
-        self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self.calls: queue.SimpleQueue[tuple[_Call, str]] = queue.SimpleQueue()
         self._owner = owner
 
     def run(self) -> None:
         while True:
-            self.calls.get().run()
+            call, self.name = self.calls.get()  # named for the call it runs (a stuck "health-probe"...)
+            call.run()
+            self.name = "deadline"  # idle
             if not self._owner.release(self):
                 return
 
@@ -79,7 +81,7 @@ class _Threads:
         if thread is None:
             thread = _Thread(self, name)
             thread.start()
-        thread.calls.put(call)
+        thread.calls.put((call, name))
 
     def release(self, thread: _Thread) -> bool:
         """Keep a thread whose call finished for the next one; False: too many are idle, it ends."""

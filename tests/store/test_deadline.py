@@ -90,3 +90,20 @@ def test_a_forked_process_starts_its_own_threads():
             os._exit(2)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_thread_is_named_for_the_call_it_runs_and_not_after():
+    release = threading.Event()
+    flight = SingleFlight(lambda: release.wait(30), name="health-probe")
+    before = sum(t.name == "health-probe" for t in threading.enumerate())
+    with pytest.raises(DeadlineExceeded):
+        flight(0.05)
+    # The stuck probe's thread is named for it (an operator's thread dump says what is waiting)...
+    assert sum(t.name == "health-probe" for t in threading.enumerate()) == before + 1
+    release.set()
+    assert flight(5) is True
+    # ...and goes back to waiting for any call under its own name (once the call's answer is handed over).
+    deadline = time.monotonic() + 5
+    while sum(t.name == "health-probe" for t in threading.enumerate()) != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sum(t.name == "health-probe" for t in threading.enumerate()) == before

@@ -79,7 +79,6 @@ def test_single_flight_shares_one_waiting_call():
     assert len(calls) == 1
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_process_starts_its_own_threads():
     call_within(5, lambda: None)  # the parent has an idle thread, which the child does not inherit
     pid = os.fork()

@@ -12,7 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -121,8 +121,9 @@ class Incoming:
     start_lang_assumed: bool = False
     inbound_id: int | None = None
     preview: bool = False
-    # The stored message's payload as the webhook kept it (word handlers read the channel's extras from it).
-    payload: dict[str, Any] | None = None
+    # The stored message's payload as the webhook kept it (word handlers and keyboards read the channel's
+    # extras from it; a turn never loads its message again).
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 class ConversationService:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engage.outbox import enqueue
-from store.models import InboundMessage, OutboxMessage
+from store.models import OutboxMessage
 
 # Channels whose sent questions keep buttons on the message itself.
 KEYBOARD_CHANNELS = frozenset({"telegram"})
@@ -104,7 +104,7 @@ def clear_pressed_keyboard(turn) -> bool:
     Return True when a row was queued."""
     if turn.service.settings.inbound_in_web or turn.address.channel not in KEYBOARD_CHANNELS:
         return False
-    message_id = _inbound_payload(turn).get("button_message_id")
+    message_id = turn.incoming.payload.get("button_message_id")
     if message_id is None:
         return False
     buffer = turn.s.info.get("writes")  # a worker's batch sends its turns' rows together
@@ -116,19 +116,10 @@ def clear_pressed_keyboard(turn) -> bool:
     return added is not None
 
 
-def _inbound_payload(turn) -> dict[str, Any]:
-    if turn.incoming.payload is not None:
-        return turn.incoming.payload
-    if turn.incoming.inbound_id is None:
-        return {}
-    row = turn.s.get(InboundMessage, turn.incoming.inbound_id)
-    return (row.payload or {}) if row is not None else {}
-
-
 def _pressed_message_id(turn) -> str | None:
     """The message whose button this turn's message pressed (its keyboard is cleared on its own:
     by the acknowledgement, or by clear_pressed_keyboard)."""
-    payload = _inbound_payload(turn)
+    payload = turn.incoming.payload
     if "button_run_id" not in payload or payload.get("telegram_message_id") is None:
         return None
     return str(payload["telegram_message_id"])

@@ -6,15 +6,12 @@ stored inbound row's payload that the Telegram webhook or the web chat wrote.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
 from bot.render import CallbackAnswer
 from bot.telegram import language_menu_payload
 from engage.language_choice import switch_to
 from locales import i18n, languages
-from store.models import InboundMessage
 
 _ = i18n.N_
 STALE_BUTTON = _("That button belongs to an earlier question. Please answer the latest message.")
@@ -22,19 +19,9 @@ TEXT_ONLY = _("Sorry, we can only read text messages. Please type your answer.")
 STALE_LINK = _("Sorry, the link you followed is out of date.")
 
 
-def _inbound_payload(s: Session, turn) -> dict[str, Any]:
-    if turn.incoming.payload is not None:
-        # Read with the message (each handler asking the database again cost a query per handler a turn).
-        return turn.incoming.payload
-    if turn.incoming.inbound_id is None:
-        return {}
-    row = s.get(InboundMessage, turn.incoming.inbound_id)
-    return dict(row.payload or {}) if row is not None else {}
-
-
 def handle_language_command(s: Session, turn) -> bool:
     """Answer `/language` with a keyboard of the supported languages."""
-    if _inbound_payload(s, turn).get("command") != "language":
+    if turn.incoming.payload.get("command") != "language":
         return False
     turn.queue(language_menu_payload(turn.lang))
     return True
@@ -42,7 +29,7 @@ def handle_language_command(s: Session, turn) -> bool:
 
 def handle_set_language(s: Session, turn) -> bool:
     """Switch the contact's language from a language button or the web chat's switcher."""
-    code = _inbound_payload(s, turn).get("set_language")
+    code = turn.incoming.payload.get("set_language")
     if code is None:
         return False
     if languages.get(code) is not None:
@@ -53,7 +40,7 @@ def handle_set_language(s: Session, turn) -> bool:
 
 def handle_stale_button(s: Session, turn) -> bool:
     """Refuse a press on an earlier question's keyboard instead of taking it as the current answer."""
-    payload = _inbound_payload(s, turn)
+    payload = turn.incoming.payload
     if "button_run_id" not in payload:
         return False
     run = turn.active_run()
@@ -67,7 +54,7 @@ def handle_stale_button(s: Session, turn) -> bool:
 def handle_welcome(s: Session, turn) -> bool:
     """Greet a new Telegram chat's first /start with what this is and which words start a flow; a link
     that names no flow (any more) says it is out of date, then what is open."""
-    payload = _inbound_payload(s, turn)
+    payload = turn.incoming.payload
     if not payload.get("welcome"):
         return False
     stale = i18n.gettext(turn.lang, STALE_LINK) if payload.get("start_param") else None
@@ -77,7 +64,7 @@ def handle_welcome(s: Session, turn) -> bool:
 
 def handle_non_text(s: Session, turn) -> bool:
     """Ask for text when a resident sends a sticker, photo or voice note without words."""
-    if not _inbound_payload(s, turn).get("non_text"):
+    if not turn.incoming.payload.get("non_text"):
         return False
     turn.say(i18n.gettext(turn.lang, TEXT_ONLY))
     return True
